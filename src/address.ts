@@ -1,0 +1,44 @@
+/**
+ * Socket addresses and OS error codes, shared by the TCP, UDP and HTTP modules.
+ */
+import { isIPv6 } from "node:net"
+
+/** An IP endpoint as the OS reports it. */
+export interface SocketAddress {
+  readonly host: string
+  readonly port: number
+}
+
+/** `127.0.0.1:9999`, or `[::1]:9999` for IPv6 (the form URLs and `nc` users read). */
+export const formatAddress = ({ host, port }: SocketAddress): string =>
+  isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`
+
+/** The `code` of a Node system error (`ECONNREFUSED`, ...), if it has one. */
+export const errorCode = (cause: unknown): string | undefined =>
+  typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string"
+    ? cause.code
+    : undefined
+
+const descriptions: Record<string, string> = {
+  EADDRINUSE: "the address is already in use",
+  EADDRNOTAVAIL: "the address is not available on this machine",
+  EACCES: "permission denied",
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "connection reset by peer",
+  EPIPE: "the peer closed the connection",
+  ETIMEDOUT: "timed out",
+  ENOTFOUND: "host not found",
+  EAI_AGAIN: "host name lookup failed (temporary DNS failure)",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  EMFILE: "too many open files",
+  EINVAL: "invalid argument",
+  EAFNOSUPPORT: "address family not supported (no IPv6 on this machine?)"
+}
+
+/** A short human description of a system error: `connection refused (ECONNREFUSED)`. */
+export const describeError = (cause: unknown): string => {
+  const code = errorCode(cause)
+  if (code !== undefined) return `${descriptions[code] ?? "system error"} (${code})`
+  return cause instanceof Error ? cause.message : String(cause)
+}

@@ -1,0 +1,49 @@
+/**
+ * Command-line options shared by the commands, with their validation (bad values are a
+ * one-line error and exit code 2, see `main.ts`).
+ */
+import { HelpDoc, Options, ValidationError } from "@effect/cli"
+import { Duration, Effect } from "effect"
+import { type Framing, framings } from "../protocol/framing.js"
+
+const invalid = (message: string) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(message)))
+
+export const host = (defaultHost = "127.0.0.1") =>
+  Options.text("host").pipe(
+    Options.withDescription(`Address to bind or connect to (default ${defaultHost}); IPv6 such as ::1 works too.`),
+    Options.withDefault(defaultHost)
+  )
+
+export const port = (description: string) =>
+  Options.integer("port").pipe(
+    Options.withDescription(`${description} (default 9999).`),
+    Options.withDefault(9999),
+    Options.mapEffect((port) =>
+      port >= 0 && port <= 65535 ? Effect.succeed(port) : invalid(`--port must be between 0 and 65535, got ${port}`)
+    )
+  )
+
+/** A non-negative number of seconds, as a Duration. */
+export const seconds = (name: string, description: string, defaultSeconds: number) =>
+  Options.float(name).pipe(
+    Options.withDescription(`${description} (default ${defaultSeconds}).`),
+    Options.withDefault(defaultSeconds),
+    Options.mapEffect((value) =>
+      Number.isFinite(value) && value >= 0
+        ? Effect.succeed(Duration.millis(value * 1000))
+        : invalid(`--${name} must be a number of seconds >= 0, got ${value}`)
+    )
+  )
+
+/** A whole number of at least `min`. */
+export const count = (name: string, description: string, defaultValue: number, min = 1) =>
+  Options.integer(name).pipe(
+    Options.withDescription(`${description} (default ${defaultValue}).`),
+    Options.withDefault(defaultValue),
+    Options.mapEffect((value) => value >= min ? Effect.succeed(value) : invalid(`--${name} must be at least ${min}, got ${value}`))
+  )
+
+export const framing: Options.Options<Framing> = Options.choice("framing", framings).pipe(
+  Options.withDescription("raw: one read is one message, as the tutorial (default); line: newline-delimited messages."),
+  Options.withDefault<Framing>("raw")
+)

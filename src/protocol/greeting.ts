@@ -1,0 +1,36 @@
+/**
+ * The tutorial's greeting protocol as pure functions of bytes: what the server says on accept,
+ * how it answers a message, which message ends the conversation. No I/O here.
+ */
+import { concat, equals, utf8 } from "./bytes.js"
+
+/** A message as framed from the byte stream: its body and the terminator it came with, if any. */
+export interface Message {
+  readonly body: Uint8Array
+  /** `\n`, `\r\n` or empty: echoed after the reply so `nc` users get a line back. */
+  readonly terminator: Uint8Array
+}
+
+/** Sent once on accept, with no newline (byte-exact with the tutorial). */
+export const welcome: Uint8Array = utf8("Welcome!")
+
+/** Whether `bytes` begins with the welcome (a line-framed client reads it before the first line). */
+export const startsWithWelcome = (bytes: Uint8Array): boolean =>
+  bytes.length >= welcome.length && equals(bytes.subarray(0, welcome.length), welcome)
+
+const exitBody = utf8("exit")
+const hello = utf8("Hello, ")
+const bang = utf8("!")
+
+/** The message that ends a conversation (no reply is sent). */
+export const isExit = (message: Message): boolean => equals(message.body, exitBody)
+
+/** `Hello, <body>!<terminator>` */
+export const reply = (message: Message): Uint8Array => concat(hello, message.body, bang, message.terminator)
+
+/** Sent before closing a connection whose line exceeded the limit (line framing). */
+export const lineTooLong = (maxLineBytes: number): Uint8Array =>
+  utf8(`Error: line too long (max ${maxLineBytes} bytes)\n`)
+
+/** Sent to a connection refused because the server is at its connection limit. */
+export const serverBusy: Uint8Array = utf8("Error: server busy\n")

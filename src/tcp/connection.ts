@@ -1,0 +1,177 @@
+/**
+ * One TCP connection over a `node:net` socket: reads as a Stream pulled with backpressure,
+ * writes that wait for the OS to take the data, a graceful `end` and an immediate `close`.
+ *
+ * Why not @effect/platform's Socket: its `run` forks a fiber per 'data' event with no pause
+ * (no read backpressure, replies can reorder) and `toChannel` buffers reads without bound.
+ * Here the socket stays in paused mode: a read is `socket.read()` when the consumer pulls, so
+ * a slow consumer leaves data in the kernel and the peer's sends block.
+ */
+import { Chunk, Context, Duration, Effect, Option, Stream } from "effect"
+import type { Socket } from "node:net"
+import { formatAddress, type SocketAddress } from "../address.js"
+import { TcpSocketError, TcpTimeoutError } from "./errors.js"
+
+/** What can end a connection's reads or writes with an error. */
+export type TcpError = TcpSocketError | TcpTimeoutError
+
+export interface TcpConnection {
+  readonly local: SocketAddress
+  readonly remote: SocketAddress
+  /**
+   * The bytes the peer sends, one element per read, ending when the peer half-closes (FIN).
+   * Pulled on demand: nothing is read from the OS until the consumer asks. One consumer at a
+   * time; a later run continues where the previous one stopped.
+   */
+  readonly reads: Stream.Stream<Uint8Array, TcpError>
+  /** Writes bytes; suspends while the socket's buffer is full (until the peer reads). */
+  readonly write: (bytes: Uint8Array) => Effect.Effect<void, TcpError>
+  /** Half-closes: flushes what was written, then sends FIN. Waits until the OS has the data. */
+  readonly end: Effect.Effect<void, TcpError>
+  /** Closes at once; buffered writes are dropped. Idempotent. */
+  readonly close: Effect.Effect<void>
+  /** Ends `reads` at its next pull, as if the peer had finished sending (graceful shutdown). */
+  readonly stopReading: Effect.Effect<void>
+  /** Bytes read from and written to the socket so far. */
+  readonly bytesRead: () => number
+  readonly bytesWritten: () => number
+}
+
+/** The connection of a client program (see `TcpClient.layer`). */
+export const TcpConnection = Context.GenericTag<TcpConnection>("effect-net/TcpConnection")
+
+export interface TcpConnectionOptions {
+  /** Fail the reads with `TcpTimeoutError` when waiting this long for the peer to send anything. */
+  readonly idleTimeout?: Duration.DurationInput | undefined
+  /** Fail a write, or `end`, that waits this long for the peer to read (a slow or stuck reader). */
+  readonly writeTimeout?: Duration.DurationInput | undefined
+}
+
+const toMillis = (input: Duration.DurationInput | undefined): number | undefined => {
+  if (input === undefined) return undefined
+  const duration = Duration.decode(input)
+  return Duration.isFinite(duration) ? Duration.toMillis(duration) : undefined
+}
+
+/**
+ * Wraps a connected socket. The caller owns it: `close` it when done (the listener and the
+ * client do so when their scopes close).
+ */
+export const fromSocket = (socket: Socket, options: TcpConnectionOptions = {}): TcpConnection => {
+  const remote = { host: socket.remoteAddress ?? "unknown", port: socket.remotePort ?? 0 }
+  const local = { host: socket.localAddress ?? "unknown", port: socket.localPort ?? 0 }
+  const peer = formatAddress(remote)
+  const idleMillis = toMillis(options.idleTimeout)
+  const writeMillis = toMillis(options.writeTimeout)
+
+  let failure: TcpError | undefined
+  let readsEnded = false
+  let stopped = false
+  let readWaiting = false
+  const readable = Effect.unsafeMakeLatch(false)
+  const drained = Effect.unsafeMakeLatch(true)
+
+  const fail = (error: TcpError) => {
+    failure ??= error
+    socket.destroy()
+  }
+  const wakeAll = () => {
+    readable.unsafeOpen()
+    drained.unsafeOpen()
+  }
+  socket.on("readable", () => readable.unsafeOpen())
+  socket.on("end", () => {
+    readsEnded = true
+    readable.unsafeOpen()
+  })
+  socket.on("drain", () => drained.unsafeOpen())
+  // An 'error' listener must exist, or Node turns a reset into an uncaught exception.
+  socket.on("error", (cause) => {
+    failure ??= new TcpSocketError({ remote: peer, cause })
+    wakeAll()
+  })
+  socket.on("close", wakeAll)
+
+  // One timer per connection, re-armed with refresh() each time a read waits: cheap on the hot path.
+  const idleTimer = idleMillis === undefined ? undefined : setTimeout(() => {
+    if (readWaiting) fail(new TcpTimeoutError({ remote: peer, kind: "Idle", seconds: idleMillis / 1000 }))
+  }, idleMillis).unref()
+  socket.once("close", () => clearTimeout(idleTimer))
+
+  const endOfReads = Effect.fail(Option.none())
+  const checkFailure = Effect.suspend(() => failure !== undefined ? Effect.fail(failure) : Effect.void)
+  const awaitReadable = readable.await.pipe(Effect.ensuring(Effect.sync(() => {
+    readWaiting = false
+  })))
+  const pull: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<TcpError>> = Effect.suspend(
+    function next(): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<TcpError>> {
+      if (stopped) return endOfReads
+      const data: Buffer | null = socket.read()
+      if (data !== null) return Effect.succeed(Chunk.of(data))
+      if (failure !== undefined) return Effect.fail(Option.some(failure))
+      if (readsEnded || socket.destroyed) return endOfReads
+      readable.unsafeClose()
+      readWaiting = true
+      idleTimer?.refresh()
+      return Effect.flatMap(awaitReadable, next)
+    }
+  )
+
+  const closedError = () => new TcpSocketError({ remote: peer, cause: new Error("it is closed") })
+  const checkWritable = Effect.zipRight(
+    checkFailure,
+    Effect.suspend(() => socket.destroyed ? Effect.fail(closedError()) : Effect.void)
+  )
+
+  /** Bounds a wait for the peer to take our data by the write timeout; a stuck peer is cut off. */
+  const bounded = (wait: Effect.Effect<void, TcpError>): Effect.Effect<void, TcpError> =>
+    writeMillis === undefined ? wait : wait.pipe(Effect.timeoutFail({
+      duration: writeMillis,
+      onTimeout: () => {
+        const error = new TcpTimeoutError({ remote: peer, kind: "Write", seconds: writeMillis / 1000 })
+        fail(error)
+        return error
+      }
+    }))
+  const awaitDrained = bounded(Effect.zipRight(drained.await, checkWritable))
+
+  const write = (bytes: Uint8Array): Effect.Effect<void, TcpError> =>
+    Effect.suspend(() => {
+      if (failure !== undefined) return Effect.fail(failure)
+      if (!socket.writable) return Effect.fail(closedError())
+      if (socket.write(bytes)) return Effect.void
+      drained.unsafeClose()
+      return awaitDrained
+    })
+
+  const end = Effect.suspend(() => {
+    if (socket.destroyed || socket.writableFinished) return Effect.void
+    return bounded(Effect.async<void, TcpError>((resume) => {
+      const done = () => resume(checkFailure)
+      socket.once("finish", done)
+      socket.once("close", done)
+      socket.end()
+      return Effect.sync(() => {
+        socket.off("finish", done)
+        socket.off("close", done)
+      })
+    }))
+  })
+
+  return {
+    local,
+    remote,
+    reads: Stream.repeatEffectChunkOption(pull),
+    write,
+    end,
+    close: Effect.sync(() => {
+      socket.destroy()
+    }),
+    stopReading: Effect.sync(() => {
+      stopped = true
+      readable.unsafeOpen()
+    }),
+    bytesRead: () => socket.bytesRead,
+    bytesWritten: () => socket.bytesWritten
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The tutorial's TCP greeting server over the library's building blocks: welcome on accept,
+ * then `Hello, <message>!` per message after the configured delay, until `exit` or end of stream.
+ */
+import { Duration, Effect, type Layer, Stream } from "effect"
+import { frame, type Framing, defaultMaxLineBytes } from "../protocol/framing.js"
+import * as Greeting from "../protocol/greeting.js"
+import type { TcpConnection } from "./connection.js"
+import type { TcpListener } from "./listener.js"
+import * as TcpServer from "./server.js"
+
+export interface GreetingServerOptions {
+  /** Pause before each reply; the tutorial sleeps 1 second. */
+  readonly delay?: Duration.DurationInput | undefined
+  readonly framing?: Framing | undefined
+  /** Longest line accepted with `line` framing. */
+  readonly maxLineBytes?: number | undefined
+}
+
+/** One conversation: messages are answered in order, one at a time, pulled only when the last is answered. */
+export const handler = (options: GreetingServerOptions = {}) => {
+  const delay = Duration.decode(options.delay ?? Duration.seconds(1))
+  const maxLineBytes = options.maxLineBytes ?? defaultMaxLineBytes
+  const framing = frame(options.framing ?? "raw", maxLineBytes)
+  const tooLong = Greeting.lineTooLong(maxLineBytes)
+  return (connection: TcpConnection) => {
+    const answer = (message: Greeting.Message) => connection.write(Greeting.reply(message))
+    const answerLater = Duration.isZero(delay)
+      ? answer
+      : (message: Greeting.Message) => Effect.zipRight(Effect.sleep(delay), answer(message))
+    return connection.write(Greeting.welcome).pipe(
+      Effect.zipRight(connection.reads.pipe(
+        framing,
+        Stream.takeWhile((message) => !Greeting.isExit(message)),
+        Stream.runForEach(answerLater)
+      )),
+      Effect.catchTag("LineTooLongError", () => connection.write(tooLong))
+    )
+  }
+}
+
+/** Serves the greeting protocol on the `TcpListener` until interrupted. */
+export const serve = (options: GreetingServerOptions = {}): Effect.Effect<never, never, TcpListener> =>
+  TcpServer.serve(handler(options))
+
+/** The greeting server in the background of a larger program. */
+export const layer = (options: GreetingServerOptions = {}): Layer.Layer<never, never, TcpListener> =>
+  TcpServer.layer(handler(options))

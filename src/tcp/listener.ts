@@ -1,0 +1,95 @@
+/**
+ * A listening TCP socket as a scoped resource: bound when acquired, and on scope close it stops
+ * accepting and closes every connection it accepted that is still open.
+ */
+import { Context, Effect, Layer, Queue, Runtime, type Scope, Stream } from "effect"
+import * as Net from "node:net"
+import { describeError, type SocketAddress } from "../address.js"
+import { fromSocket, type TcpConnection, type TcpConnectionOptions } from "./connection.js"
+import { TcpListenError } from "./errors.js"
+
+export interface TcpListenerOptions extends TcpConnectionOptions {
+  /** Address to bind; default 127.0.0.1 (loopback only, as the tutorial). */
+  readonly host?: string | undefined
+  /** Port to bind; 0 (the default) lets the OS pick a free one, see `address`. */
+  readonly port?: number | undefined
+  /** Length of the kernel's queue of connections not yet accepted. */
+  readonly backlog?: number | undefined
+}
+
+export interface TcpListener {
+  /** The bound address, with the real port when port 0 was asked. */
+  readonly address: SocketAddress
+  /**
+   * Accepted connections, in order. Each is open until its `close`, or until the listener's
+   * scope closes. Ends when `stopAccepting` runs. Reads wait until the consumer pulls them.
+   */
+  readonly accept: Stream.Stream<TcpConnection>
+  /** Stops accepting (the port is released); connections already accepted stay open. */
+  readonly stopAccepting: Effect.Effect<void>
+  /** How many accepted connections are open now. */
+  readonly openConnections: () => number
+}
+
+export const TcpListener = Context.GenericTag<TcpListener>("effect-net/TcpListener")
+
+/** Binds and listens; the scope owns the listening socket and every accepted connection. */
+export const make = (options: TcpListenerOptions = {}): Effect.Effect<TcpListener, TcpListenError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const host = options.host ?? "127.0.0.1"
+    const port = options.port ?? 0
+    const runtime = yield* Effect.runtime<never>()
+    const accepted = yield* Queue.unbounded<TcpConnection>()
+    const open = new Set<Net.Socket>()
+
+    const server = yield* Effect.acquireRelease(
+      Effect.async<Net.Server, TcpListenError>((resume) => {
+        // allowHalfOpen: a peer's FIN ends our reads but we may still owe it replies.
+        // pauseOnConnect: nothing is read until the handler pulls.
+        const server = Net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true })
+        const onError = (cause: Error) => {
+          server.close()
+          resume(Effect.fail(new TcpListenError({ host, port, cause })))
+        }
+        server.once("error", onError)
+        server.listen({ host, port, backlog: options.backlog ?? 511 }, () => {
+          server.off("error", onError)
+          resume(Effect.succeed(server))
+        })
+      }),
+      (server) =>
+        Effect.async<void>((resume) => {
+          for (const socket of open) socket.destroy()
+          if (!server.listening) return resume(Effect.void)
+          server.close(() => resume(Effect.void))
+        }).pipe(Effect.zipRight(Queue.shutdown(accepted)))
+    )
+
+    // After binding, errors are accept failures (EMFILE and the like); libuv keeps listening.
+    const runLog = Runtime.runSync(runtime)
+    server.on("error", (cause) => {
+      runLog(Effect.logWarning(`accept failed: ${describeError(cause)}`))
+    })
+    server.on("connection", (socket: Net.Socket) => {
+      open.add(socket)
+      socket.once("close", () => open.delete(socket))
+      Queue.unsafeOffer(accepted, fromSocket(socket, options))
+    })
+
+    const bound = server.address() as Net.AddressInfo
+    return TcpListener.of({
+      address: { host: bound.address, port: bound.port },
+      accept: Stream.fromQueue(accepted),
+      stopAccepting: Effect.sync(() => server.listening && server.close()).pipe(
+        // Connections accepted but not yet taken will not be served: close them now.
+        Effect.zipRight(Queue.takeAll(accepted)),
+        Effect.flatMap(Effect.forEach((connection) => connection.close, { discard: true })),
+        Effect.zipRight(Queue.shutdown(accepted))
+      ),
+      openConnections: () => open.size
+    })
+  })
+
+/** The listener as a layer, for programs that serve on it (see `TcpServer`). */
+export const layer = (options: TcpListenerOptions = {}): Layer.Layer<TcpListener, TcpListenError> =>
+  Layer.scoped(TcpListener, make(options))

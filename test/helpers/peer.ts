@@ -1,0 +1,77 @@
+/**
+ * A plain `node:net` peer for tests, like `nc`: independent of the library under test, it
+ * records everything it receives and can wait for a given text or for the server's close.
+ */
+import { Data, Deferred, Duration, Effect, FiberId, type Scope } from "effect"
+import * as Net from "node:net"
+
+export class PeerError extends Data.TaggedError("PeerError")<{ readonly message: string }> {}
+
+export interface Peer {
+  readonly socket: Net.Socket
+  /** Everything received so far, as latin1 text (byte-exact). */
+  readonly received: () => string
+  readonly write: (data: string | Uint8Array) => Effect.Effect<void>
+  /** Waits until the received text is exactly `text` or ends with it. */
+  readonly waitFor: (text: string, timeout?: Duration.DurationInput) => Effect.Effect<string, PeerError>
+  /** Waits until the server ends the connection (FIN or reset); returns everything received. */
+  readonly closed: (timeout?: Duration.DurationInput) => Effect.Effect<string, PeerError>
+}
+
+export const connect = (port: number, host = "127.0.0.1"): Effect.Effect<Peer, PeerError, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.async<Peer, PeerError>((resume) => {
+      const socket = Net.connect({ port, host, allowHalfOpen: true })
+      let data = ""
+      const ended = Deferred.unsafeMake<void>(FiberId.none)
+      socket.setEncoding("latin1")
+      const waiters = new Set<() => void>()
+      socket.on("data", (chunk: string) => {
+        data += chunk
+        for (const check of [...waiters]) check()
+      })
+      socket.on("end", () => Deferred.unsafeDone(ended, Effect.void))
+      socket.on("close", () => Deferred.unsafeDone(ended, Effect.void))
+      let connected = false
+      socket.on("error", (error) => {
+        Deferred.unsafeDone(ended, Effect.void)
+        if (!connected) resume(Effect.fail(new PeerError({ message: `peer: ${error.message}` })))
+      })
+      socket.once("connect", () => {
+        connected = true
+        resume(Effect.succeed({
+          socket,
+          received: () => data,
+          write: (chunk) =>
+            Effect.async<void>((done) => {
+              socket.write(chunk, () => done(Effect.void))
+            }),
+          waitFor: (text, timeout = Duration.seconds(10)) =>
+            Effect.async<string>((resume) => {
+              const check = () => {
+                if (!data.endsWith(text)) return
+                waiters.delete(check)
+                resume(Effect.succeed(data))
+              }
+              waiters.add(check)
+              check()
+              return Effect.sync(() => waiters.delete(check))
+            }).pipe(
+              Effect.timeoutFail({
+                duration: timeout,
+                onTimeout: () => new PeerError({ message: `expected ${JSON.stringify(text)}, received ${JSON.stringify(data)}` })
+              })
+            ),
+          closed: (timeout = Duration.seconds(10)) =>
+            Deferred.await(ended).pipe(
+              Effect.map(() => data),
+              Effect.timeoutFail({
+                duration: timeout,
+                onTimeout: () => new PeerError({ message: `connection still open; received ${JSON.stringify(data)}` })
+              })
+            )
+        }))
+      })
+    }),
+    ({ socket }) => Effect.sync(() => socket.destroy())
+  )

@@ -1,0 +1,14 @@
+import { fileURLToPath } from "node:url"
+import { defineConfig } from "vitest/config"
+
+export default defineConfig({
+  resolve: {
+    // The README example imports the package by name; tests run it against the sources.
+    alias: { "effect-net": fileURLToPath(new URL("./src/index.ts", import.meta.url)) }
+  },
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 30_000
+  }
+})
