@@ -73,7 +73,9 @@ export const fromSocket = (socket: Socket, options: TcpConnectionOptions = {}): 
 
   const fail = (error: TcpError) => {
     failure ??= error
-    socket.destroy()
+    // A stuck reader gets a reset: it frees the kernel's send buffer too, which a FIN would wait behind.
+    if (error._tag === "TcpTimeoutError" && error.kind === "Write") socket.resetAndDestroy()
+    else socket.destroy()
   }
   const wakeAll = () => {
     readable.unsafeOpen()

@@ -79,7 +79,8 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<TcpListene
     const bound = server.address() as Net.AddressInfo
     return TcpListener.of({
       address: { host: bound.address, port: bound.port },
-      accept: Stream.fromQueue(accepted),
+      // One per pull: a consumer that stops early must not take (and drop) connections queued behind.
+      accept: Stream.fromQueue(accepted, { maxChunkSize: 1 }),
       stopAccepting: Effect.sync(() => server.listening && server.close()).pipe(
         // Connections accepted but not yet taken will not be served: close them now.
         Effect.zipRight(Queue.takeAll(accepted)),

@@ -8,15 +8,22 @@ import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 
 export const root = fileURLToPath(new URL("../..", import.meta.url))
-export const tutorial = (program: string) => fileURLToPath(new URL(`../../../shared/tutorial/${program}`, import.meta.url))
+/** The tutorial's Python programs, vendored from ../shared/tutorial (test/tutorial.test.ts keeps them equal). */
+export const tutorial = (program: string) => fileURLToPath(new URL(`../fixtures/tutorial/${program}`, import.meta.url))
 
 const scripts: Record<string, string> = JSON.parse(readFileSync(`${root}/package.json`, "utf8")).scripts
 
-/** The command line of a pnpm script, without its leading build step. */
+/**
+ * The command line of a pnpm script, running the program that test/setup/build.ts built
+ * (`scripts/run.mjs NAME` would rebuild it, concurrently with other tests).
+ */
 export const scriptCommand = (name: string): Array<string> => {
   const script = scripts[name]
   if (script === undefined) throw new Error(`no script ${name} in package.json`)
-  return script.split(" && ").at(-1)!.split(" ")
+  const [node, ...args] = script.split(" ")
+  const runner = args.indexOf("scripts/run.mjs")
+  if (runner !== -1) args.splice(runner, 2, `dist/src/cli/${args[runner + 1]}.js`)
+  return [node === "node" ? process.execPath : node!, ...args]
 }
 
 export class ProcessError extends Data.TaggedError("ProcessError")<{ readonly message: string }> {}

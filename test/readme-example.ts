@@ -1,0 +1,20 @@
+// The README's library example: test/readme.test.ts runs it and checks the README shows it verbatim.
+import { Effect, Layer, Stream } from "effect"
+import { GreetingClient, GreetingServer, TcpClient, TcpListener } from "effect-net"
+
+// The greeting server on a free port, as a layer: its scope owns the listener and every connection.
+const ServerLive = GreetingServer.layer({ delay: 0 }).pipe(
+  Layer.provideMerge(TcpListener.layer({ host: "127.0.0.1", port: 0 }))
+)
+
+// A client connection to wherever that listener was bound.
+const ClientLive = Layer.unwrapEffect(
+  Effect.map(TcpListener.TcpListener, ({ address }) => TcpClient.layer({ port: address.port }))
+)
+
+// The conversation, with the server and the client provided: one self-contained program.
+export const program = GreetingClient.converse({ names: ["Ada", "Grace"] }).pipe(
+  Stream.runCollect,
+  Effect.provide(ClientLive),
+  Effect.provide(ServerLive)
+)

@@ -1,0 +1,23 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Chunk, Effect } from "effect"
+import { readFileSync } from "node:fs"
+import { program } from "./readme-example.js"
+
+describe("README", () => {
+  it.scoped("its example runs: the server layer and the client layer composed in one program", () =>
+    Effect.map(program, (lines) => expect(Chunk.toReadonlyArray(lines)).toEqual(["Welcome!", "Hello, Ada!", "Hello, Grace!"])))
+
+  it("shows that example verbatim", () => {
+    const example = readFileSync(new URL("./readme-example.ts", import.meta.url), "utf8")
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8")
+    expect(readme).toContain(example.slice(example.indexOf("import ")).trim())
+  })
+
+  it("gives the two set-up commands that CI runs", () => {
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8")
+    const ci = readFileSync(new URL("../.ci/run", import.meta.url), "utf8")
+    expect(readme).toContain("npm install -g pnpm@10 && pnpm install && pnpm start:tcp")
+    expect(readme).toContain("npm install -g pnpm@10 && pnpm install && pnpm test")
+    expect(ci).toContain("pnpm install && pnpm test")
+  })
+})

@@ -1,0 +1,226 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Chunk, Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
+import * as Net from "node:net"
+import * as TcpClient from "../../src/tcp/client.js"
+import * as TcpListener from "../../src/tcp/listener.js"
+import * as Peer from "../helpers/peer.js"
+import { start } from "../helpers/process.js"
+
+const acceptOne = (listener: TcpListener.TcpListener) =>
+  listener.accept.pipe(Stream.runHead, Effect.map(Option.getOrThrow))
+
+const hasIpv6 = await new Promise<boolean>((resolve) => {
+  const server = Net.createServer().once("error", () => resolve(false))
+  server.listen(0, "::1", () => server.close(() => resolve(true)))
+})
+
+/** Writes `total` bytes of a counting pattern as fast as the socket takes them; resolves with what was written by `deadline`. */
+const flood = (socket: Net.Socket, total: number, deadline: number) =>
+  Effect.async<number>((resume) => {
+    let written = 0
+    const block = Buffer.alloc(64 * 1024)
+    const pump = () => {
+      while (written < total && Date.now() < deadline) {
+        for (let i = 0; i < block.length; i++) block[i] = (written + i) % 251
+        written += block.length
+        if (!socket.write(Buffer.from(block))) return socket.once("drain", pump)
+      }
+      resume(Effect.succeed(written))
+    }
+    pump()
+    const timer = setTimeout(() => {
+      socket.off("drain", pump)
+      resume(Effect.succeed(written))
+    }, deadline - Date.now())
+    return Effect.sync(() => clearTimeout(timer))
+  })
+
+describe("TcpListener", () => {
+  it.scopedLive("binds port 0 and reports the port the OS chose", () =>
+    Effect.gen(function*() {
+      const listener = yield* TcpListener.make({ port: 0 })
+      expect(listener.address.host).toBe("127.0.0.1")
+      expect(listener.address.port).toBeGreaterThan(0)
+      yield* Peer.connect(listener.address.port)
+    }))
+
+  it.scopedLive.skipIf(!hasIpv6)("binds IPv6 loopback ::1 (skipped where the machine has no IPv6)", () =>
+    Effect.gen(function*() {
+      const listener = yield* TcpListener.make({ host: "::1", port: 0 })
+      expect(listener.address.host).toBe("::1")
+      yield* Peer.connect(listener.address.port, "::1")
+    }))
+
+  it.scopedLive("fails with advice when the port is taken", () =>
+    Effect.gen(function*() {
+      const first = yield* TcpListener.make({ port: 0 })
+      const error = yield* Effect.flip(TcpListener.make({ port: first.address.port }))
+      expect(error._tag).toBe("TcpListenError")
+      expect(error.message).toBe(
+        `cannot listen on 127.0.0.1:${first.address.port}: the address is already in use; stop the other server or choose another --port (0 picks a free one)`
+      )
+    }))
+
+  it.scopedLive("on scope close stops accepting and closes the connections it accepted", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const listener = yield* Scope.extend(TcpListener.make({ port: 0 }), scope)
+      const peers = yield* Effect.all([Peer.connect(listener.address.port), Peer.connect(listener.address.port)])
+      yield* Effect.all([acceptOne(listener), acceptOne(listener)])
+      expect(listener.openConnections()).toBe(2)
+      yield* Scope.close(scope, Exit.void)
+      for (const peer of peers) yield* peer.closed()
+      const refused = yield* Effect.flip(Peer.connect(listener.address.port))
+      expect(refused.message).toContain("ECONNREFUSED")
+    }))
+
+  it.scopedLive("stopAccepting releases the port and leaves open connections working", () =>
+    Effect.gen(function*() {
+      const listener = yield* TcpListener.make({ port: 0 })
+      const peer = yield* Peer.connect(listener.address.port)
+      const connection = yield* acceptOne(listener)
+      yield* listener.stopAccepting
+      expect((yield* Effect.flip(Peer.connect(listener.address.port))).message).toContain("ECONNREFUSED")
+      expect(yield* Stream.runCollect(listener.accept)).toEqual(Chunk.empty())
+      yield* connection.write(new TextEncoder().encode("still here"))
+      yield* peer.waitFor("still here")
+    }))
+})
+
+describe("TcpConnection", () => {
+  it.scopedLive("reads are pulled: an unread connection stops taking data, and nothing is lost", () =>
+    Effect.gen(function*() {
+      const listener = yield* TcpListener.make({ port: 0 })
+      const peer = yield* Peer.connect(listener.address.port)
+      const connection = yield* acceptOne(listener)
+      const total = 32 * 1024 * 1024
+      const written = yield* flood(peer.socket, total, Date.now() + 1500)
+      // The kernel's buffers hold a few MB; the process itself has read at most a buffer's worth.
+      expect(written).toBeLessThan(total)
+      expect(connection.bytesRead()).toBeLessThan(256 * 1024)
+      peer.socket.end()
+      let received = 0
+      let intact = true
+      yield* Stream.runForEach(connection.reads, (read) =>
+        Effect.sync(() => {
+          for (let i = 0; i < read.length; i++) intact &&= read[i] === (received + i) % 251
+          received += read.length
+        }))
+      expect(received).toBe(written)
+      expect(intact).toBe(true)
+    }))
+
+  it.scopedLive("a write waits while the peer does not read, and completes once it does", () =>
+    Effect.gen(function*() {
+      const listener = yield* TcpListener.make({ port: 0 })
+      const peer = yield* Peer.connect(listener.address.port)
+      peer.socket.pause()
+      const connection = yield* acceptOne(listener)
+      const big = new Uint8Array(32 * 1024 * 1024)
+      const writing = yield* Effect.fork(connection.write(big))
+      yield* Effect.sleep("500 millis")
+      expect(writing.unsafePoll()).toBeNull()
+      peer.socket.resume()
+      yield* Fiber.join(writing)
+    }))
+
+  it.scopedLive("a stuck reader is cut off after the write timeout", () =>
+    Effect.gen(function*() {
+      const listener = yield* TcpListener.make({ port: 0, writeTimeout: "300 millis" })
+      const peer = yield* Peer.connect(listener.address.port)
+      peer.socket.pause()
+      const connection = yield* acceptOne(listener)
+      const error = yield* Effect.flip(connection.write(new Uint8Array(32 * 1024 * 1024)))
+      expect(error.message).toBe(
+        `closed the connection with 127.0.0.1:${peer.socket.localPort}: it did not read our replies for 0.3 s (write timeout)`
+      )
+      // Reset: the server's kernel drops what the peer never read, instead of holding it behind a FIN.
+      peer.socket.resume()
+      const received = yield* peer.closed()
+      expect(received.length).toBeLessThan(16 * 1024 * 1024)
+    }))
+
+  it.scopedLive("a silent peer is cut off after the idle timeout", () =>
+    Effect.gen(function*() {
+      const listener = yield* TcpListener.make({ port: 0, idleTimeout: "200 millis" })
+      const peer = yield* Peer.connect(listener.address.port)
+      const connection = yield* acceptOne(listener)
+      yield* peer.write("early")
+      const error = yield* Effect.flip(Stream.runDrain(connection.reads))
+      expect(error._tag).toBe("TcpTimeoutError")
+      expect(error.message).toContain("no data received for 0.2 s (idle timeout)")
+      yield* peer.closed()
+    }))
+
+  it.scopedLive("end half-closes: the peer sees end of stream and can still send", () =>
+    Effect.gen(function*() {
+      const listener = yield* TcpListener.make({ port: 0 })
+      const peer = yield* Peer.connect(listener.address.port)
+      const connection = yield* acceptOne(listener)
+      yield* connection.write(new TextEncoder().encode("bye"))
+      yield* connection.end
+      yield* Effect.async<void>((resume) => {
+        peer.socket.once("end", () => resume(Effect.void))
+      })
+      expect(peer.received()).toBe("bye")
+      yield* peer.write("late")
+      peer.socket.end()
+      const reads = yield* Stream.runCollect(connection.reads)
+      expect(Buffer.concat([...reads]).toString()).toBe("late")
+    }))
+
+  it.scopedLive("a reset by the peer fails the reads with a clear error", () =>
+    Effect.gen(function*() {
+      const listener = yield* TcpListener.make({ port: 0 })
+      const peer = yield* Peer.connect(listener.address.port)
+      const connection = yield* acceptOne(listener)
+      const port = peer.socket.localPort
+      peer.socket.resetAndDestroy()
+      const error = yield* Effect.flip(Stream.runDrain(connection.reads))
+      expect(error.message).toBe(`the connection with 127.0.0.1:${port} failed: connection reset by peer (ECONNRESET)`)
+    }))
+})
+
+describe("TcpClient", () => {
+  it.scopedLive("connects and closes with its scope", () =>
+    Effect.gen(function*() {
+      const listener = yield* TcpListener.make({ port: 0 })
+      const scope = yield* Scope.make()
+      const client = yield* Scope.extend(TcpClient.connect({ port: listener.address.port }), scope)
+      const server = yield* acceptOne(listener)
+      expect(client.remote.port).toBe(listener.address.port)
+      expect(server.remote.port).toBe(client.local.port)
+      yield* Scope.close(scope, Exit.void)
+      expect(Chunk.size(yield* Stream.runCollect(server.reads))).toBe(0)
+    }))
+
+  it.scopedLive("says the connection was refused when nothing listens", () =>
+    Effect.gen(function*() {
+      const listener = yield* TcpListener.make({ port: 0 })
+      const port = listener.address.port
+      yield* listener.stopAccepting
+      const error = yield* Effect.flip(TcpClient.connect({ port }))
+      expect(error.reason).toBe("Refused")
+      expect(error.message).toBe(
+        `cannot connect to 127.0.0.1:${port}: connection refused; is the server running on that host and port?`
+      )
+    }))
+
+  it.scopedLive("gives up after the connect timeout when the server's backlog is full", () =>
+    Effect.gen(function*() {
+      // A listener that never accepts, with the smallest backlog: once it is full, SYNs go unanswered.
+      const python = yield* start([
+        "python3",
+        "-c",
+        "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)"
+      ])
+      const port = Number((yield* python.waitFor(/^(\d+)$/m))[1])
+      const fillers: Array<Net.Socket> = []
+      yield* Effect.addFinalizer(() => Effect.sync(() => fillers.forEach((socket) => socket.destroy())))
+      for (let i = 0; i < 4; i++) fillers.push(Net.connect({ port, host: "127.0.0.1" }).on("error", () => {}))
+      yield* Effect.sleep("200 millis")
+      const error = yield* Effect.flip(TcpClient.connect({ port, connectTimeout: "500 millis" }))
+      expect(error.reason).toBe("Timeout")
+      expect(error.message).toBe(`cannot connect to 127.0.0.1:${port}: timed out; check the host and port, or raise --timeout`)
+    }))
+})
