@@ -9,6 +9,8 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/setup/build.ts"],
+    // test/tcp/leak.test.ts measures the heap after a full collection.
+    poolOptions: { forks: { execArgv: ["--expose-gc"] } },
     testTimeout: 60_000,
     hookTimeout: 30_000
   }

@@ -3,15 +3,19 @@
  *
  * Exit codes: 0 on success, on `--help` and on a stop by SIGINT/SIGTERM; 1 when the program
  * fails (one line on stderr, no stack trace); 2 for bad flags; 70 for a bug (with its cause).
- * The first SIGINT/SIGTERM interrupts the program, so its scopes close (sockets, drain); a
- * second one ends the process at once.
+ * The first SIGINT/SIGTERM interrupts the program, so its scopes close (a server drains its
+ * connections); the second completes `ForceShutdown` (the drain stops waiting); a third ends the
+ * process at once.
  */
 import { Command, ValidationError } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Cause, Effect, Exit, Layer, Logger } from "effect"
+import { Cause, Context, Deferred, Effect, Exit, FiberId, Layer, Logger } from "effect"
 
 /** Logs as logfmt lines on stderr, leaving stdout to the program's output. */
 export const loggerLayer = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
+
+/** Completes on the second SIGINT/SIGTERM: a shutdown in progress must stop waiting. */
+export class ForceShutdown extends Context.Tag("effect-net/cli/ForceShutdown")<ForceShutdown, Effect.Effect<void>>() {}
 
 const exitCode = (exit: Exit.Exit<unknown, unknown>): number => {
   if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return 0
@@ -27,25 +31,58 @@ const exitCode = (exit: Exit.Exit<unknown, unknown>): number => {
   return 1
 }
 
-export const run = <Name extends string, R extends NodeContext.NodeContext, E, A>(
+/** A last line of defence: a bug in a callback is logged, and the server keeps serving the others. */
+const logUncaught = (what: string) => (error: unknown) =>
+  Effect.runSync(
+    Effect.logError(`${what} (a bug, please report it); still running`, Cause.die(error)).pipe(Effect.provide(loggerLayer))
+  )
+
+/**
+ * @effect/cli 0.77 only recognises its built-in `--log-level` before the command's own flags;
+ * move it there so that it works wherever the user puts it.
+ */
+const logLevelFirst = (argv: ReadonlyArray<string>): Array<string> => {
+  const [node, script, ...args] = argv
+  const logLevel: Array<string> = []
+  const rest: Array<string> = []
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    if (arg.startsWith("--log-level=")) logLevel.push(arg)
+    else if (arg === "--log-level" && i + 1 < args.length) logLevel.push(arg, args[++i]!)
+    else rest.push(arg)
+  }
+  return [node!, script!, ...logLevel, ...rest]
+}
+
+export const run = <Name extends string, R extends NodeContext.NodeContext | ForceShutdown, E, A>(
   command: Command.Command<Name, R, E, A>
 ): void => {
+  const force = Deferred.unsafeMake<void>(FiberId.none)
   const cli = Command.run(command, { name: "effect-net", version: "0.1.0" })
-  const program = cli(process.argv).pipe(Effect.provide(Layer.merge(NodeContext.layer, loggerLayer)))
+  const program = cli(logLevelFirst(process.argv)).pipe(
+    Effect.provide(Layer.mergeAll(NodeContext.layer, loggerLayer, Layer.succeed(ForceShutdown, Deferred.await(force))))
+  )
   const fiber = Effect.runFork(program as Effect.Effect<void, E | ValidationError.ValidationError>)
-  let signalled = false
+  let signals = 0
   const onSignal = () => {
-    if (signalled) process.exit(exitCode(Exit.interrupt(fiber.id())))
-    signalled = true
-    fiber.unsafeInterruptAsFork(fiber.id())
+    signals++
+    if (signals === 1) fiber.unsafeInterruptAsFork(fiber.id())
+    else if (signals === 2) Deferred.unsafeDone(force, Exit.void)
+    else process.exit(0)
   }
+  const onUncaughtException = logUncaught("uncaught exception")
+  const onUnhandledRejection = logUncaught("unhandled promise rejection")
   process.on("SIGINT", onSignal)
   process.on("SIGTERM", onSignal)
+  process.on("uncaughtException", onUncaughtException)
+  process.on("unhandledRejection", onUnhandledRejection)
   fiber.addObserver((exit) => {
     process.off("SIGINT", onSignal)
     process.off("SIGTERM", onSignal)
+    process.off("uncaughtException", onUncaughtException)
+    process.off("unhandledRejection", onUnhandledRejection)
     process.exitCode = exitCode(exit)
     // Let stdout drain and Node exit on its own; a signal means the user wants out now.
-    if (signalled) process.exit()
+    if (signals > 0) process.exit()
   })
 }

@@ -14,13 +14,17 @@ export const host = (defaultHost = "127.0.0.1") =>
     Options.withDefault(defaultHost)
   )
 
+/** Checks a port number flag. */
+export const inPortRange = (name: string) =>
+  Options.mapEffect((port: number) =>
+    port >= 0 && port <= 65535 ? Effect.succeed(port) : invalid(`--${name} must be between 0 and 65535, got ${port}`)
+  )
+
 export const port = (description: string) =>
   Options.integer("port").pipe(
     Options.withDescription(`${description} (default 9999).`),
     Options.withDefault(9999),
-    Options.mapEffect((port) =>
-      port >= 0 && port <= 65535 ? Effect.succeed(port) : invalid(`--port must be between 0 and 65535, got ${port}`)
-    )
+    inPortRange("port")
   )
 
 /** A non-negative number of seconds, as a Duration. */

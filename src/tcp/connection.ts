@@ -10,6 +10,7 @@
 import { Chunk, Context, Duration, Effect, Option, Stream } from "effect"
 import type { Socket } from "node:net"
 import { formatAddress, type SocketAddress } from "../address.js"
+import * as Metrics from "../metrics/metrics.js"
 import { TcpSocketError, TcpTimeoutError } from "./errors.js"
 
 /** What can end a connection's reads or writes with an error. */
@@ -71,10 +72,12 @@ export const fromSocket = (socket: Socket, options: TcpConnectionOptions = {}): 
   const readable = Effect.unsafeMakeLatch(false)
   const drained = Effect.unsafeMakeLatch(true)
 
-  const fail = (error: TcpError) => {
-    failure ??= error
-    // A stuck reader gets a reset: it frees the kernel's send buffer too, which a FIN would wait behind.
-    if (error._tag === "TcpTimeoutError" && error.kind === "Write") socket.resetAndDestroy()
+  /** Cuts the connection off. A stuck reader gets a reset: it frees the kernel's send buffer, which a FIN would wait behind. */
+  const timeOut = (error: TcpTimeoutError) => {
+    if (failure !== undefined) return
+    failure = error
+    Metrics.connectionsTimedOut.unsafeUpdate(1, Metrics.noTags)
+    if (error.kind === "Write") socket.resetAndDestroy()
     else socket.destroy()
   }
   const wakeAll = () => {
@@ -96,7 +99,7 @@ export const fromSocket = (socket: Socket, options: TcpConnectionOptions = {}): 
 
   // One timer per connection, re-armed with refresh() each time a read waits: cheap on the hot path.
   const idleTimer = idleMillis === undefined ? undefined : setTimeout(() => {
-    if (readWaiting) fail(new TcpTimeoutError({ remote: peer, kind: "Idle", seconds: idleMillis / 1000 }))
+    if (readWaiting) timeOut(new TcpTimeoutError({ remote: peer, kind: "Idle", seconds: idleMillis / 1000 }))
   }, idleMillis).unref()
   socket.once("close", () => clearTimeout(idleTimer))
 
@@ -109,7 +112,10 @@ export const fromSocket = (socket: Socket, options: TcpConnectionOptions = {}): 
     function next(): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<TcpError>> {
       if (stopped) return endOfReads
       const data: Buffer | null = socket.read()
-      if (data !== null) return Effect.succeed(Chunk.of(data))
+      if (data !== null) {
+        Metrics.bytesReceived.unsafeUpdate(data.length, Metrics.noTags)
+        return Effect.succeed(Chunk.of(data))
+      }
       if (failure !== undefined) return Effect.fail(Option.some(failure))
       if (readsEnded || socket.destroyed) return endOfReads
       readable.unsafeClose()
@@ -131,7 +137,7 @@ export const fromSocket = (socket: Socket, options: TcpConnectionOptions = {}): 
       duration: writeMillis,
       onTimeout: () => {
         const error = new TcpTimeoutError({ remote: peer, kind: "Write", seconds: writeMillis / 1000 })
-        fail(error)
+        timeOut(error)
         return error
       }
     }))
@@ -141,6 +147,7 @@ export const fromSocket = (socket: Socket, options: TcpConnectionOptions = {}): 
     Effect.suspend(() => {
       if (failure !== undefined) return Effect.fail(failure)
       if (!socket.writable) return Effect.fail(closedError())
+      Metrics.bytesSent.unsafeUpdate(bytes.length, Metrics.noTags)
       if (socket.write(bytes)) return Effect.void
       drained.unsafeClose()
       return awaitDrained

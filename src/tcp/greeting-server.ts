@@ -3,19 +3,22 @@
  * then `Hello, <message>!` per message after the configured delay, until `exit` or end of stream.
  */
 import { Duration, Effect, type Layer, Stream } from "effect"
+import * as Metrics from "../metrics/metrics.js"
 import { frame, type Framing, defaultMaxLineBytes } from "../protocol/framing.js"
 import * as Greeting from "../protocol/greeting.js"
 import type { TcpConnection } from "./connection.js"
 import type { TcpListener } from "./listener.js"
 import * as TcpServer from "./server.js"
 
-export interface GreetingServerOptions {
+export interface GreetingServerOptions extends TcpServer.TcpServerOptions {
   /** Pause before each reply; the tutorial sleeps 1 second. */
   readonly delay?: Duration.DurationInput | undefined
   readonly framing?: Framing | undefined
   /** Longest line accepted with `line` framing. */
   readonly maxLineBytes?: number | undefined
 }
+
+const sent = Effect.sync(() => Metrics.messagesSent.unsafeUpdate(1, Metrics.noTags))
 
 /** One conversation: messages are answered in order, one at a time, pulled only when the last is answered. */
 export const handler = (options: GreetingServerOptions = {}) => {
@@ -24,25 +27,32 @@ export const handler = (options: GreetingServerOptions = {}) => {
   const framing = frame(options.framing ?? "raw", maxLineBytes)
   const tooLong = Greeting.lineTooLong(maxLineBytes)
   return (connection: TcpConnection) => {
-    const answer = (message: Greeting.Message) => connection.write(Greeting.reply(message))
+    const answer = (message: Greeting.Message) => Effect.zipRight(connection.write(Greeting.reply(message)), sent)
     const answerLater = Duration.isZero(delay)
       ? answer
       : (message: Greeting.Message) => Effect.zipRight(Effect.sleep(delay), answer(message))
+    const onMessage = (message: Greeting.Message) => {
+      Metrics.messagesReceived.unsafeUpdate(1, Metrics.noTags)
+      return answerLater(message)
+    }
     return connection.write(Greeting.welcome).pipe(
       Effect.zipRight(connection.reads.pipe(
         framing,
         Stream.takeWhile((message) => !Greeting.isExit(message)),
-        Stream.runForEach(answerLater)
+        Stream.runForEach(onMessage)
       )),
-      Effect.catchTag("LineTooLongError", () => connection.write(tooLong))
+      Effect.catchTag("LineTooLongError", (error) => {
+        Metrics.linesTooLong.unsafeUpdate(1, Metrics.noTags)
+        return Effect.zipRight(Effect.logInfo(`${error.message}: closing`), connection.write(tooLong))
+      })
     )
   }
 }
 
 /** Serves the greeting protocol on the `TcpListener` until interrupted. */
 export const serve = (options: GreetingServerOptions = {}): Effect.Effect<never, never, TcpListener> =>
-  TcpServer.serve(handler(options))
+  TcpServer.serve(handler(options), { ...options, busyMessage: Greeting.serverBusy })
 
 /** The greeting server in the background of a larger program. */
 export const layer = (options: GreetingServerOptions = {}): Layer.Layer<never, never, TcpListener> =>
-  TcpServer.layer(handler(options))
+  TcpServer.layer(handler(options), { ...options, busyMessage: Greeting.serverBusy })

@@ -2,12 +2,17 @@
  * A listening TCP socket as a scoped resource: bound when acquired, and on scope close it stops
  * accepting and closes every connection it accepted that is still open.
  */
-import { Context, Effect, Layer, Queue, Runtime, type Scope, Stream } from "effect"
+import { Context, Duration, Effect, Layer, Queue, Runtime, type Scope, Stream } from "effect"
 import * as Net from "node:net"
 import { describeError, type SocketAddress } from "../address.js"
+import * as Metrics from "../metrics/metrics.js"
 import { fromSocket, type TcpConnection, type TcpConnectionOptions } from "./connection.js"
 import { TcpListenError } from "./errors.js"
 
+/**
+ * Server-side connection timeouts default to 300 s idle and 30 s for a write (pass
+ * `Duration.infinity` to disable): a peer cannot hold a connection, or our memory, forever.
+ */
 export interface TcpListenerOptions extends TcpConnectionOptions {
   /** Address to bind; default 127.0.0.1 (loopback only, as the tutorial). */
   readonly host?: string | undefined
@@ -38,6 +43,10 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<TcpListene
   Effect.gen(function*() {
     const host = options.host ?? "127.0.0.1"
     const port = options.port ?? 0
+    const connectionOptions: TcpConnectionOptions = {
+      idleTimeout: options.idleTimeout ?? Duration.seconds(300),
+      writeTimeout: options.writeTimeout ?? Duration.seconds(30)
+    }
     const runtime = yield* Effect.runtime<never>()
     const accepted = yield* Queue.unbounded<TcpConnection>()
     const open = new Set<Net.Socket>()
@@ -65,15 +74,23 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<TcpListene
         }).pipe(Effect.zipRight(Queue.shutdown(accepted)))
     )
 
-    // After binding, errors are accept failures (EMFILE and the like); libuv keeps listening.
-    const runLog = Runtime.runSync(runtime)
+    // After binding, errors are accept failures (EMFILE and the like). libuv keeps listening and,
+    // out of descriptors, closes what it cannot accept; we count them and log once a second at most.
+    const runSync = Runtime.runSync(runtime)
+    let lastLogged = 0
+    let unlogged = 0
     server.on("error", (cause) => {
-      runLog(Effect.logWarning(`accept failed: ${describeError(cause)}`))
+      Metrics.acceptErrors.unsafeUpdate(1, Metrics.noTags)
+      unlogged++
+      if (Date.now() - lastLogged < 1000) return
+      lastLogged = Date.now()
+      runSync(Effect.logWarning(`accept failed ${unlogged} time(s): ${describeError(cause)}; still listening`))
+      unlogged = 0
     })
     server.on("connection", (socket: Net.Socket) => {
       open.add(socket)
       socket.once("close", () => open.delete(socket))
-      Queue.unsafeOffer(accepted, fromSocket(socket, options))
+      Queue.unsafeOffer(accepted, fromSocket(socket, connectionOptions))
     })
 
     const bound = server.address() as Net.AddressInfo

@@ -38,6 +38,15 @@ describe("pnpm start:tcp", () => {
       expect(yield* server.exited).toBe(0)
     }))
 
+  it.scopedLive("takes --log-level anywhere on the command line", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("start:tcp", ["--port", "0", "--delay", "0", "--log-level", "warning"])
+      yield* run(["python3", tutorial("tcp_client.py"), String(server.port)])
+      server.child.kill("SIGTERM")
+      expect(yield* server.exited).toBe(0)
+      expect(server.stderr()).toBe("")
+    }))
+
   it.live("prints its help and exits 0", () =>
     Effect.gen(function*() {
       const { code, stdout } = yield* runScript("start:tcp", ["--help"])

@@ -5,6 +5,10 @@
 import { Data, Deferred, Duration, Effect, FiberId, type Scope } from "effect"
 import * as Net from "node:net"
 
+/** What a failure message shows of the received text: enough to see, not megabytes. */
+const excerpt = (text: string) =>
+  text.length <= 200 ? JSON.stringify(text) : `${JSON.stringify(text.slice(0, 200))}... (${text.length} characters)`
+
 export class PeerError extends Data.TaggedError("PeerError")<{ readonly message: string }> {}
 
 export interface Peer {
@@ -59,7 +63,7 @@ export const connect = (port: number, host = "127.0.0.1"): Effect.Effect<Peer, P
             }).pipe(
               Effect.timeoutFail({
                 duration: timeout,
-                onTimeout: () => new PeerError({ message: `expected ${JSON.stringify(text)}, received ${JSON.stringify(data)}` })
+                onTimeout: () => new PeerError({ message: `expected ${JSON.stringify(text)}, received ${excerpt(data)}` })
               })
             ),
           closed: (timeout = Duration.seconds(10)) =>
@@ -67,7 +71,7 @@ export const connect = (port: number, host = "127.0.0.1"): Effect.Effect<Peer, P
               Effect.map(() => data),
               Effect.timeoutFail({
                 duration: timeout,
-                onTimeout: () => new PeerError({ message: `connection still open; received ${JSON.stringify(data)}` })
+                onTimeout: () => new PeerError({ message: `connection still open; received ${excerpt(data)}` })
               })
             )
         }))

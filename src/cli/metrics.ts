@@ -1,0 +1,25 @@
+/**
+ * `--metrics-port P`: serves the metrics in Prometheus' text format on http://HOST:P/metrics.
+ * The HTTP server is loaded only when asked for, so that it costs nothing at start-up otherwise.
+ */
+import { Options } from "@effect/cli"
+import { Console, Effect, Layer, Option, type Scope } from "effect"
+import { inPortRange } from "./options.js"
+
+export const metricsPort = Options.integer("metrics-port").pipe(
+  Options.withDescription("Serve Prometheus metrics on http://HOST:PORT/metrics (off by default; 0 picks a free port)."),
+  inPortRange("metrics-port"),
+  Options.optional
+)
+
+/** Starts the metrics endpoint for the scope's lifetime, if a port was given, and prints its URL. */
+export const serveMetrics = (host: string, port: Option.Option<number>): Effect.Effect<void, unknown, Scope.Scope> =>
+  Option.match(port, {
+    onNone: () => Effect.void,
+    onSome: (port) =>
+      Effect.promise(() => import("../metrics/prometheus.js")).pipe(
+        Effect.flatMap((Prometheus) =>
+          Layer.build(Prometheus.layer({ host, port, onBound: (url) => Console.log(`metrics on ${url}`) }))
+        )
+      )
+  })

@@ -1,0 +1,84 @@
+/**
+ * The metrics in Prometheus' text exposition format, and an HTTP endpoint serving them with
+ * @effect/platform's HTTP server (`GET /metrics`).
+ */
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import { Effect, Layer, Metric, type MetricPair, MetricState, Option } from "effect"
+import { createServer } from "node:http"
+
+const labels = (pair: MetricPair.MetricPair.Untyped, extra: ReadonlyArray<readonly [string, string]> = []) => {
+  const all = [...pair.metricKey.tags.map((tag) => [tag.key, tag.value] as const), ...extra]
+  if (all.length === 0) return ""
+  const escape = (value: string) => value.replace(/\\/g, "\\\\").replace(/"/g, "\\\"").replace(/\n/g, "\\n")
+  return `{${all.map(([key, value]) => `${key}="${escape(value)}"`).join(",")}}`
+}
+
+/** Renders counters, gauges and histograms (the kinds this project uses). */
+export const render = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>): string => {
+  const lines: Array<string> = []
+  const described = new Set<string>()
+  const head = (name: string, type: string, description: Option.Option<string>) => {
+    if (described.has(name)) return
+    described.add(name)
+    if (Option.isSome(description)) lines.push(`# HELP ${name} ${description.value}`)
+    lines.push(`# TYPE ${name} ${type}`)
+  }
+  for (const pair of [...pairs].sort((a, b) => a.metricKey.name.localeCompare(b.metricKey.name))) {
+    const { name, description } = pair.metricKey
+    const state = pair.metricState
+    if (MetricState.isCounterState(state)) {
+      head(name, "counter", description)
+      lines.push(`${name}${labels(pair)} ${state.count}`)
+    } else if (MetricState.isGaugeState(state)) {
+      head(name, "gauge", description)
+      lines.push(`${name}${labels(pair)} ${state.value}`)
+    } else if (MetricState.isHistogramState(state)) {
+      head(name, "histogram", description)
+      for (const [bound, count] of state.buckets) {
+        lines.push(`${name}_bucket${labels(pair, [["le", Number.isFinite(bound) ? String(bound) : "+Inf"]])} ${count}`)
+      }
+      lines.push(`${name}_sum${labels(pair)} ${state.sum}`, `${name}_count${labels(pair)} ${state.count}`)
+    }
+  }
+  return lines.join("\n") + "\n"
+}
+
+const residentMemory = Metric.gauge("process_resident_memory_bytes", { description: "Resident memory of the process" })
+const heapUsed = Metric.gauge("nodejs_heap_used_bytes", { description: "V8 heap in use" })
+
+/** The process's own memory, sampled at each scrape. */
+const sampleProcess = Effect.suspend(() => {
+  const memory = process.memoryUsage()
+  return Effect.zipRight(Metric.set(residentMemory, memory.rss), Metric.set(heapUsed, memory.heapUsed))
+})
+
+const router = HttpRouter.empty.pipe(
+  HttpRouter.get(
+    "/metrics",
+    sampleProcess.pipe(
+      Effect.zipRight(Metric.snapshot),
+      Effect.map((pairs) =>
+        HttpServerResponse.text(render(pairs), { contentType: "text/plain; version=0.0.4; charset=utf-8" })
+      )
+    )
+  )
+)
+
+/**
+ * Serves `GET /metrics` on host:port for as long as the layer lives; `onBound` is told the real
+ * address (port 0 picks a free one).
+ */
+export const layer = (options: {
+  readonly host: string
+  readonly port: number
+  readonly onBound?: (url: string) => Effect.Effect<void>
+}) =>
+  HttpServer.serve(router).pipe(
+    Layer.merge(Layer.effectDiscard(HttpServer.addressFormattedWith((address) =>
+      options.onBound?.(`${address}/metrics`) ?? Effect.void
+    ))),
+    Layer.provide(NodeHttpServer.layer(createServer, { host: options.host, port: options.port }))
+  )

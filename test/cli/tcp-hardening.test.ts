@@ -1,0 +1,213 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as Http from "../helpers/http.js"
+import * as Peer from "../helpers/peer.js"
+import { run, runScript, scriptCommand, start, startServer, tutorial } from "../helpers/process.js"
+
+const tutorialOutput = "Welcome!\nHello, Michael!\nHello, Tracy!\nHello, Sarah!\n"
+const lines = (text: string) => text.split("\n").filter((line) => line !== "")
+
+/** Waits for the server's `metrics on URL` line and scrapes it. */
+const scrape = (server: { waitFor: (pattern: RegExp) => Effect.Effect<RegExpMatchArray, unknown> }) =>
+  Effect.flatMap(server.waitFor(/^metrics on (\S+)$/m), ([, url]) => Http.get(url!))
+
+describe("start:tcp --max-connections", () => {
+  it.scopedLive("with 50 allowed and 60 clients: 50 served, 10 told the server is busy; freed slots are reused", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("start:tcp", ["--port", "0", "--delay", "0", "--max-connections", "50"])
+      const served = yield* Effect.forEach(Array.from({ length: 50 }), () =>
+        Effect.tap(Peer.connect(server.port), (peer) => peer.waitFor("Welcome!")), { concurrency: 10 })
+      const refused = yield* Effect.forEach(Array.from({ length: 10 }), () =>
+        Effect.flatMap(Peer.connect(server.port), (peer) => peer.closed()), { concurrency: 10 })
+      expect(refused).toEqual(Array(10).fill("Error: server busy\n"))
+      // Those being served were not disturbed.
+      yield* served[49]!.write("Ada")
+      yield* served[49]!.waitFor("Welcome!Hello, Ada!")
+      for (const peer of served.slice(0, 5)) peer.socket.end()
+      yield* Effect.forEach(served.slice(0, 5), (peer) => peer.closed())
+      const again = yield* run(["python3", tutorial("tcp_client.py"), String(server.port)])
+      expect(again.stdout).toBe(tutorialOutput)
+      expect(server.stderr()).toMatch(/level=WARN .*message="server busy \(50 connections\): refused 127\.0\.0\.1:\d+"/)
+    }))
+
+  it.scopedLive("with --queue-when-full, a client waits for a free slot instead", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("start:tcp", ["--port", "0", "--delay", "0", "--max-connections", "1", "--queue-when-full"])
+      const first = yield* Peer.connect(server.port)
+      yield* first.waitFor("Welcome!")
+      const second = yield* Peer.connect(server.port)
+      yield* Effect.sleep("300 millis")
+      expect(second.received()).toBe("")
+      first.socket.end()
+      yield* second.waitFor("Welcome!")
+    }))
+})
+
+describe("start:tcp timeouts", () => {
+  it.scopedLive("closes a silent connection after --idle-timeout, with a log line", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("start:tcp", ["--port", "0", "--idle-timeout", "0.3"])
+      const peer = yield* Peer.connect(server.port)
+      expect(yield* peer.closed()).toBe("Welcome!")
+      yield* Effect.sleep("100 millis")
+      expect(server.stderr()).toMatch(/no data received for 0\.3 s \(idle timeout\)/)
+    }))
+
+  it.scopedLive("cuts off a client that does not read its replies after --write-timeout", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("start:tcp", ["--port", "0", "--delay", "0", "--write-timeout", "0.5"])
+      const peer = yield* Peer.connect(server.port)
+      peer.socket.pause()
+      const block = "x".repeat(64 * 1024)
+      for (let i = 0; i < 200; i++) peer.socket.write(block)
+      yield* Effect.sleep("1500 millis")
+      peer.socket.resume()
+      yield* peer.closed()
+      expect(server.stderr()).toMatch(/it did not read our replies for 0\.5 s \(write timeout\)/)
+    }))
+})
+
+describe("start:tcp graceful shutdown", () => {
+  it.scopedLive("on SIGTERM, clients mid-conversation get the reply they were owed, then EOF; exit 0 within grace + 1 s", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("start:tcp", ["--port", "0", "--delay", "1", "--shutdown-grace", "3"])
+      const peers = yield* Effect.forEach(["Ada", "Grace", "Alan", "Barbara"], (name) =>
+        Effect.gen(function*() {
+          const peer = yield* Peer.connect(server.port)
+          yield* peer.waitFor("Welcome!")
+          yield* peer.write(name)
+          return peer
+        }))
+      yield* Effect.sleep("300 millis")
+      const signalled = Date.now()
+      server.child.kill("SIGTERM")
+      const replies = yield* Effect.forEach(peers, (peer) => peer.closed())
+      expect(replies).toEqual(["Welcome!Hello, Ada!", "Welcome!Hello, Grace!", "Welcome!Hello, Alan!", "Welcome!Hello, Barbara!"])
+      expect(yield* server.exited).toBe(0)
+      expect(Date.now() - signalled).toBeLessThan(4000)
+      expect(server.stderr()).toContain("shutdown: 4 connection(s) finished, 0 forced closed")
+    }))
+
+  it.scopedLive("force-closes after --shutdown-grace what has not finished, and exits 0", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("start:tcp", ["--port", "0", "--delay", "30", "--shutdown-grace", "0.5"])
+      const peer = yield* Peer.connect(server.port)
+      yield* peer.waitFor("Welcome!")
+      yield* peer.write("Ada")
+      yield* Effect.sleep("300 millis")
+      const signalled = Date.now()
+      server.child.kill("SIGTERM")
+      expect(yield* peer.closed()).toBe("Welcome!")
+      expect(yield* server.exited).toBe(0)
+      expect(Date.now() - signalled).toBeLessThan(1500)
+      expect(server.stderr()).toContain("shutdown: 0 connection(s) finished, 1 forced closed")
+    }))
+
+  it.scopedLive("a second signal forces the shutdown at once", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("start:tcp", ["--port", "0", "--delay", "30", "--shutdown-grace", "60"])
+      const peer = yield* Peer.connect(server.port)
+      yield* peer.waitFor("Welcome!")
+      yield* peer.write("Ada")
+      yield* Effect.sleep("300 millis")
+      server.child.kill("SIGINT")
+      yield* Effect.sleep("300 millis")
+      expect(server.child.exitCode).toBeNull()
+      const second = Date.now()
+      server.child.kill("SIGINT")
+      expect(yield* server.exited).toBe(0)
+      expect(Date.now() - second).toBeLessThan(1000)
+      expect(yield* peer.closed()).toBe("Welcome!")
+      expect(server.stderr()).toContain("1 forced closed")
+    }))
+})
+
+describe("start:tcp --metrics-port", () => {
+  it.scopedLive("serves the counts a session produced in Prometheus' text format", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("start:tcp", [
+        "--port", "0", "--delay", "0", "--framing", "line", "--max-line-bytes", "8",
+        "--max-connections", "1", "--idle-timeout", "0.3", "--metrics-port", "0"
+      ])
+      const zero = yield* scrape(server)
+      expect(Http.sample(zero, "effect_net_tcp_connections_rejected_total")).toBe(0)
+      const first = yield* Peer.connect(server.port)
+      yield* first.waitFor("Welcome!")
+      const busy = yield* Peer.connect(server.port)
+      expect(yield* busy.closed()).toBe("Error: server busy\n")
+      yield* first.write("Ada\nGrace\n")
+      yield* first.waitFor("Hello, Grace!\n")
+      yield* first.write("far too long\n")
+      yield* first.closed()
+      const idle = yield* Peer.connect(server.port)
+      yield* idle.closed()
+      yield* Effect.sleep("100 millis")
+      const metrics = yield* scrape(server)
+      expect(metrics).toContain("# TYPE effect_net_tcp_connections_accepted_total counter")
+      expect({
+        accepted: Http.sample(metrics, "effect_net_tcp_connections_accepted_total"),
+        active: Http.sample(metrics, "effect_net_tcp_connections_active"),
+        rejected: Http.sample(metrics, "effect_net_tcp_connections_rejected_total"),
+        timedOut: Http.sample(metrics, "effect_net_tcp_connections_timed_out_total"),
+        received: Http.sample(metrics, "effect_net_messages_received_total"),
+        sent: Http.sample(metrics, "effect_net_messages_sent_total"),
+        tooLong: Http.sample(metrics, "effect_net_tcp_lines_too_long_total"),
+        bytesIn: Http.sample(metrics, "effect_net_tcp_bytes_received_total"),
+        bytesOut: Http.sample(metrics, "effect_net_tcp_bytes_sent_total")
+      }).toEqual({
+        accepted: 3,
+        active: 0,
+        rejected: 1,
+        timedOut: 1,
+        received: 2,
+        sent: 2,
+        tooLong: 1,
+        bytesIn: "Ada\nGrace\nfar too long\n".length,
+        bytesOut: ["Welcome!", "Error: server busy\n", "Hello, Ada!\n", "Hello, Grace!\n", "Error: line too long (max 8 bytes)\n", "Welcome!"]
+          .join("").length
+      })
+      expect(Http.sample(metrics, "process_resident_memory_bytes")).toBeGreaterThan(0)
+    }))
+})
+
+describe("start:tcp flag validation", () => {
+  for (
+    const [args, message] of [
+      [["--max-connections", "0"], "--max-connections must be at least 1, got 0"],
+      [["--idle-timeout", "-5"], "--idle-timeout must be a number of seconds >= 0, got -5"],
+      [["--shutdown-grace", "x"], "'x' is not a float"],
+      [["--metrics-port", "65536"], "--metrics-port must be between 0 and 65535, got 65536"]
+    ] as const
+  ) {
+    it.live(`rejects ${args.join(" ")} with one line and exit code 2`, () =>
+      Effect.gen(function*() {
+        const { code, stderr } = yield* runScript("start:tcp", args)
+        expect(code).toBe(2)
+        expect(lines(stderr)).toEqual([message])
+      }))
+  }
+})
+
+describe("start:tcp out of file descriptors", () => {
+  it.scopedLive("survives EMFILE (the excess connections are closed, not left hanging) and serves again once descriptors free up", () =>
+    Effect.gen(function*() {
+      const command = scriptCommand("start:tcp").concat(["--port", "0", "--delay", "0"]).join(" ")
+      const server = yield* start(["bash", "-c", `ulimit -n 256 && exec ${command}`])
+      const [, port] = yield* server.waitFor(/^listening on tcp:\/\/127\.0\.0\.1:(\d+)$/m)
+      // Far more connections than descriptors (Node needs about 200 to start: the limit cannot go
+      // much lower). libuv accepts and closes what does not fit, so those clients see EOF at once.
+      const peers = yield* Effect.forEach(Array.from({ length: 400 }), () => Peer.connect(Number(port)), { concurrency: 20 })
+      const outcomes = yield* Effect.forEach(peers, (peer) =>
+        Effect.raceFirst(
+          Effect.as(peer.waitFor("Welcome!"), "served"),
+          Effect.as(peer.closed(), "closed")
+        ), { concurrency: "unbounded" })
+      expect(outcomes.filter((outcome) => outcome === "served").length).toBeGreaterThan(0)
+      expect(outcomes.filter((outcome) => outcome === "closed").length).toBeGreaterThan(0)
+      for (const peer of peers) peer.socket.destroy()
+      yield* Effect.sleep("500 millis")
+      const client = yield* run(["python3", tutorial("tcp_client.py"), port!])
+      expect(client.stdout).toBe(tutorialOutput)
+      expect(server.child.exitCode).toBeNull()
+    }))
+})

@@ -1,0 +1,29 @@
+/**
+ * A real HTTP client for tests (node:http): scraping a metrics endpoint.
+ */
+import { Effect } from "effect"
+import * as Http from "node:http"
+
+/** GETs a URL; fails on a non-200 status or a network error. */
+export const get = (url: string) =>
+  Effect.async<string, Error>((resume) => {
+    const request = Http.get(url, (response) => {
+      let body = ""
+      response.setEncoding("utf8").on("data", (chunk: string) => (body += chunk))
+      response.on("end", () =>
+        resume(
+          response.statusCode === 200
+            ? Effect.succeed(body)
+            : Effect.fail(new Error(`GET ${url}: ${response.statusCode}`))
+        ))
+    })
+    request.on("error", (error) => resume(Effect.fail(error)))
+    return Effect.sync(() => request.destroy())
+  })
+
+/** The value of an unlabelled sample in a Prometheus text exposition. */
+export const sample = (exposition: string, name: string): number => {
+  const match = exposition.match(new RegExp(`^${name} (\\S+)$`, "m"))
+  if (!match) throw new Error(`no sample ${name} in:\n${exposition}`)
+  return Number(match[1])
+}
