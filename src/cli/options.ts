@@ -2,7 +2,7 @@
  * Command-line options shared by the commands, with their validation (bad values are a
  * one-line error and exit code 2, see `main.ts`).
  */
-import { HelpDoc, Options, ValidationError } from "@effect/cli"
+import { Args, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Duration, Effect } from "effect"
 import { type Framing, framings } from "../protocol/framing.js"
 
@@ -51,3 +51,18 @@ export const framing: Options.Options<Framing> = Options.choice("framing", frami
   Options.withDescription("raw: one read is one message, as the tutorial (default); line: newline-delimited messages."),
   Options.withDefault<Framing>("raw")
 )
+
+/**
+ * `NAME...`: the names a greeting client greets, `defaults` when none is given. A name that
+ * starts with `-` is a mistyped flag (`--timout 2`), not something to send.
+ */
+export const names = (defaults: ReadonlyArray<string>) =>
+  Args.text({ name: "NAME" }).pipe(
+    Args.withDescription(`Names to greet (default: ${defaults.join(" ")}); a name cannot start with -.`),
+    Args.repeated,
+    Args.mapEffect((names) => {
+      const flag = names.find((name) => name.startsWith("-"))
+      if (flag !== undefined) return Effect.fail(HelpDoc.p(`Received unknown argument: '${flag}'`))
+      return Effect.succeed(names.length > 0 ? names : defaults)
+    })
+  )

@@ -34,3 +34,10 @@ export const lineTooLong = (maxLineBytes: number): Uint8Array =>
 
 /** Sent to a connection refused because the server is at its connection limit. */
 export const serverBusy: Uint8Array = utf8("Error: server busy\n")
+
+/** How many bytes `reply` adds to a message's own. */
+export const replyOverhead = hello.length + bang.length
+
+/** Sent instead of a reply too large for one UDP datagram. */
+export const datagramTooLong = (maxBytes: number): Uint8Array =>
+  utf8(`Error: datagram too long (max ${maxBytes} bytes)\n`)

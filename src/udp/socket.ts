@@ -1,0 +1,199 @@
+/**
+ * A bound UDP socket over `node:dgram` as a scoped resource: bound when acquired, closed when
+ * the scope closes. Incoming datagrams are a Stream; sending is an Effect that fails with a
+ * tagged error instead of an 'error' event. @effect/platform 0.97 has no UDP at all.
+ *
+ * UDP has no flow control: a dgram socket cannot be paused, so between it and the consumer sits
+ * a bounded buffer. When the consumer falls behind and the buffer is full, new datagrams are
+ * dropped (as the kernel does when its own buffer is full) and counted, never held without limit.
+ *
+ * The hot path: Node runs microtasks after each datagram's callback, so waking the consumer
+ * from the callback would cost a fiber resumption per datagram. The consumer is woken once per
+ * event-loop turn instead (setImmediate), and takes every datagram of that turn as one chunk;
+ * `sendAll` answers such a chunk with one wait.
+ */
+import { Cause, Chunk, Context, Effect, Layer, Option, Runtime, type Scope, Stream } from "effect"
+import * as Dgram from "node:dgram"
+import { isIPv6 } from "node:net"
+import { describeError, formatAddress, type SocketAddress } from "../address.js"
+import { UdpBindError, UdpSendError } from "./errors.js"
+
+/** One datagram: as received, its sender; to send, its destination. */
+export interface Datagram {
+  readonly data: Uint8Array
+  readonly address: SocketAddress
+}
+
+export interface UdpSocketOptions {
+  /** Address to bind; default 127.0.0.1. An IPv6 address (`::1`, `::`) makes an IPv6 socket. */
+  readonly host?: string | undefined
+  /** Port to bind; 0 (the default) lets the OS pick a free one, see `address`. */
+  readonly port?: number | undefined
+  /** Most datagrams waiting for the consumer of `datagrams`; more are dropped. Default 1024. */
+  readonly bufferSize?: number | undefined
+}
+
+export interface UdpSocket {
+  /** The bound address, with the real port when port 0 was asked. */
+  readonly address: SocketAddress
+  /** The largest datagram this socket can send: 65507 bytes over IPv4, 65527 over IPv6. */
+  readonly maxDatagramBytes: number
+  /**
+   * The datagrams received from the moment the socket was bound, in order, in chunks of those
+   * that arrived together. Ends when the socket's scope closes, after the datagrams still
+   * buffered. Several consumers share them (each datagram goes to one).
+   */
+  readonly datagrams: Stream.Stream<Datagram>
+  /**
+   * What `datagrams` is made of, for a loop that wants no Stream machinery per chunk: the
+   * datagrams waiting, or else the next ones to arrive; `NoSuchElementException` once the socket
+   * is closed and none is left.
+   */
+  readonly receive: Effect.Effect<Chunk.Chunk<Datagram>, Cause.NoSuchElementException>
+  /** Sends one datagram; completes once the OS has taken it. */
+  readonly send: (data: Uint8Array, to: SocketAddress) => Effect.Effect<void, UdpSendError>
+  /** Sends each datagram to its address, with one wait for them all; returns the failures. */
+  readonly sendAll: (datagrams: ReadonlyArray<Datagram>) => Effect.Effect<ReadonlyArray<UdpSendError>>
+  /** Datagrams received so far, dropped ones included. */
+  readonly received: () => number
+  /** Datagrams dropped so far because the buffer was full (the consumer fell behind). */
+  readonly dropped: () => number
+}
+
+export const UdpSocket = Context.GenericTag<UdpSocket>("effect-net/UdpSocket")
+
+/** The wildcard address of `host`'s family: what a client binds to talk to `host`. */
+export const anyAddressFor = (host: string): string => isIPv6(host) ? "::" : "0.0.0.0"
+
+/** A `SocketAddress` from Node's `{ address, port }` (a sender's, or the bound one). */
+const toAddress = ({ address, port }: { readonly address: string; readonly port: number }): SocketAddress => ({
+  host: address,
+  port
+})
+
+const closed = Effect.fail(new Cause.NoSuchElementException("the UDP socket is closed"))
+
+/** Binds; the scope closes the socket and ends `datagrams`. */
+export const make = (options: UdpSocketOptions = {}): Effect.Effect<UdpSocket, UdpBindError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const host = options.host ?? "127.0.0.1"
+    const port = options.port ?? 0
+    const bufferSize = options.bufferSize ?? 1024
+    const runtime = yield* Effect.runtime<never>()
+
+    let buffer: Array<Datagram> = []
+    let open = true
+    let waiting = false
+    let wakeScheduled = false
+    const readable = Effect.unsafeMakeLatch(false)
+    const wake = () => {
+      wakeScheduled = false
+      readable.unsafeOpen()
+    }
+
+    let received = 0
+    let dropped = 0
+    const onMessage = (data: Buffer, from: Dgram.RemoteInfo) => {
+      received++
+      if (buffer.length >= bufferSize) {
+        dropped++
+        return
+      }
+      buffer.push({ data, address: toAddress(from) })
+      if (waiting && !wakeScheduled) {
+        wakeScheduled = true
+        setImmediate(wake)
+      }
+    }
+
+    // Sends report their errors to their callbacks; anything else (a failed receive) must not
+    // become an uncaught exception.
+    const runSync = Runtime.runSync(runtime)
+    const onError = (where: string) => (cause: Error) =>
+      runSync(Effect.logWarning(`UDP socket ${where}: ${describeError(cause)}; still serving`))
+
+    const socket = yield* Effect.acquireRelease(
+      Effect.async<Dgram.Socket, UdpBindError>((resume) => {
+        const socket = Dgram.createSocket(isIPv6(host) ? "udp6" : "udp4")
+        const onBindError = (cause: Error) => {
+          socket.close()
+          resume(Effect.fail(new UdpBindError({ host, port, cause })))
+        }
+        socket.once("error", onBindError)
+        // exclusive: a cluster worker gets a port of its own instead of sharing the primary's.
+        socket.bind({ address: host, port, exclusive: true }, () => {
+          // Listening at once: an event before the fiber resumes would be lost, or uncaught.
+          socket.off("error", onBindError)
+          socket.on("error", onError(formatAddress(toAddress(socket.address()))))
+          socket.on("message", onMessage)
+          resume(Effect.succeed(socket))
+        })
+      }),
+      (socket) =>
+        Effect.async<void>((resume) => {
+          open = false
+          readable.unsafeOpen()
+          socket.close(() => resume(Effect.void))
+        })
+    )
+
+    const awaitReadable = readable.await.pipe(Effect.ensuring(Effect.sync(() => {
+      waiting = false
+    })))
+    const receive: Effect.Effect<Chunk.Chunk<Datagram>, Cause.NoSuchElementException> = Effect.suspend(
+      function next(): Effect.Effect<Chunk.Chunk<Datagram>, Cause.NoSuchElementException> {
+        if (buffer.length > 0) {
+          const chunk = Chunk.unsafeFromArray(buffer)
+          buffer = []
+          return Effect.succeed(chunk)
+        }
+        if (!open) return closed
+        readable.unsafeClose()
+        waiting = true
+        return Effect.flatMap(awaitReadable, next)
+      }
+    )
+
+    /** Hands one datagram to Node; `done` gets the error, if any. Bad ports and a closed socket throw at once. */
+    const sendOne = ({ data, address }: Datagram, done: (error: UdpSendError | undefined) => void) => {
+      const fail = (cause: unknown) => done(new UdpSendError({ address, size: data.length, cause }))
+      try {
+        socket.send(data, address.port, address.host, (cause) => cause === null ? done(undefined) : fail(cause))
+      } catch (cause) {
+        fail(cause)
+      }
+    }
+
+    const send = (data: Uint8Array, to: SocketAddress): Effect.Effect<void, UdpSendError> =>
+      Effect.async<void, UdpSendError>((resume) =>
+        sendOne({ data, address: to }, (error) => resume(error === undefined ? Effect.void : Effect.fail(error)))
+      )
+
+    const noFailures: ReadonlyArray<UdpSendError> = []
+    const sendAll = (datagrams: ReadonlyArray<Datagram>): Effect.Effect<ReadonlyArray<UdpSendError>> =>
+      datagrams.length === 0 ? Effect.succeed(noFailures) : Effect.async((resume) => {
+        let pending = datagrams.length
+        let failures: Array<UdpSendError> | undefined
+        const done = (error: UdpSendError | undefined) => {
+          if (error !== undefined) (failures ??= []).push(error)
+          if (--pending === 0) resume(Effect.succeed(failures ?? noFailures))
+        }
+        for (const datagram of datagrams) sendOne(datagram, done)
+      })
+
+    const address = toAddress(socket.address())
+    return UdpSocket.of({
+      address,
+      maxDatagramBytes: isIPv6(address.host) ? 65527 : 65507,
+      datagrams: Stream.repeatEffectChunkOption(Effect.mapError(receive, () => Option.none())),
+      receive,
+      send,
+      sendAll,
+      received: () => received,
+      dropped: () => dropped
+    })
+  })
+
+/** The socket as a layer, for programs that serve on it or talk through it. */
+export const layer = (options: UdpSocketOptions = {}): Layer.Layer<UdpSocket, UdpBindError> =>
+  Layer.scoped(UdpSocket, make(options))
