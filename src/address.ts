@@ -33,7 +33,10 @@ const descriptions: Record<string, string> = {
   ENETUNREACH: "network unreachable",
   EMFILE: "too many open files",
   EINVAL: "invalid argument",
-  EAFNOSUPPORT: "address family not supported (no IPv6 on this machine?)"
+  EAFNOSUPPORT: "address family not supported (no IPv6 on this machine?)",
+  ENOENT: "no such file or directory",
+  EISDIR: "is a directory",
+  ENOSPC: "no space left on device"
 }
 
 /** A short human description of a system error: `connection refused (ECONNREFUSED)`. */

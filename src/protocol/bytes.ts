@@ -11,3 +11,6 @@ export const concat = (...parts: ReadonlyArray<Uint8Array>): Uint8Array => Buffe
 
 /** Byte-wise equality. */
 export const equals = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
+
+/** Bytes as latin1 text, one character per byte (protocol heads, byte-exact). */
+export const latin1 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1")

@@ -1,9 +1,10 @@
 /**
  * A TCP client connection as a scoped resource: connected when acquired (within a timeout),
- * closed when the scope closes.
+ * closed when the scope closes. With `tls`, the same connection runs over `node:tls`.
  */
 import { Duration, Effect, Layer, type Scope } from "effect"
 import * as Net from "node:net"
+import * as Tls from "node:tls"
 import { fromSocket, TcpConnection, type TcpConnectionOptions } from "./connection.js"
 import { TcpConnectError } from "./errors.js"
 
@@ -12,6 +13,46 @@ export interface TcpClientOptions extends TcpConnectionOptions {
   readonly port: number
   /** How long connecting may take (DNS lookup included); default 10 seconds. */
   readonly connectTimeout?: Duration.DurationInput | undefined
+  /** Speak TLS: the connection is acquired once the handshake is done (within `connectTimeout`). */
+  readonly tls?: TcpClientTlsOptions | undefined
+}
+
+export interface TcpClientTlsOptions {
+  /** The name sent for SNI and checked against the certificate; default `host` (SNI only for a name, not an IP). */
+  readonly servername?: string | undefined
+  /** Accept a certificate that does not verify (self-signed, expired, other name); default false. */
+  readonly insecure?: boolean | undefined
+}
+
+/** Starts connecting, in plain TCP or in TLS; `onReady` gets the socket once it is ready for data. */
+const open = (
+  host: string,
+  port: number,
+  tls: TcpClientTlsOptions | undefined,
+  onReady: (socket: Net.Socket) => void,
+  onFailure: (error: TcpConnectError) => void
+): Net.Socket => {
+  // allowHalfOpen: after our FIN we still read what the server sends.
+  const options = { host, port, allowHalfOpen: true, noDelay: true }
+  // Node sends no SNI unless told; an IP address must not be sent as one (RFC 6066).
+  const servername = tls?.servername ?? (Net.isIP(host) === 0 ? host : undefined)
+  const socket = tls === undefined
+    ? Net.connect(options)
+    : Tls.connect({ ...options, ...(servername !== undefined && { servername }), rejectUnauthorized: tls.insecure !== true })
+  let connected = false
+  const onError = (cause: Error) => {
+    if (!connected) return onFailure(TcpConnectError.fromCause(host, port, cause))
+    // Connected, so the TLS handshake failed. Node records why it rejected a certificate.
+    const reason = (socket as Tls.TLSSocket).authorizationError === null ? "Tls" : "Certificate"
+    onFailure(new TcpConnectError({ host, port, reason, cause }))
+  }
+  socket.once("error", onError)
+  socket.once("connect", () => (connected = true))
+  socket.once(tls === undefined ? "connect" : "secureConnect", () => {
+    socket.off("error", onError)
+    onReady(socket)
+  })
+  return socket
 }
 
 /** Connects; the scope closes the connection. */
@@ -20,15 +61,14 @@ export const connect = (options: TcpClientOptions): Effect.Effect<TcpConnection,
   const { port } = options
   return Effect.acquireRelease(
     Effect.async<TcpConnection, TcpConnectError>((resume) => {
-      // allowHalfOpen: after our FIN we still read what the server sends.
-      const socket = Net.connect({ host, port, allowHalfOpen: true, noDelay: true })
-      const onError = (cause: Error) => resume(Effect.fail(TcpConnectError.fromCause(host, port, cause)))
-      socket.once("error", onError)
-      socket.once("connect", () => {
-        socket.off("error", onError)
+      const socket = open(
+        host,
+        port,
+        options.tls,
         // Wrapped at once: the connection's own 'error' listener must be in place before any I/O event.
-        resume(Effect.succeed(fromSocket(socket, options)))
-      })
+        (socket) => resume(Effect.succeed(fromSocket(socket, options))),
+        (error) => resume(Effect.fail(error))
+      )
       return Effect.sync(() => socket.destroy())
     }).pipe(
       // acquireRelease acquires uninterruptibly; the connect itself must stay interruptible to time out.

@@ -27,11 +27,21 @@ export class TcpListenError extends Data.TaggedError("TcpListenError")<{
   }
 }
 
+/** A TLS failure: system errors (a reset) as usual, OpenSSL's and Node's certificate errors by their reason and code. */
+const describeTlsError = (cause: unknown): string => {
+  if (!(cause instanceof Error) || "syscall" in cause) return describeError(cause)
+  // OpenSSL's errors carry a short `reason` ("wrong version number") beside a long message.
+  const reason = "reason" in cause && typeof cause.reason === "string" ? cause.reason : cause.message
+  const code = errorCode(cause)
+  return code === undefined ? reason : `${reason} (${code})`
+}
+
 /** Connecting to a server failed or did not finish in time. */
 export class TcpConnectError extends Data.TaggedError("TcpConnectError")<{
   readonly host: string
   readonly port: number
-  readonly reason: "Refused" | "Timeout" | "Unresolved" | "Other"
+  /** `Tls`: the TLS handshake failed; `Certificate`: the server's TLS certificate is not trusted. */
+  readonly reason: "Refused" | "Timeout" | "Unresolved" | "Tls" | "Certificate" | "Other"
   readonly cause?: unknown
 }> {
   static fromCause(host: string, port: number, cause: unknown): TcpConnectError {
@@ -55,6 +65,10 @@ export class TcpConnectError extends Data.TaggedError("TcpConnectError")<{
         return `cannot connect to ${where}: timed out; check the host and port, or raise --timeout`
       case "Unresolved":
         return `cannot connect to ${where}: ${describeError(this.cause)}; check the host name`
+      case "Tls":
+        return `cannot connect to ${where}: the TLS handshake failed: ${describeTlsError(this.cause)}; does the server speak TLS on that port (or is it http://)?`
+      case "Certificate":
+        return `cannot connect to ${where}: its TLS certificate is not trusted: ${describeTlsError(this.cause)}; if you trust this server (a self-signed certificate, say), use --insecure`
       case "Other":
         return `cannot connect to ${where}: ${describeError(this.cause)}`
     }

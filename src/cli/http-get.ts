@@ -1,0 +1,172 @@
+/**
+ * `pnpm http:get URL`: the tutorial's raw-socket HTTP GET as a tool. The status line and the
+ * headers go to stderr, the body to a file (written under a temporary name, renamed once
+ * complete) or to stdout.
+ *
+ * Exit codes: 0 for a 2xx response; 3, 4 or 5 for a 3xx, 4xx or 5xx response (its body is saved
+ * all the same); 1 when the download fails; 2 for bad flags or a bad URL.
+ */
+import { Args, Command, HelpDoc, Options } from "@effect/cli"
+import { FileSystem } from "@effect/platform"
+import type { PlatformError } from "@effect/platform/Error"
+import * as NodeSink from "@effect/platform-node/NodeSink"
+import { Console, Data, Effect, Exit, Option, Sink, Stream } from "effect"
+import { randomBytes } from "node:crypto"
+import { createWriteStream } from "node:fs"
+import * as Path from "node:path"
+import { describeError } from "../address.js"
+import * as HttpGet from "../http/get.js"
+import * as Url from "../http/url.js"
+import { latin1 } from "../protocol/bytes.js"
+import * as Cli from "./options.js"
+import { run } from "./main.js"
+
+/** The output could not be written (a missing directory, a full disk, a closed pipe...). */
+class OutputError extends Data.TaggedError("OutputError")<{ readonly path: string; readonly cause: unknown }> {
+  override get message(): string {
+    return `cannot write ${this.path}: ${describeError(this.cause)}`
+  }
+}
+
+/** The server answered, but not with a 2xx status. */
+class HttpStatusError extends Data.TaggedError("HttpStatusError")<{
+  readonly status: number
+  readonly reason: string
+  readonly output: string
+}> {
+  override get message(): string {
+    return `the server answered ${this.status} ${this.reason}; the body was written to ${this.output}`
+  }
+}
+
+/** `-o -` */
+const toStdout = "-"
+
+// main.ts exits 1 on every failure; a non-2xx status exits with the first digit of its code
+// instead, so that scripts can tell an HTTP error from a failed download.
+let statusClass: number | undefined
+process.once("exit", (code) => {
+  if (code === 1 && statusClass !== undefined) process.exitCode = statusClass
+})
+
+const formatBytes = (bytes: number): string => {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"]
+  let value = bytes
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`
+}
+
+/** `12.5 MiB  48.1 MiB/s  25%` on one line of a terminal, redrawn at most 5 times a second. */
+const withProgress = (total: number | undefined) => <E, R>(body: Stream.Stream<Uint8Array, E, R>) =>
+  Stream.suspend(() => {
+    const started = Date.now()
+    let bytes = 0
+    let drawn = 0
+    const draw = () => {
+      const seconds = Math.max(Date.now() - started, 1) / 1000
+      const percent = total === undefined || total === 0 ? "" : `  ${Math.floor((bytes / total) * 100)}%`
+      process.stderr.write(`\r\x1b[K${formatBytes(bytes)}  ${formatBytes(bytes / seconds)}/s${percent}`)
+    }
+    return body.pipe(
+      Stream.tap((chunk) =>
+        Effect.sync(() => {
+          bytes += chunk.length
+          if (Date.now() - drawn < 200) return
+          drawn = Date.now()
+          draw()
+        })
+      ),
+      Stream.ensuring(Effect.sync(() => {
+        draw()
+        process.stderr.write("\n")
+      }))
+    )
+  })
+
+/** Writes the body to a stream: stdout, or a pipe or a device, where writes at a position fail (ESPIPE). */
+const writeTo = (path: string, writable: () => NodeJS.WritableStream, options: { readonly endOnDone: boolean }) =>
+<E, R>(body: Stream.Stream<Uint8Array, E, R>) =>
+  Stream.run(body, NodeSink.fromWritable(writable, (cause) => new OutputError({ path, cause }), options))
+
+/**
+ * Writes the body under a temporary name beside `path`, renamed to `path` once complete: a
+ * failed or interrupted download leaves no file that looks complete (and no temporary file).
+ */
+const saveTo = (path: string) => <E, R>(body: Stream.Stream<Uint8Array, E, R>) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    // The platform's error wraps Node's, whose code says what went wrong.
+    const failed = (error: PlatformError) => new OutputError({ path, cause: error.cause ?? error })
+    const sink = (file: string, options?: FileSystem.SinkOptions) => Sink.mapError(fs.sink(file, options), failed)
+    const existing = yield* Effect.option(fs.stat(path))
+    // A device or a pipe (/dev/null, say) is written in place: a rename would replace it by a file.
+    if (Option.isSome(existing) && existing.value.type !== "File") {
+      return yield* writeTo(path, () => createWriteStream(path), { endOnDone: true })(body)
+    }
+    // Through a symbolic link, the file it points to is replaced, not the link.
+    const target = Option.isSome(existing) ? yield* Effect.mapError(fs.realPath(path), failed) : path
+    const temporary = Path.join(Path.dirname(target), `.${Path.basename(target)}.${randomBytes(4).toString("hex")}.part`)
+    const written = Stream.run(body, sink(temporary, { flag: "wx" })).pipe(
+      Effect.zipRight(Effect.mapError(fs.rename(temporary, target), failed))
+    )
+    return yield* Effect.onExit(written, (exit) => Exit.isSuccess(exit) ? Effect.void : Effect.ignore(fs.remove(temporary)))
+  })
+
+const url = Args.text({ name: "URL" }).pipe(
+  Args.withDescription("http:// or https:// URL to get (http:// is assumed without a scheme)."),
+  Args.mapEffect((text) => Effect.mapError(Url.parse(text), (error) => HelpDoc.p(error.message)))
+)
+
+const command = Command.make("http:get", {
+  url,
+  output: Options.text("output").pipe(
+    Options.withAlias("o"),
+    Options.withDescription("File to save the body to, - for stdout (default: the URL's last path segment, or index.html)."),
+    Options.optional
+  ),
+  raw: Options.boolean("raw").pipe(
+    Options.withDescription("Save the body as received, a chunked body with its chunk sizes (as the tutorial does).")
+  ),
+  include: Options.boolean("include").pipe(
+    Options.withAlias("i"),
+    Options.withDescription("Also write the status line and headers, as received, before the body.")
+  ),
+  follow: Options.boolean("follow").pipe(
+    Options.withAlias("L"),
+    Options.withDescription("Follow redirects (3xx with a Location), at most 5.")
+  ),
+  insecure: Options.boolean("insecure").pipe(
+    Options.withAlias("k"),
+    Options.withDescription("Accept an https server's certificate that does not verify, such as a self-signed one.")
+  ),
+  timeout: Cli.seconds("timeout", "Seconds to wait for the connection, and for the server whenever it falls silent", 30)
+}, (options) =>
+  Effect.scoped(Effect.gen(function*() {
+    const response = yield* HttpGet.get(options.url, {
+      timeout: options.timeout,
+      follow: options.follow,
+      insecure: options.insecure,
+      raw: options.raw
+    })
+    const { head } = response
+    // The head as received, without its blank line.
+    yield* Console.error(latin1(head.bytes.subarray(0, -4)).replaceAll("\r\n", "\n"))
+    const output = Option.getOrElse(options.output, () => Url.fileName(options.url))
+    const body = Stream.concat(
+      options.include ? Stream.make(head.bytes) : Stream.empty,
+      process.stderr.isTTY ? withProgress(response.length)(response.body) : response.body
+    )
+    yield* output === toStdout ? writeTo("stdout", () => process.stdout, { endOnDone: false })(body) : saveTo(output)(body)
+    if (head.status < 200 || head.status > 299) {
+      statusClass = Math.floor(head.status / 100)
+      return yield* new HttpStatusError({ status: head.status, reason: head.reason, output: output === toStdout ? "stdout" : output })
+    }
+  }))).pipe(
+    Command.withDescription("Get a URL over the project's own sockets (TLS for https) and save the body to a file.")
+  )
+
+run(command)

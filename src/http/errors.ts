@@ -1,0 +1,77 @@
+/**
+ * Tagged errors of the HTTP client. Each message says what went wrong and what to do.
+ */
+import { Data } from "effect"
+
+/** The URL could not be parsed, or names a scheme other than http and https. */
+export class HttpUrlError extends Data.TaggedError("HttpUrlError")<{
+  readonly url: string
+  readonly reason: "Invalid" | "UnsupportedScheme"
+}> {
+  override get message(): string {
+    return this.reason === "Invalid"
+      ? `invalid URL ${JSON.stringify(this.url)}; expected http://HOST[:PORT]/PATH or https://...`
+      : `unsupported scheme in ${JSON.stringify(this.url)}; only http:// and https:// are supported`
+  }
+}
+
+/** The server's status line or header section is not HTTP/1.x, or is too large. */
+export class HttpResponseError extends Data.TaggedError("HttpResponseError")<{
+  readonly reason: "NoResponse" | "IncompleteHead" | "MalformedStatusLine" | "MalformedHeader" | "HeadTooLarge"
+  /** The offending line, or the limit in bytes for `HeadTooLarge`. */
+  readonly detail?: string | undefined
+}> {
+  override get message(): string {
+    switch (this.reason) {
+      case "NoResponse":
+        return "the server closed the connection without a response; is it an HTTP server?"
+      case "IncompleteHead":
+        return "the server closed the connection in the middle of the response's header section"
+      case "MalformedStatusLine":
+        return `malformed status line ${JSON.stringify(this.detail)} (expected HTTP/1.x CODE REASON); is it an HTTP server (https:// for a TLS port)?`
+      case "MalformedHeader":
+        return `malformed header ${JSON.stringify(this.detail)} in the server's response`
+      case "HeadTooLarge":
+        return `the response's header section is over ${this.detail} bytes; the server is not speaking HTTP, or is misbehaving`
+    }
+  }
+}
+
+/** The body ended before its announced end, or its chunked encoding is broken. */
+export class HttpBodyError extends Data.TaggedError("HttpBodyError")<{
+  readonly reason: "Truncated" | "MalformedChunk"
+  /** Body bytes received (after decoding) before the failure. */
+  readonly received: number
+  /** The announced length, when the body had a Content-Length. */
+  readonly expected?: number | undefined
+  readonly detail?: string | undefined
+}> {
+  override get message(): string {
+    if (this.reason === "MalformedChunk") {
+      return `malformed chunked body after ${this.received} bytes: ${this.detail}`
+    }
+    return this.expected === undefined
+      ? `the body was truncated after ${this.received} bytes: the connection closed before the last chunk; try again`
+      : `the body was truncated after ${this.received} of ${this.expected} bytes: the connection closed early; try again`
+  }
+}
+
+/** The server sent nothing for longer than the timeout, before or during the response. */
+export class HttpTimeoutError extends Data.TaggedError("HttpTimeoutError")<{
+  readonly server: string
+  readonly seconds: number
+}> {
+  override get message(): string {
+    return `${this.server} sent nothing for ${this.seconds} s; check that it is an HTTP server, or raise --timeout`
+  }
+}
+
+/** `follow` met more redirects than it may follow. */
+export class HttpRedirectError extends Data.TaggedError("HttpRedirectError")<{
+  readonly url: string
+  readonly maxRedirects: number
+}> {
+  override get message(): string {
+    return `more than ${this.maxRedirects} redirects (the last one to ${this.url}); the server may be redirecting in a loop`
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Local servers for the HTTP client's tests, on 127.0.0.1 and a port the OS picks: `node:http`
+ * and `node:https` ones (independent of the code under test), and raw `node:net` ones that
+ * answer with exactly the bytes, the pauses and the closes a test needs.
+ */
+import { Effect, type Scope } from "effect"
+import { readFileSync } from "node:fs"
+import * as Http from "node:http"
+import * as Https from "node:https"
+import * as Net from "node:net"
+
+/** The self-signed certificate of `httpsServer` (for `localhost`, `127.0.0.1` and `::1`), or its key. */
+const fixture = (name: "cert.pem" | "key.pem") => readFileSync(new URL(`../fixtures/tls/${name}`, import.meta.url))
+
+/** Listens on 127.0.0.1, port 0; the scope closes the server and the connections it still has. */
+const listen = (server: Net.Server): Effect.Effect<number, never, Scope.Scope> => {
+  const sockets = new Set<Net.Socket>()
+  server.on("connection", (socket: Net.Socket) => {
+    sockets.add(socket)
+    socket.on("close", () => sockets.delete(socket))
+  })
+  return Effect.acquireRelease(
+    Effect.async<number>((resume) => {
+      server.listen(0, "127.0.0.1", () => resume(Effect.succeed((server.address() as Net.AddressInfo).port)))
+    }),
+    () =>
+      Effect.async<void>((resume) => {
+        for (const socket of sockets) socket.destroy()
+        server.close(() => resume(Effect.void))
+      })
+  )
+}
+
+export const httpServer = (handler: Http.RequestListener) => listen(Http.createServer(handler))
+
+export const httpsServer = (handler: Http.RequestListener) =>
+  listen(Https.createServer({ key: fixture("key.pem"), cert: fixture("cert.pem") }, handler))
+
+/** A TCP server that calls `respond` with each connection once the request's head has arrived. */
+export const rawServer = (respond: (socket: Net.Socket, request: string) => void) =>
+  listen(Net.createServer({ noDelay: true }, (socket) => {
+    let request = ""
+    socket.on("error", () => {})
+    const onData = (data: Buffer) => {
+      request += data.toString("latin1")
+      if (!request.includes("\r\n\r\n")) return
+      socket.off("data", onData)
+      respond(socket, request)
+    }
+    socket.on("data", onData)
+  }))
+
+/** A TCP server that accepts and then says nothing. */
+export const silentServer = () => listen(Net.createServer((socket) => socket.on("error", () => {})))
+
+/**
+ * Writes each part in a write of its own, a few milliseconds apart (so that they tend to reach
+ * the client in separate reads), then closes the connection.
+ */
+export const writeApart = (socket: Net.Socket, parts: ReadonlyArray<string | Uint8Array>, pauseMillis = 2) => {
+  const next = (i: number) => {
+    if (socket.destroyed) return
+    if (i === parts.length) return void socket.end()
+    const part = parts[i]!
+    socket.write(typeof part === "string" ? Buffer.from(part, "latin1") : part, () => setTimeout(() => next(i + 1), pauseMillis))
+  }
+  next(0)
+}
+
+/** A port that was free a moment ago (nothing listens on it). */
+export const freePort = Effect.async<number>((resume) => {
+  const server = Net.createServer().listen(0, "127.0.0.1", () => {
+    const { port } = server.address() as Net.AddressInfo
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})

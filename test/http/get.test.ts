@@ -1,0 +1,223 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Stream } from "effect"
+import * as HttpGet from "../../src/http/get.js"
+import { header } from "../../src/http/response.js"
+import { freePort, httpServer, httpsServer, rawServer, silentServer, writeApart } from "../helpers/servers.js"
+
+/** GETs `url`: the status, the headers and the body as latin1 text; or the error's tag and message. */
+const fetch = (url: string, options: HttpGet.GetOptions = {}) =>
+  Effect.scoped(Effect.gen(function*() {
+    const response = yield* HttpGet.get(url, options)
+    let body = ""
+    yield* Stream.runForEach(response.body, (bytes) => Effect.sync(() => (body += Buffer.from(bytes).toString("latin1"))))
+    return { status: response.head.status, url: response.url.href, length: response.length, head: response.head, body }
+  })).pipe(Effect.catchAll((error) => Effect.succeed({ error: error._tag, message: error.message })))
+
+describe("HttpGet.get", () => {
+  it.scopedLive("reads a Content-Length body, and sends the tutorial's request", () =>
+    Effect.gen(function*() {
+      let request = ""
+      const port = yield* httpServer((req, res) => {
+        request = `${req.method} ${req.url} ${JSON.stringify(req.rawHeaders)}`
+        res.setHeader("Content-Type", "text/plain")
+        res.end("hello, world\n")
+      })
+      const result = yield* fetch(`http://127.0.0.1:${port}/a/b?c=d`)
+      expect(result).toMatchObject({ status: 200, length: 13, body: "hello, world\n" })
+      expect("head" in result && header(result.head, "content-type")).toBe("text/plain")
+      expect(request).toBe(
+        `GET /a/b?c=d ${JSON.stringify(["Host", `127.0.0.1:${port}`, "Connection", "close", "User-Agent", "effect-net/0.1.0"])}`
+      )
+    }))
+
+  it.scopedLive("decodes a chunked body written in pieces", () =>
+    Effect.gen(function*() {
+      const port = yield* httpServer((_req, res) => {
+        res.write("first ")
+        setTimeout(() => res.write("second "), 20)
+        setTimeout(() => res.end("third"), 40)
+      })
+      expect(yield* fetch(`http://127.0.0.1:${port}/`)).toMatchObject({ status: 200, length: undefined, body: "first second third" })
+    }))
+
+  it.scopedLive("decodes a chunked body whose sizes, data and CRLFs are cut across writes", () =>
+    Effect.gen(function*() {
+      const port = yield* rawServer((socket) =>
+        writeApart(socket, [
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1",
+          "2\r",
+          "\nhello, wor",
+          "ld again\r",
+          "\n",
+          "3;ext=1\r\n!!!",
+          "\r\n0\r\nX-Trailer: yes",
+          "\r\n\r\n"
+        ])
+      )
+      expect(yield* fetch(`http://127.0.0.1:${port}/`)).toMatchObject({ status: 200, body: "hello, world again!!!" })
+    }))
+
+  it.scopedLive("reads until the server closes when the length is not given", () =>
+    Effect.gen(function*() {
+      const port = yield* rawServer((socket) => writeApart(socket, ["HTTP/1.0 200 OK\r\n\r\n", "until ", "close"]))
+      expect(yield* fetch(`http://127.0.0.1:${port}/`)).toMatchObject({ status: 200, length: undefined, body: "until close" })
+    }))
+
+  it.scopedLive("parses a response written one byte at a time", () =>
+    Effect.gen(function*() {
+      const response = "HTTP/1.1 200 OK\r\nContent-Length: 11\r\nX-Slow: yes\r\n\r\nbyte${i}by1"
+      const port = yield* rawServer((socket) => writeApart(socket, [...response], 1))
+      const result = yield* fetch(`http://127.0.0.1:${port}/`)
+      expect(result).toMatchObject({ status: 200, body: "byte${i}by1" })
+      expect("head" in result && header(result.head, "x-slow")).toBe("yes")
+    }))
+
+  it.scopedLive("fails with a truncation when the server closes before Content-Length bytes", () =>
+    Effect.gen(function*() {
+      const port = yield* rawServer((socket) => writeApart(socket, ["HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", "0123456789"]))
+      expect(yield* fetch(`http://127.0.0.1:${port}/`)).toEqual({
+        error: "HttpBodyError",
+        message: "the body was truncated after 10 of 100 bytes: the connection closed early; try again"
+      })
+    }))
+
+  it.scopedLive("skips informational heads such as 103 Early Hints", () =>
+    Effect.gen(function*() {
+      const port = yield* httpServer((_req, res) => {
+        res.writeEarlyHints({ link: "</style.css>; rel=preload" })
+        res.end("after hints")
+      })
+      expect(yield* fetch(`http://127.0.0.1:${port}/`)).toMatchObject({ status: 200, body: "after hints" })
+    }))
+
+  describe("redirects", () => {
+    const redirecting = (hops: number) =>
+      httpServer((req, res) => {
+        const n = Number(req.url!.slice(1))
+        if (n >= hops) return void res.end(`arrived after ${n}`)
+        res.writeHead(n % 2 === 0 ? 302 : 308, { Location: `${n + 1}` }).end("moved")
+      })
+
+    it.scopedLive("are not followed by default", () =>
+      Effect.gen(function*() {
+        const port = yield* redirecting(1)
+        expect(yield* fetch(`http://127.0.0.1:${port}/0`)).toMatchObject({ status: 302, body: "moved" })
+      }))
+
+    it.scopedLive("are followed up to 5 times with follow, relative Locations resolved", () =>
+      Effect.gen(function*() {
+        const port = yield* redirecting(5)
+        expect(yield* fetch(`http://127.0.0.1:${port}/0`, { follow: true })).toMatchObject({
+          status: 200,
+          url: `http://127.0.0.1:${port}/5`,
+          body: "arrived after 5"
+        })
+      }))
+
+    it.scopedLive("fail beyond the limit", () =>
+      Effect.gen(function*() {
+        const port = yield* redirecting(6)
+        expect(yield* fetch(`http://127.0.0.1:${port}/0`, { follow: true })).toEqual({
+          error: "HttpRedirectError",
+          message: `more than 5 redirects (the last one to http://127.0.0.1:${port}/6); the server may be redirecting in a loop`
+        })
+      }))
+
+    it.scopedLive("go from one server to another, http to https", () =>
+      Effect.gen(function*() {
+        const secure = yield* httpsServer((_req, res) => res.end("secure"))
+        const port = yield* httpServer((_req, res) => res.writeHead(301, { Location: `https://localhost:${secure}/` }).end())
+        expect(yield* fetch(`http://127.0.0.1:${port}/`, { follow: true, insecure: true })).toMatchObject({
+          status: 200,
+          url: `https://localhost:${secure}/`,
+          body: "secure"
+        })
+      }))
+  })
+
+  describe("https", () => {
+    it.scopedLive("refuses a self-signed certificate, and suggests --insecure", () =>
+      Effect.gen(function*() {
+        const port = yield* httpsServer((_req, res) => res.end("secret"))
+        expect(yield* fetch(`https://127.0.0.1:${port}/`)).toEqual({
+          error: "TcpConnectError",
+          message:
+            `cannot connect to 127.0.0.1:${port}: its TLS certificate is not trusted: self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT); if you trust this server (a self-signed certificate, say), use --insecure`
+        })
+      }))
+
+    it.scopedLive("accepts it with insecure", () =>
+      Effect.gen(function*() {
+        const port = yield* httpsServer((_req, res) => res.end("secret"))
+        expect(yield* fetch(`https://127.0.0.1:${port}/`, { insecure: true })).toMatchObject({ status: 200, body: "secret" })
+      }))
+
+    it.scopedLive("says when the server does not speak TLS", () =>
+      Effect.gen(function*() {
+        const port = yield* httpServer((_req, res) => res.end("plain"))
+        const result = yield* fetch(`https://127.0.0.1:${port}/`)
+        expect(result).toMatchObject({ error: "TcpConnectError" })
+        expect("message" in result && result.message).toMatch(
+          new RegExp(`^cannot connect to 127\\.0\\.0\\.1:${port}: the TLS handshake failed: .+; does the server speak TLS on that port \\(or is it http://\\)\\?$`)
+        )
+      }))
+  })
+
+  describe("failures", () => {
+    it.scopedLive("connection refused", () =>
+      Effect.gen(function*() {
+        const port = yield* freePort
+        expect(yield* fetch(`http://127.0.0.1:${port}/`)).toEqual({
+          error: "TcpConnectError",
+          message: `cannot connect to 127.0.0.1:${port}: connection refused; is the server running on that host and port?`
+        })
+      }))
+
+    it.scopedLive("a server that accepts and says nothing, within the timeout", () =>
+      Effect.gen(function*() {
+        const port = yield* silentServer()
+        const started = Date.now()
+        expect(yield* fetch(`http://127.0.0.1:${port}/`, { timeout: "300 millis" })).toEqual({
+          error: "HttpTimeoutError",
+          message: `127.0.0.1:${port} sent nothing for 0.3 s; check that it is an HTTP server, or raise --timeout`
+        })
+        expect(Date.now() - started).toBeLessThan(2000)
+      }))
+
+    it.scopedLive("a server that stalls in the middle of the body", () =>
+      Effect.gen(function*() {
+        const port = yield* rawServer((socket) => socket.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"))
+        expect(yield* fetch(`http://127.0.0.1:${port}/`, { timeout: "300 millis" })).toMatchObject({ error: "HttpTimeoutError" })
+      }))
+
+    it.scopedLive("a server that does not speak HTTP", () =>
+      Effect.gen(function*() {
+        const port = yield* rawServer((socket) => socket.end("SSH-2.0-OpenSSH_9.6\r\n\r\n"))
+        expect(yield* fetch(`http://127.0.0.1:${port}/`)).toMatchObject({
+          error: "HttpResponseError",
+          message: 'malformed status line "SSH-2.0-OpenSSH_9.6" (expected HTTP/1.x CODE REASON); is it an HTTP server (https:// for a TLS port)?'
+        })
+      }))
+  })
+
+  it.scopedLive("pulls the body from the socket only as it is consumed", () =>
+    Effect.gen(function*() {
+      let written = 0
+      const port = yield* rawServer((socket) => {
+        const block = Buffer.alloc(64 * 1024, "x")
+        const pump = () => {
+          while (written < 256 * 1024 * 1024) {
+            written += block.length
+            if (!socket.write(block)) return void socket.once("drain", pump)
+          }
+        }
+        socket.write("HTTP/1.1 200 OK\r\n\r\n")
+        pump()
+      })
+      const response = yield* HttpGet.get(`http://127.0.0.1:${port}/`)
+      yield* Stream.runHead(response.body)
+      yield* Effect.sleep("500 millis")
+      // What the kernel's socket buffers hold, and a read or two: not the 256 MiB on offer.
+      expect(written).toBeLessThan(32 * 1024 * 1024)
+    }))
+})
