@@ -40,7 +40,7 @@ export const rawMessage = (read: Uint8Array): Message => {
 }
 
 export const raw = <E, R>(reads: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Message, E, R> =>
-  Stream.map(reads, rawMessage)
+  Stream.mapChunks(reads, Chunk.map(rawMessage))
 
 /**
  * Incremental line splitter. Lines exclude their `\n` (and a `\r` before it); the limit counts

@@ -2,11 +2,11 @@
  * The tutorial's TCP greeting server over the library's building blocks: welcome on accept,
  * then `Hello, <message>!` per message after the configured delay, until `exit` or end of stream.
  */
-import { Duration, Effect, type Layer, Stream } from "effect"
+import { Chunk, Duration, Effect, type Layer, Option, Stream } from "effect"
 import * as Metrics from "../metrics/metrics.js"
-import { frame, type Framing, defaultMaxLineBytes } from "../protocol/framing.js"
+import { frame, type Framing, defaultMaxLineBytes, type LineTooLongError } from "../protocol/framing.js"
 import * as Greeting from "../protocol/greeting.js"
-import type { TcpConnection } from "./connection.js"
+import type { TcpConnection, TcpError } from "./connection.js"
 import type { TcpListener } from "./listener.js"
 import * as TcpServer from "./server.js"
 
@@ -35,12 +35,22 @@ export const handler = (options: GreetingServerOptions = {}) => {
       Metrics.messagesReceived.unsafeUpdate(1, Metrics.noTags)
       return answerLater(message)
     }
-    return connection.write(Greeting.welcome).pipe(
-      Effect.zipRight(connection.reads.pipe(
-        framing,
-        Stream.takeWhile((message) => !Greeting.isExit(message)),
-        Stream.runForEach(onMessage)
-      )),
+    return Effect.scoped(Effect.gen(function*() {
+      yield* connection.write(Greeting.welcome)
+      const pull = yield* Stream.toPull(framing(connection.reads))
+      // The same as Stream.runForEachWhile(not exit), a few µs cheaper per message: this is the hot path.
+      const next: Effect.Effect<void, TcpError | LineTooLongError> = Effect.matchEffect(pull, {
+        onFailure: Option.match({ onNone: () => Effect.void, onSome: Effect.fail }),
+        onSuccess: (messages) => answerFrom(messages, 0)
+      })
+      const answerFrom = (messages: Chunk.Chunk<Greeting.Message>, index: number): Effect.Effect<void, TcpError | LineTooLongError> => {
+        if (index === messages.length) return next
+        const message = Chunk.unsafeGet(messages, index)
+        if (Greeting.isExit(message)) return Effect.void
+        return Effect.flatMap(onMessage(message), () => answerFrom(messages, index + 1))
+      }
+      yield* next
+    })).pipe(
       Effect.catchTag("LineTooLongError", (error) => {
         Metrics.linesTooLong.unsafeUpdate(1, Metrics.noTags)
         return Effect.zipRight(Effect.logInfo(`${error.message}: closing`), connection.write(tooLong))

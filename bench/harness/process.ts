@@ -1,0 +1,106 @@
+/**
+ * Child processes for the benchmark and the tests: start one in a scope, wait for a line it
+ * prints, run one to completion, and read its CPU time and memory from /proc (Linux).
+ */
+import { Data, Deferred, Duration, Effect, Schedule, type Scope } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { readFileSync, writeFileSync } from "node:fs"
+
+export class ProcessError extends Data.TaggedError("ProcessError")<{ readonly message: string }> {}
+
+export interface Running {
+  readonly child: ChildProcess
+  readonly stdout: () => string
+  readonly stderr: () => string
+  /** Resolves with the exit code (or the signal's name) once the process has exited. */
+  readonly exited: Effect.Effect<number | string>
+  /** Waits until stdout has a line matching `pattern`; fails after `timeout`. */
+  readonly waitFor: (pattern: RegExp, timeout?: Duration.DurationInput) => Effect.Effect<RegExpMatchArray, ProcessError>
+  /** Writes to the process's stdin. */
+  readonly send: (text: string) => void
+}
+
+/** Starts a process; the scope kills it (SIGKILL) if it is still running. */
+export const start = (command: ReadonlyArray<string>, options: { readonly cwd?: string } = {}): Effect.Effect<Running, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.gen(function*() {
+      const [file, ...args] = command
+      const child = spawn(file!, args, { cwd: options.cwd, stdio: ["pipe", "pipe", "pipe"] })
+      let out = ""
+      let err = ""
+      const exit = yield* Deferred.make<number | string>()
+      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk))
+      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (err += chunk))
+      child.on("close", (code, signal) => Deferred.unsafeDone(exit, Effect.succeed(code ?? signal ?? "unknown")))
+      child.on("error", (error) => Deferred.unsafeDone(exit, Effect.succeed(`spawn failed: ${error.message}`)))
+      const running: Running = {
+        child,
+        stdout: () => out,
+        stderr: () => err,
+        exited: Deferred.await(exit),
+        send: (text) => child.stdin.write(text),
+        waitFor: (pattern, timeout = Duration.seconds(20)) =>
+          Effect.suspend(() => {
+            const match = out.match(pattern)
+            return match ? Effect.succeed(match) : Effect.fail(new ProcessError({ message: "no match yet" }))
+          }).pipe(
+            Effect.retry(Schedule.spaced("20 millis")),
+            Effect.timeoutFail({
+              duration: timeout,
+              onTimeout: () =>
+                new ProcessError({
+                  message: `${command.join(" ")}: no line matching ${pattern} within ${Duration.format(timeout)}\nstdout: ${out}\nstderr: ${err}`
+                })
+            })
+          )
+      }
+      return running
+    }),
+    ({ child }) =>
+      Effect.sync(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+      })
+  )
+
+/** Runs a process to completion; fails if it takes longer than `timeout`. */
+export const run = (command: ReadonlyArray<string>, timeout: Duration.DurationInput = Duration.seconds(30)) =>
+  Effect.scoped(Effect.gen(function*() {
+    const running = yield* start(command)
+    running.child.stdin?.end()
+    const code = yield* running.exited.pipe(
+      Effect.timeoutFail({
+        duration: timeout,
+        onTimeout: () => new ProcessError({ message: `${command.join(" ")} did not finish within ${Duration.format(timeout)}` })
+      })
+    )
+    return { code, stdout: running.stdout(), stderr: running.stderr() }
+  }))
+
+/** The resident memory of a process, in bytes (from /proc). */
+export const rss = (pid: number): number => {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8")
+  const kb = status.match(/^VmRSS:\s+(\d+) kB$/m)
+  if (!kb) throw new Error(`no VmRSS for ${pid}`)
+  return Number(kb[1]) * 1024
+}
+
+/** Linux's clock ticks per second for /proc/PID/stat times (`getconf CLK_TCK`). */
+const ticksPerSecond = 100
+
+/** User + system CPU seconds a process has used so far. */
+export const cpuSeconds = (pid: number): number => {
+  // Fields after the command name (which may hold spaces) start at ")": utime is 14th, stime 15th.
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond
+}
+
+/** The peak resident memory of a process, in bytes, since it started or since `resetPeakRss`. */
+export const peakRss = (pid: number): number => {
+  const kb = readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmHWM:\s+(\d+) kB$/m)
+  if (!kb) throw new Error(`no VmHWM for ${pid}`)
+  return Number(kb[1]) * 1024
+}
+
+/** Starts measuring the peak resident memory afresh (writes 5 to /proc/PID/clear_refs). */
+export const resetPeakRss = (pid: number): void => writeFileSync(`/proc/${pid}/clear_refs`, "5")

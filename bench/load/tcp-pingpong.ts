@@ -1,0 +1,74 @@
+/**
+ * Load generator: `connections` clients, each doing `roundTrips` ping-pongs (send a name, wait
+ * for its reply) with the greeting protocol, all at once. Plain node:net callbacks, so that the
+ * generator costs as little CPU as possible. Prints one JSON line: messages, elapsed seconds,
+ * latency p50/p99 in ms, and the generator's own CPU seconds.
+ * Usage: node tcp-pingpong.js PORT CONNECTIONS ROUND_TRIPS [raw|line]
+ */
+import * as Net from "node:net"
+
+const [port, connections, roundTrips, framing] = [
+  Number(process.argv[2]),
+  Number(process.argv[3]),
+  Number(process.argv[4]),
+  process.argv[5] ?? "raw"
+]
+const message = Buffer.from(framing === "line" ? "Michael\n" : "Michael")
+const replyLength = ("Hello, Michael!" + (framing === "line" ? "\n" : "")).length
+const welcomeLength = "Welcome!".length
+const latencies = new Float64Array(connections * roundTrips)
+let recorded = 0
+let finished = 0
+let start = 0n
+
+/** Opened a few at a time (the tutorial's server listens with a backlog of 5), then all start at once. */
+const clients: Array<() => void> = []
+let opened = 0
+const client = () => {
+  opened++
+  const socket = Net.connect({ port, host: "127.0.0.1", noDelay: true })
+  let pending = welcomeLength
+  let done = 0
+  let sentAt = 0n
+  const send = () => {
+    sentAt = process.hrtime.bigint()
+    pending = replyLength
+    socket.write(message)
+  }
+  socket.on("data", (data: Buffer) => {
+    pending -= data.length
+    if (pending > 0) return
+    if (sentAt === 0n) {
+      clients.push(send)
+      if (opened < connections) return void client()
+      if (clients.length < connections) return
+      start = process.hrtime.bigint()
+      return clients.forEach((go) => go())
+    }
+    latencies[recorded++] = Number(process.hrtime.bigint() - sentAt) / 1e6
+    if (++done < roundTrips) return send()
+    socket.end()
+    if (++finished === connections) report()
+  })
+  socket.on("error", (error) => {
+    console.error(`load: ${error.message}`)
+    process.exit(1)
+  })
+}
+
+const report = () => {
+  const elapsed = Number(process.hrtime.bigint() - start) / 1e9
+  const sorted = latencies.subarray(0, recorded).sort()
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
+  const cpu = process.cpuUsage()
+  console.log(JSON.stringify({
+    messages: recorded,
+    seconds: elapsed,
+    p50: at(0.5),
+    p99: at(0.99),
+    loadCpu: (cpu.user + cpu.system) / 1e6
+  }))
+  process.exit(0)
+}
+
+for (let i = 0; i < Math.min(4, connections); i++) client()
