@@ -10,6 +10,7 @@ import { Console, Effect } from "effect"
 import { writeFileSync } from "node:fs"
 import { cpuSeconds, peakRss, resetPeakRss, rss, run, type Running, start } from "./harness/process.js"
 import * as Servers from "./harness/servers.js"
+import { version } from "../src/version.js"
 import { type Row, table, targets } from "./harness/report.js"
 
 const MB = 1024 * 1024
@@ -113,7 +114,7 @@ const command = Command.make("bench", {
   }))
 
 Effect.runPromise(
-  Command.run(command, { name: "effect-net bench", version: "0.1.0" })(process.argv).pipe(Effect.provide(NodeContext.layer))
+  Command.run(command, { name: "effect-net bench", version })(process.argv).pipe(Effect.provide(NodeContext.layer))
 ).catch((error) => {
   console.error(error)
   process.exit(1)

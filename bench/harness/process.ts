@@ -4,7 +4,9 @@
  */
 import { Data, Deferred, Duration, Effect, Schedule, type Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
+import * as Dgram from "node:dgram"
 import { readFileSync, writeFileSync } from "node:fs"
+import * as Net from "node:net"
 
 export class ProcessError extends Data.TaggedError("ProcessError")<{ readonly message: string }> {}
 
@@ -104,3 +106,20 @@ export const peakRss = (pid: number): number => {
 
 /** Starts measuring the peak resident memory afresh (writes 5 to /proc/PID/clear_refs). */
 export const resetPeakRss = (pid: number): void => writeFileSync(`/proc/${pid}/clear_refs`, "5")
+
+/** A port free a moment ago, for the tutorial's servers (they cannot bind port 0 and say which). */
+export const freePort = (kind: "tcp" | "udp" = "tcp") =>
+  Effect.async<number>((resume) => {
+    if (kind === "udp") {
+      const socket = Dgram.createSocket("udp4")
+      socket.bind(0, "127.0.0.1", () => {
+        const { port } = socket.address()
+        socket.close(() => resume(Effect.succeed(port)))
+      })
+      return
+    }
+    const server = Net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as Net.AddressInfo
+      server.close(() => resume(Effect.succeed(port)))
+    })
+  })

@@ -3,8 +3,7 @@
  * port it listens on.
  */
 import { Effect, type Scope } from "effect"
-import * as Net from "node:net"
-import { type Running, start } from "./process.js"
+import { freePort, type Running, start } from "./process.js"
 
 export interface Server {
   readonly name: string
@@ -15,25 +14,6 @@ export interface Server {
 // Paths are relative to the repository's root, where `pnpm bench` runs.
 const node = process.execPath
 const tutorial = (program: string) => `test/fixtures/tutorial/${program}`
-
-/** A port free a moment ago, for the tutorial's servers (they cannot bind port 0 and say which). */
-export const freePort = (kind: "tcp" | "udp" = "tcp") =>
-  Effect.async<number>((resume) => {
-    if (kind === "udp") {
-      import("node:dgram").then((Dgram) => {
-        const socket = Dgram.createSocket("udp4")
-        socket.bind(0, "127.0.0.1", () => {
-          const { port } = socket.address()
-          socket.close(() => resume(Effect.succeed(port)))
-        })
-      })
-      return
-    }
-    const server = Net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as Net.AddressInfo
-      server.close(() => resume(Effect.succeed(port)))
-    })
-  })
 
 /** A server that prints `listening on PROTO://HOST:PORT` once bound (port 0 asked). */
 const listening = (name: string, command: ReadonlyArray<string>): Server => ({

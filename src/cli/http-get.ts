@@ -28,12 +28,16 @@ class OutputError extends Data.TaggedError("OutputError")<{ readonly path: strin
   }
 }
 
-/** The server answered, but not with a 2xx status. */
+/** The server answered, but not with a 2xx status: exits with its class (3, 4 or 5). */
 class HttpStatusError extends Data.TaggedError("HttpStatusError")<{
   readonly status: number
   readonly reason: string
   readonly output: string
 }> {
+  get exitCode(): number {
+    return Math.floor(this.status / 100)
+  }
+
   override get message(): string {
     return `the server answered ${this.status} ${this.reason}; the body was written to ${this.output}`
   }
@@ -41,13 +45,6 @@ class HttpStatusError extends Data.TaggedError("HttpStatusError")<{
 
 /** `-o -` */
 const toStdout = "-"
-
-// main.ts exits 1 on every failure; a non-2xx status exits with the first digit of its code
-// instead, so that scripts can tell an HTTP error from a failed download.
-let statusClass: number | undefined
-process.once("exit", (code) => {
-  if (code === 1 && statusClass !== undefined) process.exitCode = statusClass
-})
 
 const formatBytes = (bytes: number): string => {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"]
@@ -160,13 +157,15 @@ const command = Command.make("http:get", {
       options.include ? Stream.make(head.bytes) : Stream.empty,
       process.stderr.isTTY ? withProgress(response.length)(response.body) : response.body
     )
-    yield* output === toStdout ? writeTo("stdout", () => process.stdout, { endOnDone: false })(body) : saveTo(output)(body)
+    // pnpm runs scripts in the project's directory; a relative path means the user's (INIT_CWD).
+    yield* output === toStdout
+      ? writeTo("stdout", () => process.stdout, { endOnDone: false })(body)
+      : saveTo(Path.resolve(process.env.INIT_CWD ?? ".", output))(body)
     if (head.status < 200 || head.status > 299) {
-      statusClass = Math.floor(head.status / 100)
       return yield* new HttpStatusError({ status: head.status, reason: head.reason, output: output === toStdout ? "stdout" : output })
     }
   }))).pipe(
     Command.withDescription("Get a URL over the project's own sockets (TLS for https) and save the body to a file.")
   )
 
-run(command)
+run(command, { interruptedExitCode: 130 })

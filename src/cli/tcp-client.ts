@@ -1,7 +1,7 @@
 /**
  * `pnpm client:tcp`: the greeting client on TCP.
  */
-import { Args, Command } from "@effect/cli"
+import { Command } from "@effect/cli"
 import { Console, Effect, Stream } from "effect"
 import * as TcpClient from "../tcp/client.js"
 import * as GreetingClient from "../tcp/greeting-client.js"
@@ -13,13 +13,10 @@ const command = Command.make("client:tcp", {
   port: Cli.port("Port of the server"),
   framing: Cli.framing,
   timeout: Cli.seconds("timeout", "Seconds to wait for the connection, the welcome and each reply", 30),
-  names: Args.text({ name: "NAME" }).pipe(
-    Args.withDescription(`Names to greet (default: ${GreetingClient.defaultNames.join(" ")}).`),
-    Args.repeated
-  )
+  names: Cli.names(GreetingClient.defaultNames)
 }, (options) =>
   GreetingClient.converse({
-    names: options.names.length > 0 ? options.names : GreetingClient.defaultNames,
+    names: options.names,
     framing: options.framing,
     replyTimeout: options.timeout
   }).pipe(
@@ -29,4 +26,4 @@ const command = Command.make("client:tcp", {
     Command.withDescription("Talk to a greeting server: print the welcome and each reply on its own line, then send exit.")
   )
 
-run(command)
+run(command, { interruptedExitCode: 130 })

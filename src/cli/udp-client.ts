@@ -23,4 +23,4 @@ const command = Command.make("client:udp", {
     Command.withDescription("Greet each name over UDP and print the replies, one per line, in the order of the names.")
   )
 
-run(command)
+run(command, { interruptedExitCode: 130 })

@@ -3,9 +3,10 @@
  * `Connection: close` (so the server closes after its response and no pipelining is needed).
  */
 import { utf8 } from "../protocol/bytes.js"
+import { version } from "../version.js"
 import type { HttpUrl } from "./url.js"
 
-export const userAgent = "effect-net/0.1.0"
+export const userAgent = `effect-net/${version}`
 
 /** The bytes of `GET url` on HTTP/1.1. */
 export const get = (url: HttpUrl): Uint8Array =>

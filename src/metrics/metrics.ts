@@ -30,6 +30,14 @@ export const bytesReceived = counter("effect_net_tcp_bytes_received_total", "Byt
 export const bytesSent = counter("effect_net_tcp_bytes_sent_total", "Bytes written to TCP connections")
 export const messagesReceived = counter("effect_net_messages_received_total", "Greeting messages received (TCP and UDP)")
 export const messagesSent = counter("effect_net_messages_sent_total", "Greeting replies sent (TCP and UDP)")
+export const datagramsReceived = counter("effect_net_udp_datagrams_received_total", "UDP datagrams received")
+export const datagramsAnswered = counter("effect_net_udp_datagrams_answered_total", "UDP replies handed to the OS")
+export const datagramsDropped = counter(
+  "effect_net_udp_datagrams_dropped_total",
+  "UDP datagrams dropped because they came faster than they were answered"
+)
+export const datagramBytesReceived = counter("effect_net_udp_bytes_received_total", "Bytes of UDP datagrams received")
+export const datagramBytesSent = counter("effect_net_udp_bytes_sent_total", "Bytes of UDP datagrams sent")
 export const linesTooLong = counter(
   "effect_net_tcp_lines_too_long_total",
   "Connections closed for a line over --max-line-bytes"
@@ -47,6 +55,11 @@ for (
     bytesSent,
     messagesReceived,
     messagesSent,
+    datagramsReceived,
+    datagramsAnswered,
+    datagramsDropped,
+    datagramBytesReceived,
+    datagramBytesSent,
     linesTooLong
   ]
 ) metric.unsafeValue(noTags)

@@ -7,13 +7,18 @@
  * An empty datagram gets `Hello, !`, as the tutorial's server answers it. A datagram whose reply
  * would not fit in one datagram gets `Error: datagram too long (max N bytes)\n` instead.
  */
-import { type Cause, Chunk, Duration, Effect, FiberSet, Layer, Schedule } from "effect"
+import { type Cause, Chunk, Duration, Effect, FiberSet, flow, Layer, Schedule } from "effect"
+import * as Metrics from "../metrics/metrics.js"
 import { rawMessage } from "../protocol/framing.js"
 import * as Greeting from "../protocol/greeting.js"
 import type { UdpSendError } from "./errors.js"
 import { type Datagram, UdpSocket } from "./socket.js"
 
 export interface UdpGreetingServerOptions {
+  /** How long a shutdown waits for the delayed replies in flight to go out; default 5 s. */
+  readonly shutdownGrace?: Duration.DurationInput | undefined
+  /** When this completes, a shutdown in progress stops waiting (a second Ctrl+C). */
+  readonly forceShutdown?: Effect.Effect<void> | undefined
   /** Pause before each reply; default none (the tutorial's UDP server answers at once). */
   readonly delay?: Duration.DurationInput | undefined
   /**
@@ -23,11 +28,14 @@ export interface UdpGreetingServerOptions {
   readonly concurrency?: number | undefined
 }
 
-/** A failed send is one warning line; the server goes on answering the others. */
-const logFailures = (failures: ReadonlyArray<UdpSendError>): Effect.Effect<void> =>
-  failures.length === 0
+/** Counts the replies that went out; a failed send is one warning line, and the server goes on. */
+const account = (sent: number) => (failures: ReadonlyArray<UdpSendError>): Effect.Effect<void> => {
+  Metrics.messagesSent.unsafeUpdate(sent - failures.length, Metrics.noTags)
+  Metrics.datagramsAnswered.unsafeUpdate(sent - failures.length, Metrics.noTags)
+  return failures.length === 0
     ? Effect.void
     : Effect.logWarning(failures[0]!.message + (failures.length > 1 ? ` (and ${failures.length - 1} more)` : ""))
+}
 
 /** Warns, once a second at most, of datagrams dropped because they came faster than they were answered. */
 const reportDrops = (socket: UdpSocket) => {
@@ -56,7 +64,8 @@ export const serve = (options: UdpGreetingServerOptions = {}): Effect.Effect<nev
       const reply = Greeting.reply(rawMessage(data))
       return { data: reply.length <= socket.maxDatagramBytes ? reply : tooLong, address }
     }
-    const answer = (datagrams: ReadonlyArray<Datagram>) => Effect.flatMap(socket.sendAll(datagrams.map(replyTo)), logFailures)
+    const answer = (datagrams: ReadonlyArray<Datagram>) =>
+      Effect.flatMap(socket.sendAll(datagrams.map(replyTo)), account(datagrams.length))
 
     yield* Effect.forkScoped(reportDrops(socket))
     yield* Effect.addFinalizer(() =>
@@ -64,10 +73,24 @@ export const serve = (options: UdpGreetingServerOptions = {}): Effect.Effect<nev
     )
 
     const slots = yield* Effect.makeSemaphore(options.concurrency ?? 1024)
-    const run = yield* FiberSet.makeRuntime()
+    const delayed = yield* FiberSet.make()
+    const run = yield* FiberSet.runtime(delayed)()
+    // Registered after the FiberSet, so it runs first: the replies in flight go out, up to the grace.
+    const grace = Duration.decode(options.shutdownGrace ?? Duration.seconds(5))
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        const inFlight = yield* FiberSet.size(delayed)
+        if (inFlight === 0) return
+        yield* Effect.logInfo(`shutting down: letting ${inFlight} delayed reply(s) go out, for up to ${Duration.format(grace)}`)
+        yield* Effect.raceAll([FiberSet.awaitEmpty(delayed), Effect.sleep(grace), options.forceShutdown ?? Effect.never])
+        const dropped = yield* FiberSet.size(delayed)
+        yield* Effect.logInfo(`shutdown: ${inFlight - dropped} delayed reply(s) sent, ${dropped} dropped`)
+      })
+    )
     const answerLater = (datagram: Datagram) =>
       Effect.sleep(delay).pipe(Effect.zipRight(answer([datagram])), Effect.ensuring(slots.release(1)))
-    const handle = Duration.isZero(delay) ? answer : Effect.forEach(
+    // A chunk answered at once is answered whole, even when a shutdown comes meanwhile.
+    const handle = Duration.isZero(delay) ? flow(answer, Effect.uninterruptible) : Effect.forEach(
       // Waiting for a slot leaves the next datagrams in the socket's buffer: bounded, like the slots.
       (datagram: Datagram) => Effect.zipRight(slots.take(1), Effect.sync(() => run(answerLater(datagram)))),
       { discard: true }
@@ -76,7 +99,10 @@ export const serve = (options: UdpGreetingServerOptions = {}): Effect.Effect<nev
     // The hot path pulls from the socket itself: a Stream would add its machinery to every chunk.
     const loop: Effect.Effect<void, Cause.NoSuchElementException> = Effect.flatMap(
       socket.receive,
-      (chunk) => Effect.zipRight(handle(Chunk.toReadonlyArray(chunk)), loop)
+      (chunk) => {
+        Metrics.messagesReceived.unsafeUpdate(chunk.length, Metrics.noTags)
+        return Effect.zipRight(handle(Chunk.toReadonlyArray(chunk)), loop)
+      }
     )
     yield* Effect.catchTag(loop, "NoSuchElementException", () => Effect.void)
     return yield* Effect.never

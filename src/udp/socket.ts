@@ -16,6 +16,7 @@ import { Cause, Chunk, Context, Effect, Layer, Option, Runtime, type Scope, Stre
 import * as Dgram from "node:dgram"
 import { isIPv6 } from "node:net"
 import { describeError, formatAddress, type SocketAddress } from "../address.js"
+import * as Metrics from "../metrics/metrics.js"
 import { UdpBindError, UdpSendError } from "./errors.js"
 
 /** One datagram: as received, its sender; to send, its destination. */
@@ -95,8 +96,11 @@ export const make = (options: UdpSocketOptions = {}): Effect.Effect<UdpSocket, U
     let dropped = 0
     const onMessage = (data: Buffer, from: Dgram.RemoteInfo) => {
       received++
+      Metrics.datagramsReceived.unsafeUpdate(1, Metrics.noTags)
+      Metrics.datagramBytesReceived.unsafeUpdate(data.length, Metrics.noTags)
       if (buffer.length >= bufferSize) {
         dropped++
+        Metrics.datagramsDropped.unsafeUpdate(1, Metrics.noTags)
         return
       }
       buffer.push({ data, address: toAddress(from) })
@@ -157,8 +161,12 @@ export const make = (options: UdpSocketOptions = {}): Effect.Effect<UdpSocket, U
     /** Hands one datagram to Node; `done` gets the error, if any. Bad ports and a closed socket throw at once. */
     const sendOne = ({ data, address }: Datagram, done: (error: UdpSendError | undefined) => void) => {
       const fail = (cause: unknown) => done(new UdpSendError({ address, size: data.length, cause }))
+      const sent = () => {
+        Metrics.datagramBytesSent.unsafeUpdate(data.length, Metrics.noTags)
+        done(undefined)
+      }
       try {
-        socket.send(data, address.port, address.host, (cause) => cause === null ? done(undefined) : fail(cause))
+        socket.send(data, address.port, address.host, (cause) => cause === null ? sent() : fail(cause))
       } catch (cause) {
         fail(cause)
       }

@@ -13,8 +13,8 @@ import {
 } from "node:fs"
 import { tmpdir } from "node:os"
 import * as Path from "node:path"
-import { root, rss, run, runScript, scriptCommand, start, tutorial } from "../helpers/process.js"
-import { freePort, httpServer, httpsServer, rawServer, silentServer, writeApart } from "../helpers/servers.js"
+import { freePort, root, rss, run, runScript, scriptCommand, start, tutorial } from "../helpers/process.js"
+import { httpServer, httpsServer, rawServer, silentServer, writeApart } from "../helpers/servers.js"
 
 const MB = 1024 * 1024
 const lines = (text: string) => text.split("\n").filter((line) => line !== "")
@@ -263,7 +263,7 @@ describe("pnpm http:get", () => {
 
     it.scopedLive("connection refused: 1", () =>
       Effect.gen(function*() {
-        const port = yield* freePort
+        const port = yield* freePort()
         yield* expectError(
           [`http://127.0.0.1:${port}/`],
           1,

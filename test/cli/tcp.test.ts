@@ -1,18 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Net from "node:net"
-import { run, runScript, start, startServer, tutorial } from "../helpers/process.js"
+import { freePort, run, runScript, start, startServer, tutorial } from "../helpers/process.js"
 
 const tutorialLines = ["Welcome!", "Hello, Michael!", "Hello, Tracy!", "Hello, Sarah!"]
 const lines = (text: string) => text.split("\n").filter((line) => line !== "")
-
-/** A port that was free a moment ago (for programs that cannot bind port 0 themselves). */
-const freePort = Effect.async<number>((resume) => {
-  const server = Net.createServer().listen(0, "127.0.0.1", () => {
-    const { port } = server.address() as Net.AddressInfo
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
 
 describe("pnpm start:tcp", () => {
   it.scopedLive("serves the tutorial's own client, logs accept and close, and stops on SIGTERM with code 0", () =>
@@ -86,7 +78,7 @@ describe("pnpm start:tcp", () => {
 describe("pnpm client:tcp", () => {
   it.scopedLive("talks to the tutorial's own server", () =>
     Effect.gen(function*() {
-      const port = yield* freePort
+      const port = yield* freePort()
       const tutorialServer = yield* start(["python3", tutorial("tcp_server.py"), String(port), "0"])
       yield* tutorialServer.waitFor(/Waiting for connection\.\.\./)
       const client = yield* runScript("client:tcp", ["--port", String(port)])
@@ -102,7 +94,7 @@ describe("pnpm client:tcp", () => {
 
   it.scopedLive("exits 1 with a clear message when nothing listens", () =>
     Effect.gen(function*() {
-      const port = yield* freePort
+      const port = yield* freePort()
       const { code, stdout, stderr } = yield* runScript("client:tcp", ["--port", String(port)])
       expect(code).toBe(1)
       expect(stdout).toBe("")

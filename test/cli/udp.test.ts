@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { rss, run, runScript, start, startServer, tutorial } from "../helpers/process.js"
+import { freePort, rss, run, runScript, start, startServer, tutorial } from "../helpers/process.js"
 import * as UdpPeer from "../helpers/udp-peer.js"
 
 const tutorialLines = ["Hello, Michael!", "Hello, Tracy!", "Hello, Sarah!"]
@@ -139,7 +139,7 @@ describe("pnpm start:udp", () => {
 describe("pnpm client:udp", () => {
   it.scopedLive("talks to the tutorial's own server", () =>
     Effect.gen(function*() {
-      const port = yield* UdpPeer.freePort
+      const port = yield* freePort("udp")
       const tutorialServer = yield* start(["python3", tutorial("udp_server.py"), String(port)])
       yield* tutorialServer.waitFor(/Bind UDP on \d+\.\.\./)
       const client = yield* runScript("client:udp", ["--port", String(port)])
@@ -155,7 +155,7 @@ describe("pnpm client:udp", () => {
 
   it.scopedLive("exits 1 naming every name, within its timeouts, when nothing answers", () =>
     Effect.gen(function*() {
-      const port = yield* UdpPeer.freePort
+      const port = yield* freePort("udp")
       const started = Date.now()
       const { code, stdout, stderr } = yield* runScript("client:udp", ["--port", String(port), "--timeout", "0.2", "--retries", "1"])
       expect(Date.now() - started).toBeLessThan(10_000)

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { run, start } from "../../bench/harness/process.js"
 
-export { ProcessError, rss, run, type Running, start } from "../../bench/harness/process.js"
+export { freePort, ProcessError, rss, run, type Running, start } from "../../bench/harness/process.js"
 
 export const root = fileURLToPath(new URL("../..", import.meta.url))
 /** The tutorial's Python programs, vendored from ../shared/tutorial (test/tutorial.test.ts keeps them equal). */

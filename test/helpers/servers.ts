@@ -66,11 +66,3 @@ export const writeApart = (socket: Net.Socket, parts: ReadonlyArray<string | Uin
   }
   next(0)
 }
-
-/** A port that was free a moment ago (nothing listens on it). */
-export const freePort = Effect.async<number>((resume) => {
-  const server = Net.createServer().listen(0, "127.0.0.1", () => {
-    const { port } = server.address() as Net.AddressInfo
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})

@@ -61,6 +61,3 @@ export const hasIpv6 = await new Promise<boolean>((resolve) => {
   const socket = Dgram.createSocket("udp6").once("error", () => resolve(false))
   socket.bind(0, "::1", () => socket.close(() => resolve(true)))
 })
-
-/** A UDP port that was free a moment ago (for programs that cannot bind port 0 themselves). */
-export const freePort = Effect.scoped(Effect.map(open(), ({ port }) => port))

@@ -2,7 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 import * as HttpGet from "../../src/http/get.js"
 import { header } from "../../src/http/response.js"
-import { freePort, httpServer, httpsServer, rawServer, silentServer, writeApart } from "../helpers/servers.js"
+import { freePort } from "../helpers/process.js"
+import { httpServer, httpsServer, rawServer, silentServer, writeApart } from "../helpers/servers.js"
 
 /** GETs `url`: the status, the headers and the body as latin1 text; or the error's tag and message. */
 const fetch = (url: string, options: HttpGet.GetOptions = {}) =>
@@ -166,7 +167,7 @@ describe("HttpGet.get", () => {
   describe("failures", () => {
     it.scopedLive("connection refused", () =>
       Effect.gen(function*() {
-        const port = yield* freePort
+        const port = yield* freePort()
         expect(yield* fetch(`http://127.0.0.1:${port}/`)).toEqual({
           error: "TcpConnectError",
           message: `cannot connect to 127.0.0.1:${port}: connection refused; is the server running on that host and port?`

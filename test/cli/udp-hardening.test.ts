@@ -1,0 +1,89 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as Http from "../helpers/http.js"
+import { runScript, startServer } from "../helpers/process.js"
+import * as UdpPeer from "../helpers/udp-peer.js"
+
+const lines = (text: string) => text.split("\n").filter((line) => line !== "")
+const names = Array.from({ length: 20 }, (_, i) => `name${i}`)
+
+describe("start:udp graceful shutdown", () => {
+  it.scopedLive("on SIGTERM, the delayed replies in flight go out; exit 0 within grace + 1 s", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("start:udp", ["--port", "0", "--delay", "1", "--shutdown-grace", "3"])
+      const peer = yield* UdpPeer.open()
+      for (const name of names) peer.send(name, server.port)
+      yield* Effect.sleep("300 millis")
+      const signalled = Date.now()
+      server.child.kill("SIGTERM")
+      const replies = yield* peer.waitFor(names.length)
+      expect([...replies].sort()).toEqual(names.map((name) => `Hello, ${name}!`).sort())
+      expect(yield* server.exited).toBe(0)
+      expect(Date.now() - signalled).toBeLessThan(4000)
+      expect(server.stderr()).toContain("shutdown: 20 delayed reply(s) sent, 0 dropped")
+    }))
+
+  it.scopedLive("drops what is still waiting after --shutdown-grace, and exits 0", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("start:udp", ["--port", "0", "--delay", "30", "--shutdown-grace", "0.5"])
+      const peer = yield* UdpPeer.open()
+      peer.send("Ada", server.port)
+      yield* Effect.sleep("300 millis")
+      const signalled = Date.now()
+      server.child.kill("SIGTERM")
+      expect(yield* server.exited).toBe(0)
+      expect(Date.now() - signalled).toBeLessThan(1500)
+      expect(server.stderr()).toContain("shutdown: 0 delayed reply(s) sent, 1 dropped")
+    }))
+
+  it.scopedLive("a second signal stops waiting at once", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("start:udp", ["--port", "0", "--delay", "30", "--shutdown-grace", "60"])
+      const peer = yield* UdpPeer.open()
+      peer.send("Ada", server.port)
+      yield* Effect.sleep("300 millis")
+      server.child.kill("SIGINT")
+      yield* Effect.sleep("300 millis")
+      expect(server.child.exitCode).toBeNull()
+      const second = Date.now()
+      server.child.kill("SIGINT")
+      expect(yield* server.exited).toBe(0)
+      expect(Date.now() - second).toBeLessThan(1000)
+    }))
+})
+
+describe("start:udp --metrics-port", () => {
+  it.scopedLive("serves the datagram counts in Prometheus' text format", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("start:udp", ["--port", "0", "--metrics-port", "0"])
+      const [, url] = yield* server.waitFor(/^metrics on (\S+)$/m)
+      const peer = yield* UdpPeer.open()
+      for (const name of ["Ada", "Grace", "Alan"]) peer.send(name, server.port)
+      yield* peer.waitFor(3)
+      const metrics = yield* Http.get(url!)
+      expect({
+        received: Http.sample(metrics, "effect_net_udp_datagrams_received_total"),
+        answered: Http.sample(metrics, "effect_net_udp_datagrams_answered_total"),
+        dropped: Http.sample(metrics, "effect_net_udp_datagrams_dropped_total"),
+        bytesIn: Http.sample(metrics, "effect_net_udp_bytes_received_total"),
+        bytesOut: Http.sample(metrics, "effect_net_udp_bytes_sent_total"),
+        messagesIn: Http.sample(metrics, "effect_net_messages_received_total"),
+        messagesOut: Http.sample(metrics, "effect_net_messages_sent_total")
+      }).toEqual({
+        received: 3,
+        answered: 3,
+        dropped: 0,
+        bytesIn: "AdaGraceAlan".length,
+        bytesOut: "Hello, Ada!Hello, Grace!Hello, Alan!".length,
+        messagesIn: 3,
+        messagesOut: 3
+      })
+    }))
+
+  it.live("rejects --shutdown-grace -1 with one line and exit code 2", () =>
+    Effect.gen(function*() {
+      const { code, stderr } = yield* runScript("start:udp", ["--shutdown-grace", "-1"])
+      expect(code).toBe(2)
+      expect(lines(stderr)).toEqual(["--shutdown-grace must be a number of seconds >= 0, got -1"])
+    }))
+})
