@@ -23,11 +23,15 @@ export interface Running {
 }
 
 /** Starts a process; the scope kills it (SIGKILL) if it is still running. */
-export const start = (command: ReadonlyArray<string>, options: { readonly cwd?: string } = {}): Effect.Effect<Running, never, Scope.Scope> =>
+export const start = (
+  command: ReadonlyArray<string>,
+  options: { readonly cwd?: string; readonly env?: Record<string, string> } = {}
+): Effect.Effect<Running, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.gen(function*() {
       const [file, ...args] = command
-      const child = spawn(file!, args, { cwd: options.cwd, stdio: ["pipe", "pipe", "pipe"] })
+      const env = options.env === undefined ? process.env : { ...process.env, ...options.env }
+      const child = spawn(file!, args, { cwd: options.cwd, env, stdio: ["pipe", "pipe", "pipe"] })
       let out = ""
       let err = ""
       const exit = yield* Deferred.make<number | string>()

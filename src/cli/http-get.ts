@@ -43,6 +43,12 @@ class HttpStatusError extends Data.TaggedError("HttpStatusError")<{
   }
 }
 
+/**
+ * Where a relative output path starts: `pnpm http:get` runs in the project's directory, and pnpm
+ * says in INIT_CWD where the user was; run any other way, the current directory.
+ */
+const userDirectory = process.env.npm_lifecycle_event === "http:get" ? process.env.INIT_CWD ?? "." : "."
+
 /** `-o -` */
 const toStdout = "-"
 
@@ -157,10 +163,9 @@ const command = Command.make("http:get", {
       options.include ? Stream.make(head.bytes) : Stream.empty,
       process.stderr.isTTY ? withProgress(response.length)(response.body) : response.body
     )
-    // pnpm runs scripts in the project's directory; a relative path means the user's (INIT_CWD).
     yield* output === toStdout
       ? writeTo("stdout", () => process.stdout, { endOnDone: false })(body)
-      : saveTo(Path.resolve(process.env.INIT_CWD ?? ".", output))(body)
+      : saveTo(Path.resolve(userDirectory, output))(body)
     if (head.status < 200 || head.status > 299) {
       return yield* new HttpStatusError({ status: head.status, reason: head.reason, output: output === toStdout ? "stdout" : output })
     }

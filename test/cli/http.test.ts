@@ -63,6 +63,19 @@ describe("pnpm http:get", () => {
       expect(readFileSync(Path.join(dir, "index.html"), "utf8")).toBe("you asked for /")
     }))
 
+  it.scopedLive("run as `pnpm http:get`, saves a relative path in the directory pnpm was run from", () =>
+    Effect.gen(function*() {
+      const dir = yield* directory
+      const port = yield* httpServer((_req, res) => res.end("here"))
+      // pnpm runs the script in the project's directory, and says in INIT_CWD where the user was.
+      const running = yield* start([...scriptCommand("http:get"), `http://127.0.0.1:${port}/x`, "-o", "out.txt"], {
+        env: { npm_lifecycle_event: "http:get", INIT_CWD: dir }
+      })
+      running.child.stdin?.end()
+      expect(yield* running.exited).toBe(0)
+      expect(readFileSync(Path.join(dir, "out.txt"), "utf8")).toBe("here")
+    }))
+
   it.scopedLive("writes the body to stdout with -o -, and the head first with --include", () =>
     Effect.gen(function*() {
       const response = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
