@@ -21,8 +21,8 @@ const command = Command.make("start:tcp", {
   queueWhenFull: Options.boolean("queue-when-full").pipe(
     Options.withDescription("At --max-connections, keep new connections waiting for a free slot instead of refusing them.")
   ),
-  idleTimeout: Cli.seconds("idle-timeout", "Close a connection that sends nothing for this many seconds", 300),
-  writeTimeout: Cli.seconds("write-timeout", "Cut off a client that does not read our replies for this many seconds", 30),
+  idleTimeout: Cli.seconds("idle-timeout", "Close a connection that sends nothing for this many seconds; 0 never does", 300),
+  writeTimeout: Cli.seconds("write-timeout", "Cut off a client that does not read our replies for this many seconds; 0 never does", 30),
   shutdownGrace: Cli.seconds("shutdown-grace", "On SIGINT/SIGTERM, seconds to let connections finish before closing them", 5),
   metricsPort
 }, ({ host, port, idleTimeout, writeTimeout, metricsPort, ...options }) =>

@@ -1,8 +1,10 @@
 /**
- * Framing: how a connection's reads become messages, as Stream transformations.
+ * Framing: how a connection's reads become messages.
  * - `raw` (the tutorial's semantics): one read is one message.
  * - `lines`: newline-delimited messages, robust to pipelining and to lines split across reads,
  *   with a cap on line length so a peer cannot make us buffer without bound.
+ * Each is a `Decoder` (pure, incremental: a read in, the messages it completes out) and a Stream
+ * transformation made of it.
  */
 import { Channel, Chunk, Data, Stream } from "effect"
 import { concat } from "./bytes.js"
@@ -39,6 +41,20 @@ export const rawMessage = (read: Uint8Array): Message => {
   return { body: read, terminator: none }
 }
 
+/** Turns reads into messages, one read at a time. */
+export interface Decoder {
+  /** Appends the messages that `read` completes to `out`; false once a line is over the limit. */
+  readonly push: (read: Uint8Array, out: Array<Message>) => boolean
+  /** The unterminated last message at end of input, if any. */
+  readonly flush: () => Message | undefined
+}
+
+const rawDecoder: Decoder = {
+  push: (read, out) => out.push(rawMessage(read)) > 0,
+  flush: () => undefined
+}
+
+/** One read as one message (see `rawMessage`). */
 export const raw = <E, R>(reads: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Message, E, R> =>
   Stream.mapChunks(reads, Chunk.map(rawMessage))
 
@@ -46,13 +62,12 @@ export const raw = <E, R>(reads: Stream.Stream<Uint8Array, E, R>): Stream.Stream
  * Incremental line splitter. Lines exclude their `\n` (and a `\r` before it); the limit counts
  * the line's own bytes. Holds at most one partial line of at most `maxLineBytes + 1` bytes.
  */
-export class LineDecoder {
+export class LineDecoder implements Decoder {
   private partial: Array<Uint8Array> = []
   private partialBytes = 0
 
   constructor(readonly maxLineBytes: number) {}
 
-  /** Appends the complete lines of `read` to `out`; false once a line is over the limit. */
   push(read: Uint8Array, out: Array<Message>): boolean {
     let start = 0
     for (let end = read.indexOf(LF); end !== -1; end = read.indexOf(LF, start)) {
@@ -78,7 +93,6 @@ export class LineDecoder {
     return true
   }
 
-  /** The unterminated last line at end of input, if any. */
   flush(): Message | undefined {
     if (this.partialBytes === 0) return undefined
     let line = concat(...this.partial)
@@ -122,7 +136,11 @@ export const lines = (maxLineBytes: number = defaultMaxLineBytes) =>
     return Stream.pipeThroughChannelOrFail(reads, loop)
   })
 
-/** The framing named on the command line. */
+/** The decoder of the framing named on the command line (a new one per connection). */
+export const decoder = (framing: Framing, maxLineBytes: number = defaultMaxLineBytes): Decoder =>
+  framing === "raw" ? rawDecoder : new LineDecoder(maxLineBytes)
+
+/** The Stream transformation of the framing named on the command line. */
 export const frame = (framing: Framing, maxLineBytes: number = defaultMaxLineBytes) =>
 <E, R>(reads: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Message, E | LineTooLongError, R> =>
   framing === "raw" ? raw(reads) : lines(maxLineBytes)(reads)

@@ -23,7 +23,8 @@ const hello = utf8("Hello, ")
 const bang = utf8("!")
 
 /** The message that ends a conversation (no reply is sent). */
-export const isExit = (message: Message): boolean => equals(message.body, exitBody)
+export const isExit = (message: Message): boolean =>
+  message.body.length === exitBody.length && equals(message.body, exitBody)
 
 /** `Hello, <body>!<terminator>` */
 export const reply = (message: Message): Uint8Array => concat(hello, message.body, bang, message.terminator)

@@ -7,7 +7,7 @@
  * Here the socket stays in paused mode: a read is `socket.read()` when the consumer pulls, so
  * a slow consumer leaves data in the kernel and the peer's sends block.
  */
-import { Channel, Chunk, Context, Duration, Effect, Stream } from "effect"
+import { Context, Duration, Effect, Option, Stream } from "effect"
 import type { Socket } from "node:net"
 import { formatAddress, type SocketAddress } from "../address.js"
 import * as Metrics from "../metrics/metrics.js"
@@ -20,9 +20,14 @@ export interface TcpConnection {
   readonly local: SocketAddress
   readonly remote: SocketAddress
   /**
-   * The bytes the peer sends, one element per read, ending when the peer half-closes (FIN).
-   * Pulled on demand: nothing is read from the OS until the consumer asks. One consumer at a
-   * time; a later run continues where the previous one stopped.
+   * The next read: the bytes the peer sent since the last one, waiting for some if there are
+   * none; `None` once the peer has finished sending (FIN). Nothing is read from the OS until
+   * this is asked: a slow reader leaves the data in the kernel and the peer's sends block.
+   */
+  readonly read: Effect.Effect<Option.Option<Uint8Array>, TcpError>
+  /**
+   * The bytes the peer sends as a Stream of `read`s, ending when the peer half-closes. One
+   * consumer at a time; a later run continues where the previous one stopped.
    */
   readonly reads: Stream.Stream<Uint8Array, TcpError>
   /** Writes bytes; suspends while the socket's buffer is full (until the peer reads). */
@@ -42,16 +47,17 @@ export interface TcpConnection {
 export const TcpConnection = Context.GenericTag<TcpConnection>("effect-net/TcpConnection")
 
 export interface TcpConnectionOptions {
-  /** Fail the reads with `TcpTimeoutError` when waiting this long for the peer to send anything. */
+  /** Fail the reads with `TcpTimeoutError` when waiting this long for the peer to send anything; 0 for never. */
   readonly idleTimeout?: Duration.DurationInput | undefined
-  /** Fail a write, or `end`, that waits this long for the peer to read (a slow or stuck reader). */
+  /** Fail a write, or `end`, that waits this long for the peer to read (a slow or stuck reader); 0 for never. */
   readonly writeTimeout?: Duration.DurationInput | undefined
 }
 
+/** A timeout in milliseconds; none for an infinite or zero duration (0 turns a timeout off). */
 const toMillis = (input: Duration.DurationInput | undefined): number | undefined => {
   if (input === undefined) return undefined
-  const duration = Duration.decode(input)
-  return Duration.isFinite(duration) ? Duration.toMillis(duration) : undefined
+  const millis = Duration.toMillis(Duration.decode(input))
+  return Number.isFinite(millis) && millis > 0 ? millis : undefined
 }
 
 /**
@@ -69,7 +75,7 @@ export const fromSocket = (socket: Socket, options: TcpConnectionOptions = {}): 
   let readsEnded = false
   let stopped = false
   /** The reads' consumer, while it waits for the socket to become readable. */
-  let reader: ((resume: Effect.Effect<void>) => void) | undefined
+  let reader: ((resume: Effect.Effect<Option.Option<Uint8Array>, TcpError>) => void) | undefined
   const drained = Effect.unsafeMakeLatch(true)
 
   /** Cuts the connection off. A stuck reader gets a reset: it frees the kernel's send buffer, which a FIN would wait behind. */
@@ -80,10 +86,17 @@ export const fromSocket = (socket: Socket, options: TcpConnectionOptions = {}): 
     if (error.kind === "Write") socket.resetAndDestroy()
     else socket.destroy()
   }
+  /**
+   * Hands the waiting reader what is there now, read in the event's callback (cheaper than in
+   * the reader's fiber). When nothing is there yet, the reader looks again once it runs: a
+   * 'readable' at end of stream comes a tick before 'end', itself before the fiber runs.
+   */
   const wakeReader = () => {
     const resume = reader
+    if (resume === undefined) return
     reader = undefined
-    resume?.(Effect.void)
+    const next = nextRead()
+    resume(next === awaitRead ? read : next)
   }
   const wakeAll = () => {
     wakeReader()
@@ -109,28 +122,25 @@ export const fromSocket = (socket: Socket, options: TcpConnectionOptions = {}): 
   socket.once("close", () => clearTimeout(idleTimer))
 
   const checkFailure = Effect.suspend(() => failure !== undefined ? Effect.fail(failure) : Effect.void)
-  const awaitReadable = Effect.async<void>((resume) => {
+  // No canceler: it would cost more Effect operations per read than everything else. A reader
+  // interrupted while waiting leaves `reader` set; resuming a finished fiber is a no-op.
+  const awaitRead = Effect.async<Option.Option<Uint8Array>, TcpError>((resume) => {
     reader = resume
     idleTimer?.refresh()
-    return Effect.sync(() => {
-      reader = undefined
-    })
   })
-  // A channel loop rather than Stream.repeatEffect*: it costs a few µs less per read, which
-  // matters when every read is one small message.
-  const readLoop: Channel.Channel<Chunk.Chunk<Uint8Array>, unknown, TcpError, unknown, void, unknown> = Channel.suspend(
-    function next(): Channel.Channel<Chunk.Chunk<Uint8Array>, unknown, TcpError, unknown, void, unknown> {
-      if (stopped) return Channel.void
-      const data: Buffer | null = socket.read()
-      if (data !== null) {
-        Metrics.bytesReceived.unsafeUpdate(data.length, Metrics.noTags)
-        return Channel.flatMap(Channel.write(Chunk.of<Uint8Array>(data)), next)
-      }
-      if (failure !== undefined) return Channel.fail(failure)
-      if (readsEnded || socket.destroyed) return Channel.void
-      return Channel.flatMap(Channel.fromEffect(awaitReadable), next)
+  const endOfReads = Effect.succeed(Option.none<Uint8Array>())
+  function nextRead(): Effect.Effect<Option.Option<Uint8Array>, TcpError> {
+    if (stopped) return endOfReads
+    const data: Buffer | null = socket.read()
+    if (data !== null) {
+      Metrics.bytesReceived.unsafeUpdate(data.length, Metrics.noTags)
+      return Effect.succeed(Option.some(data))
     }
-  )
+    if (failure !== undefined) return Effect.fail(failure)
+    if (readsEnded || socket.destroyed) return endOfReads
+    return awaitRead
+  }
+  const read = Effect.suspend(nextRead)
 
   const closedError = () => new TcpSocketError({ remote: peer, cause: new Error("it is closed") })
   const checkWritable = Effect.zipRight(
@@ -177,7 +187,11 @@ export const fromSocket = (socket: Socket, options: TcpConnectionOptions = {}): 
   return {
     local,
     remote,
-    reads: Stream.fromChannel(readLoop),
+    read,
+    reads: Stream.repeatEffectOption(Effect.flatMap(
+      Effect.mapError(read, Option.some),
+      Option.match({ onNone: () => Effect.fail(Option.none()), onSome: Effect.succeed })
+    )),
     write,
     end,
     close: Effect.sync(() => {

@@ -10,8 +10,8 @@ import { fromSocket, type TcpConnection, type TcpConnectionOptions } from "./con
 import { TcpListenError } from "./errors.js"
 
 /**
- * Server-side connection timeouts default to 300 s idle and 30 s for a write (pass
- * `Duration.infinity` to disable): a peer cannot hold a connection, or our memory, forever.
+ * Server-side connection timeouts default to 300 s idle and 30 s for a write (0 turns one off):
+ * a peer cannot hold a connection, or our memory, forever.
  */
 export interface TcpListenerOptions extends TcpConnectionOptions {
   /** Address to bind; default 127.0.0.1 (loopback only, as the tutorial). */

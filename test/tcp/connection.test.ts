@@ -152,6 +152,18 @@ describe("TcpConnection", () => {
       yield* peer.closed()
     }))
 
+  it.scopedLive("an idle timeout of 0 never fires", () =>
+    Effect.gen(function*() {
+      const listener = yield* TcpListener.make({ port: 0, idleTimeout: 0 })
+      const peer = yield* Peer.connect(listener.address.port)
+      const connection = yield* acceptOne(listener)
+      const reading = yield* Effect.fork(Stream.runDrain(connection.reads))
+      yield* Effect.sleep("300 millis")
+      expect(reading.unsafePoll()).toBeNull()
+      peer.socket.end()
+      yield* Fiber.join(reading)
+    }))
+
   it.scopedLive("end half-closes: the peer sees end of stream and can still send", () =>
     Effect.gen(function*() {
       const listener = yield* TcpListener.make({ port: 0 })
