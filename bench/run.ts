@@ -2,27 +2,31 @@
  * `pnpm bench [--quick]`: runs each server under test in a process of its own, drives it with a
  * load generator in another, and reports throughput, latency, the server's CPU time per
  * operation (from /proc) and its peak RSS, with ratios to the baseline measured in the same run.
- * Prints a table and writes bench/results.json.
+ * Prints a table and the targets, and writes bench/results.json. See bench/README.md.
  */
 import { Command, Options } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Console, Effect } from "effect"
+import { Console, Effect, Fiber, Schedule } from "effect"
+import { execFileSync } from "node:child_process"
 import { writeFileSync } from "node:fs"
-import { cpuSeconds, peakRss, resetPeakRss, rss, run, type Running, start } from "./harness/process.js"
-import * as Servers from "./harness/servers.js"
 import { version } from "../src/version.js"
+import { cpuSeconds, peakRss, resetPeakRss, rss, run, type Running, start } from "./harness/process.js"
 import { type Row, table, targets } from "./harness/report.js"
+import * as Servers from "./harness/servers.js"
 
 const MB = 1024 * 1024
 
-/** Runs a load generator to completion and parses the JSON line it prints last. */
+/** Runs a load generator (on the load CPU) to completion; the JSON line it prints last. */
 const load = (script: string, args: ReadonlyArray<string | number>) =>
-  Effect.flatMap(run([process.execPath, `dist/bench/load/${script}`, ...args.map(String)], "10 minutes"), (result) => {
-    const last = result.stdout.trim().split("\n").at(-1) ?? ""
-    return result.code === 0
-      ? Effect.succeed(JSON.parse(last) as Record<string, number>)
-      : Effect.fail(new Error(`${script} failed (${result.code}): ${result.stderr}`))
-  })
+  Effect.flatMap(
+    run(Servers.pinned(1, [process.execPath, `dist/bench/load/${script}`, ...args.map(String)]), "10 minutes"),
+    (result) => {
+      const last = result.stdout.trim().split("\n").at(-1) ?? ""
+      return result.code === 0
+        ? Effect.succeed(JSON.parse(last) as Record<string, number>)
+        : Effect.fail(new Error(`${script} failed (${result.code}): ${result.stderr}`))
+    }
+  )
 
 /** The server's CPU seconds and peak RSS over `measured`. */
 const measure = <A, E, R>(server: Running, measured: Effect.Effect<A, E, R>) =>
@@ -37,7 +41,8 @@ const measure = <A, E, R>(server: Running, measured: Effect.Effect<A, E, R>) =>
 const pingPong = (server: Servers.Server, framing: "raw" | "line", connections: number, roundTrips: number) =>
   Effect.scoped(Effect.gen(function*() {
     const running = yield* server.start
-    yield* load("tcp-pingpong.js", [running.port, Math.min(connections, 50), 100, framing])
+    // Warm-up: the JIT compiles the hot path before it is measured.
+    yield* load("tcp-pingpong.js", [running.port, 100, Math.max(20, Math.round(roundTrips * connections / 500)), framing])
     const { cpu, peak, result } = yield* measure(running, load("tcp-pingpong.js", [running.port, connections, roundTrips, framing]))
     return {
       case: `ping-pong ${connections}x${roundTrips}`,
@@ -56,10 +61,11 @@ const idle = (server: Servers.Server, connections: number) =>
   Effect.scoped(Effect.gen(function*() {
     const running = yield* server.start
     const pid = running.child.pid!
+    yield* load("tcp-pingpong.js", [running.port, 10, 10, "raw"])
     const before = rss(pid)
-    const clients = yield* start([process.execPath, "dist/bench/load/tcp-idle.js", String(running.port), String(connections)])
+    const clients = yield* start(Servers.pinned(1, [process.execPath, "dist/bench/load/tcp-idle.js", String(running.port), String(connections)]))
     yield* clients.waitFor(/"open":/, "2 minutes")
-    yield* Effect.sleep("500 millis")
+    yield* Effect.sleep("1 second")
     const after = rss(pid)
     clients.send("done\n")
     yield* clients.exited
@@ -71,11 +77,12 @@ const idle = (server: Servers.Server, connections: number) =>
     } satisfies Row
   }))
 
-const churn = (server: Servers.Server, total: number, workers: number) =>
+const churn = (server: Servers.Server, total: number) =>
   Effect.scoped(Effect.gen(function*() {
     const running = yield* server.start
-    yield* load("tcp-churn.js", [running.port, Math.min(total, 200), workers])
-    const { cpu, peak, result } = yield* measure(running, load("tcp-churn.js", [running.port, total, workers]))
+    // Four at a time: the tutorial's server listens with a backlog of 5.
+    yield* load("tcp-churn.js", [running.port, Math.min(total, 500), 4])
+    const { cpu, peak, result } = yield* measure(running, load("tcp-churn.js", [running.port, total, 4]))
     return {
       case: `churn ${total} connections`,
       server: server.name,
@@ -87,17 +94,85 @@ const churn = (server: Servers.Server, total: number, workers: number) =>
     } satisfies Row
   }))
 
+const udp = (server: Servers.Server, total: number) =>
+  Effect.scoped(Effect.gen(function*() {
+    const running = yield* server.start
+    yield* load("udp-flood.js", [running.port, 4, 32, Math.round(total / 5)])
+    const { cpu, peak, result } = yield* measure(running, load("udp-flood.js", [running.port, 4, 32, total]))
+    return {
+      case: `udp ${total} datagrams`,
+      server: server.name,
+      throughput: result.datagrams! / result.seconds!,
+      unit: "dgram/s",
+      cpuPerOp: (cpu / result.datagrams!) * 1e6,
+      peakRss: peak / MB,
+      loadCpu: result.loadCpu!
+    } satisfies Row
+  }))
+
+const installed = (program: string) => {
+  try {
+    execFileSync(program, ["--version"], { stdio: "ignore" })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Downloads the source's body with `client`; its throughput and its own peak RSS (sampled). */
+const download = (client: Servers.HttpClient, url: URL, bytes: number) =>
+  Effect.scoped(Effect.gen(function*() {
+    const started = Date.now()
+    const running = yield* start(Servers.pinned(1, client.command(url)))
+    const pid = running.child.pid!
+    let peak = 0
+    let cpu = 0
+    const sample = Effect.sync(() => {
+      try {
+        peak = Math.max(peak, peakRss(pid))
+        cpu = cpuSeconds(pid)
+      } catch {
+        // Gone between samples: the last ones stand.
+      }
+    })
+    const sampler = yield* Effect.fork(Effect.repeat(sample, Schedule.spaced("10 millis")))
+    const code = yield* running.exited
+    yield* Fiber.interrupt(sampler)
+    const seconds = (Date.now() - started) / 1000
+    if (code !== 0) return yield* Effect.fail(new Error(`${client.name} failed (${code}): ${running.stderr()}`))
+    return {
+      case: `http GET ${bytes / MB} MiB`,
+      server: client.name,
+      throughput: bytes / MB / seconds,
+      unit: "MiB/s",
+      cpuPerOp: (cpu / (bytes / MB)) * 1e6,
+      peakRss: peak / MB
+    } satisfies Row
+  }))
+
+const http = (bytes: number) =>
+  Effect.scoped(Effect.gen(function*() {
+    const source = yield* Servers.httpSource(bytes).start
+    const url = new URL(`http://127.0.0.1:${source.port}/big`)
+    const rows: Array<Row> = []
+    for (const client of Servers.httpClients) {
+      if (client.name === "curl" && !installed("curl")) continue
+      rows.push(yield* download(client, url, bytes))
+    }
+    return rows
+  }))
+
 const command = Command.make("bench", {
   quick: Options.boolean("quick").pipe(Options.withDescription("A smaller run of about 30 s, for a quick look."))
 }, ({ quick }) =>
   Effect.gen(function*() {
     const scale = quick ? 0.1 : 1
     const rows: Array<Row> = []
-    const add = (row: Row) => Effect.zipRight(Effect.sync(() => rows.push(row)), Console.error(`  ${row.case}: ${row.server} done`))
-    const tcpServers = [Servers.tcpRaw, Servers.tcpProject("raw"), Servers.tcpProject("line"), Servers.tcpPlatform, Servers.tcpPython]
+    const add = (row: Row) => Effect.zipRight(Effect.sync(() => rows.push(row)), Console.error(`  ${row.case}: ${row.server}`))
+    const tcp = [Servers.tcpRaw, Servers.tcpProject("raw"), Servers.tcpProject("line"), Servers.tcpPlatform, Servers.tcpPython]
     for (const [connections, roundTrips] of [[100, 2000], [1000, 200]] as const) {
-      for (const server of tcpServers) {
-        const framing = server === tcpServers[2] ? "line" : "raw"
+      for (const server of tcp) {
+        const framing = server === tcp[2] ? "line" : "raw"
         yield* Effect.flatMap(pingPong(server, framing, connections, Math.round(roundTrips * scale)), add)
       }
     }
@@ -105,12 +180,17 @@ const command = Command.make("bench", {
       yield* Effect.flatMap(idle(server, Math.round(5000 * scale)), add)
     }
     for (const server of [Servers.tcpRaw, Servers.tcpProject("raw"), Servers.tcpPlatform, Servers.tcpPython]) {
-      yield* Effect.flatMap(churn(server, Math.round(20000 * scale), 4), add)
+      yield* Effect.flatMap(churn(server, Math.round(10000 * scale)), add)
     }
+    for (const server of [Servers.udpRaw, Servers.udpProject, Servers.udpPython]) {
+      yield* Effect.flatMap(udp(server, Math.round(200_000 * scale)), add)
+    }
+    for (const row of yield* http(quick ? 128 * MB : 1024 * MB)) yield* add(row)
+
     yield* Console.log(table(rows))
     yield* Console.log(targets(rows))
     writeFileSync("bench/results.json", JSON.stringify({ date: new Date().toISOString(), quick, rows }, null, 2) + "\n")
-    yield* Console.log("results written to bench/results.json")
+    yield* Console.log("\nresults written to bench/results.json")
   }))
 
 Effect.runPromise(

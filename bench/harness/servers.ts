@@ -1,9 +1,24 @@
 /**
- * The servers the benchmark compares, each started in a process of its own, and how to find the
- * port it listens on.
+ * The servers and clients the benchmark compares, each started in a process of its own. Where
+ * `taskset` is at hand, servers run on CPU 0 and load generators and clients on CPU 1, so that
+ * they do not take turns on one core.
  */
 import { Effect, type Scope } from "effect"
+import { execFileSync } from "node:child_process"
 import { freePort, type Running, start } from "./process.js"
+
+const hasTaskset = (() => {
+  try {
+    execFileSync("taskset", ["-c", "0", "true"])
+    return true
+  } catch {
+    return false
+  }
+})()
+
+/** `command` pinned to one CPU, when the machine can. */
+export const pinned = (cpu: number, command: ReadonlyArray<string>): ReadonlyArray<string> =>
+  hasTaskset ? ["taskset", "-c", String(cpu), ...command] : command
 
 export interface Server {
   readonly name: string
@@ -19,7 +34,7 @@ const tutorial = (program: string) => `test/fixtures/tutorial/${program}`
 const listening = (name: string, command: ReadonlyArray<string>): Server => ({
   name,
   start: Effect.gen(function*() {
-    const running = yield* start(command)
+    const running = yield* start(pinned(0, command))
     const [, port] = yield* running.waitFor(/^listening on \w+:\/\/[^\s]*:(\d+)$/m)
     return { ...running, port: Number(port) }
   })
@@ -30,7 +45,7 @@ const tutorialServer = (name: string, kind: "tcp" | "udp", program: string, args
   name,
   start: Effect.gen(function*() {
     const port = yield* freePort(kind)
-    const running = yield* start(["python3", tutorial(program), String(port), ...args])
+    const running = yield* start(pinned(0, ["python3", tutorial(program), String(port), ...args]))
     yield* running.waitFor(ready)
     return { ...running, port }
   })
@@ -44,3 +59,25 @@ export const tcpProject = (framing: "raw" | "line") =>
 export const tcpRaw = listening("node:net (baseline 1)", [node, "dist/bench/baselines/tcp-raw.js", "0"])
 export const tcpPlatform = listening("@effect/platform (baseline 2)", [node, "dist/bench/baselines/tcp-platform.js", "0"])
 export const tcpPython = tutorialServer("tcp_server.py (baseline 3)", "tcp", "tcp_server.py", ["0"], /Waiting for connection/)
+
+export const udpProject = listening("effect-net", [node, "dist/cli/udp-server.js", "--port", "0", ...quiet])
+export const udpRaw = listening("raw node:dgram (baseline)", [node, "dist/bench/baselines/udp-raw.js", "0"])
+export const udpPython = tutorialServer("udp_server.py", "udp", "udp_server.py", [], /Bind UDP on/)
+
+/** The HTTP benchmark's source of a body of `bytes` bytes. */
+export const httpSource = (bytes: number) => listening("http source", [node, "dist/bench/load/http-source.js", String(bytes)])
+
+/** An HTTP client that downloads `url` to /dev/null. */
+export interface HttpClient {
+  readonly name: string
+  readonly command: (url: URL) => ReadonlyArray<string>
+}
+
+export const httpClients: ReadonlyArray<HttpClient> = [
+  { name: "curl", command: (url) => ["curl", "-s", "-o", "/dev/null", url.href] },
+  { name: "effect-net http:get", command: (url) => [node, "dist/cli/http-get.js", url.href, "-o", "/dev/null"] },
+  {
+    name: "http_get.py",
+    command: (url) => ["python3", tutorial("http_get.py"), url.hostname, url.port, url.pathname, "/dev/null"]
+  }
+]

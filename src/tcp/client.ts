@@ -15,6 +15,12 @@ export interface TcpClientOptions extends TcpConnectionOptions {
   readonly connectTimeout?: Duration.DurationInput | undefined
   /** Speak TLS: the connection is acquired once the handshake is done (within `connectTimeout`). */
   readonly tls?: TcpClientTlsOptions | undefined
+  /**
+   * How many bytes the socket may hold for the reader before it stops reading from the OS
+   * (Node's default is 16 KiB). A bulk download wants more: fewer, larger reads. Plain TCP
+   * only: Node's TLS sockets keep their default.
+   */
+  readonly readBufferBytes?: number | undefined
 }
 
 export interface TcpClientTlsOptions {
@@ -28,12 +34,18 @@ export interface TcpClientTlsOptions {
 const open = (
   host: string,
   port: number,
-  tls: TcpClientTlsOptions | undefined,
+  { readBufferBytes, tls }: TcpClientOptions,
   onReady: (socket: Net.Socket) => void,
   onFailure: (error: TcpConnectError) => void
 ): Net.Socket => {
   // allowHalfOpen: after our FIN we still read what the server sends.
-  const options = { host, port, allowHalfOpen: true, noDelay: true }
+  const options = {
+    host,
+    port,
+    allowHalfOpen: true,
+    noDelay: true,
+    ...(readBufferBytes !== undefined && { readableHighWaterMark: readBufferBytes })
+  }
   // Node sends no SNI unless told; an IP address must not be sent as one (RFC 6066).
   const servername = tls?.servername ?? (Net.isIP(host) === 0 ? host : undefined)
   const socket = tls === undefined
@@ -64,7 +76,7 @@ export const connect = (options: TcpClientOptions): Effect.Effect<TcpConnection,
       const socket = open(
         host,
         port,
-        options.tls,
+        options,
         // Wrapped at once: the connection's own 'error' listener must be in place before any I/O event.
         (socket) => resume(Effect.succeed(fromSocket(socket, options))),
         (error) => resume(Effect.fail(error))
