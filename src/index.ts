@@ -1,5 +1,6 @@
 /**
- * effect-net: scoped TCP building blocks for Effect, and the socket tutorial's services on them.
+ * effect-net: scoped TCP and UDP building blocks for Effect, and the socket tutorial's services
+ * on them. The Prometheus endpoint is `effect-net/prometheus` (it loads an HTTP server).
  */
 export * from "./address.js"
 export * from "./tcp/errors.js"
@@ -21,3 +22,4 @@ export * as HttpBody from "./http/body.js"
 export * as HttpGet from "./http/get.js"
 export * as Greeting from "./protocol/greeting.js"
 export * as Framing from "./protocol/framing.js"
+export * as Metrics from "./metrics/metrics.js"

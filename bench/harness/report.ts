@@ -15,6 +15,8 @@ export interface Row {
   readonly cpuPerOp?: number
   /** Resident memory per open connection, KiB. */
   readonly memoryPerConnection?: number
+  /** The whole run, start-up included, s (HTTP clients). */
+  readonly seconds?: number
   /** Peak resident memory of the server (or of the client, for HTTP), MB. */
   readonly peakRss?: number
   /** CPU seconds the load generator used: it must not be the one that is saturated. */
@@ -33,7 +35,20 @@ const cases = (rows: ReadonlyArray<Row>) => [...new Set(rows.map((row) => row.ca
 const baselineOf = (rows: ReadonlyArray<Row>, name: string) => rows.find((row) => row.case === name && isBaseline(row))
 
 export const table = (rows: ReadonlyArray<Row>): string => {
-  const header = ["case", "server", "throughput", "p50 ms", "p99 ms", "CPU/op µs", "CPU vs base", "KiB/conn", "mem vs base", "peak RSS MB"]
+  const header = [
+    "case",
+    "server",
+    "throughput",
+    "vs base",
+    "p50 ms",
+    "p99 ms",
+    "CPU/op µs",
+    "CPU vs base",
+    "KiB/conn",
+    "mem vs base",
+    "peak RSS MB",
+    "wall s"
+  ]
   const lines = [header]
   for (const name of cases(rows)) {
     const base = baselineOf(rows, name)
@@ -42,13 +57,15 @@ export const table = (rows: ReadonlyArray<Row>): string => {
         row.case,
         row.server,
         row.throughput === undefined ? "" : `${fixed(row.throughput, 0)} ${row.unit}`,
+        ratio(row.throughput, base?.throughput),
         fixed(row.p50, 2),
         fixed(row.p99, 2),
         fixed(row.cpuPerOp),
         ratio(row.cpuPerOp, base?.cpuPerOp),
         fixed(row.memoryPerConnection),
         ratio(row.memoryPerConnection, base?.memoryPerConnection),
-        fixed(row.peakRss, 0)
+        fixed(row.peakRss, 0),
+        fixed(row.seconds, 2)
       ])
     }
   }

@@ -1,6 +1,8 @@
 /**
  * The HTTP benchmark's server: `GET /big` answers BYTES bytes (a repeated 64 KiB block) with a
- * Content-Length, written as fast as the client reads. Prints `listening on http://...`.
+ * Content-Length, written as fast as the client reads. Prints `listening on http://...`, then
+ * for each response `{"seconds": S}`: from the request to the last byte taken by the client's
+ * kernel, the transfer without the client's start-up.
  * Usage: node http-source.js BYTES
  */
 import * as Http from "node:http"
@@ -9,6 +11,8 @@ const size = Number(process.argv[2])
 const block = Buffer.alloc(64 * 1024, "x")
 
 const server = Http.createServer((_request, response) => {
+  const started = process.hrtime.bigint()
+  response.once("finish", () => console.log(JSON.stringify({ seconds: Number(process.hrtime.bigint() - started) / 1e9 })))
   response.writeHead(200, { "Content-Length": size, "Content-Type": "application/octet-stream" })
   let sent = 0
   const pump = () => {

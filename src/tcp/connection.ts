@@ -60,148 +60,208 @@ const toMillis = (input: Duration.DurationInput | undefined): number | undefined
   return Number.isFinite(millis) && millis > 0 ? millis : undefined
 }
 
-/**
- * Wraps a connected socket. The caller owns it: `close` it when done (the listener and the
- * client do so when their scopes close).
- */
-export const fromSocket = (socket: Socket, options: TcpConnectionOptions = {}): TcpConnection => {
-  const remote = { host: socket.remoteAddress ?? "unknown", port: socket.remotePort ?? 0 }
-  const local = { host: socket.localAddress ?? "unknown", port: socket.localPort ?? 0 }
-  const peer = formatAddress(remote)
-  const idleMillis = toMillis(options.idleTimeout)
-  const writeMillis = toMillis(options.writeTimeout)
+/** The connection a socket belongs to: the socket's listeners are shared, and find it here. */
+const owner = Symbol("effect-net/TcpConnection")
+type OwnedSocket = Socket & { [owner]: SocketConnection }
 
-  let failure: TcpError | undefined
-  let readsEnded = false
-  let stopped = false
+function onReadable(this: OwnedSocket) {
+  this[owner].wakeReader()
+}
+function onEnd(this: OwnedSocket) {
+  this[owner].readsEnded = true
+  this[owner].wakeReader()
+}
+function onDrain(this: OwnedSocket) {
+  this[owner].drained?.unsafeOpen()
+}
+// An 'error' listener must exist, or Node turns a reset into an uncaught exception.
+function onError(this: OwnedSocket, cause: Error) {
+  const connection = this[owner]
+  connection.failure ??= new TcpSocketError({ remote: connection.peer, cause })
+  connection.wakeAll()
+}
+function onClose(this: OwnedSocket) {
+  clearTimeout(this[owner].idleTimer)
+  this[owner].wakeAll()
+}
+
+const endOfReads = Effect.succeed(Option.none<Uint8Array>())
+
+/**
+ * A class, not a closure per operation: a server holds one per open connection, so what each
+ * costs in memory counts; the Effects it hands out are made on first use.
+ */
+class SocketConnection implements TcpConnection {
+  readonly local: SocketAddress
+  readonly remote: SocketAddress
+  readonly peer: string
+  failure: TcpError | undefined
+  readsEnded = false
+  stopped = false
   /** The reads' consumer, while it waits for the socket to become readable. */
-  let reader: ((resume: Effect.Effect<Option.Option<Uint8Array>, TcpError>) => void) | undefined
-  const drained = Effect.unsafeMakeLatch(true)
+  reader: ((resume: Effect.Effect<Option.Option<Uint8Array>, TcpError>) => void) | undefined
+  /** Closed while a write waits for 'drain'; made by the first write that must wait. */
+  drained: Effect.Latch | undefined
+  readonly idleTimer: NodeJS.Timeout | undefined
+  private readonly writeMillis: number | undefined
+
+  constructor(readonly socket: Socket, options: TcpConnectionOptions) {
+    this.remote = { host: socket.remoteAddress ?? "unknown", port: socket.remotePort ?? 0 }
+    this.local = { host: socket.localAddress ?? "unknown", port: socket.localPort ?? 0 }
+    this.peer = formatAddress(this.remote)
+    this.writeMillis = toMillis(options.writeTimeout)
+    const idleMillis = toMillis(options.idleTimeout)
+    // One timer per connection, re-armed with refresh() each time a read waits: cheap on the hot path.
+    this.idleTimer = idleMillis === undefined ? undefined : setTimeout(() => {
+      if (this.reader !== undefined) {
+        this.timeOut(new TcpTimeoutError({ remote: this.peer, kind: "Idle", seconds: idleMillis / 1000 }))
+      }
+    }, idleMillis).unref()
+    ;(socket as OwnedSocket)[owner] = this
+    socket.on("readable", onReadable)
+    socket.on("end", onEnd)
+    socket.on("drain", onDrain)
+    socket.on("error", onError)
+    socket.on("close", onClose)
+  }
 
   /** Cuts the connection off. A stuck reader gets a reset: it frees the kernel's send buffer, which a FIN would wait behind. */
-  const timeOut = (error: TcpTimeoutError) => {
-    if (failure !== undefined) return
-    failure = error
+  timeOut(error: TcpTimeoutError) {
+    if (this.failure !== undefined) return
+    this.failure = error
     Metrics.connectionsTimedOut.unsafeUpdate(1, Metrics.noTags)
-    if (error.kind === "Write") socket.resetAndDestroy()
-    else socket.destroy()
+    if (error.kind === "Write") this.socket.resetAndDestroy()
+    else this.socket.destroy()
   }
+
   /**
    * Hands the waiting reader what is there now, read in the event's callback (cheaper than in
    * the reader's fiber). When nothing is there yet, the reader looks again once it runs: a
    * 'readable' at end of stream comes a tick before 'end', itself before the fiber runs.
    */
-  const wakeReader = () => {
-    const resume = reader
+  wakeReader() {
+    const resume = this.reader
     if (resume === undefined) return
-    reader = undefined
-    const next = nextRead()
-    resume(next === awaitRead ? read : next)
+    this.reader = undefined
+    const next = this.nextRead()
+    resume(next === this.awaitRead ? this.read : next)
   }
-  const wakeAll = () => {
-    wakeReader()
-    drained.unsafeOpen()
+
+  wakeAll() {
+    this.wakeReader()
+    this.drained?.unsafeOpen()
   }
-  socket.on("readable", wakeReader)
-  socket.on("end", () => {
-    readsEnded = true
-    wakeReader()
-  })
-  socket.on("drain", () => drained.unsafeOpen())
-  // An 'error' listener must exist, or Node turns a reset into an uncaught exception.
-  socket.on("error", (cause) => {
-    failure ??= new TcpSocketError({ remote: peer, cause })
-    wakeAll()
-  })
-  socket.on("close", wakeAll)
 
-  // One timer per connection, re-armed with refresh() each time a read waits: cheap on the hot path.
-  const idleTimer = idleMillis === undefined ? undefined : setTimeout(() => {
-    if (reader !== undefined) timeOut(new TcpTimeoutError({ remote: peer, kind: "Idle", seconds: idleMillis / 1000 }))
-  }, idleMillis).unref()
-  socket.once("close", () => clearTimeout(idleTimer))
-
-  const checkFailure = Effect.suspend(() => failure !== undefined ? Effect.fail(failure) : Effect.void)
-  // No canceler: it would cost more Effect operations per read than everything else. A reader
-  // interrupted while waiting leaves `reader` set; resuming a finished fiber is a no-op.
-  const awaitRead = Effect.async<Option.Option<Uint8Array>, TcpError>((resume) => {
-    reader = resume
-    idleTimer?.refresh()
-  })
-  const endOfReads = Effect.succeed(Option.none<Uint8Array>())
-  function nextRead(): Effect.Effect<Option.Option<Uint8Array>, TcpError> {
-    if (stopped) return endOfReads
-    const data: Buffer | null = socket.read()
+  private nextRead(): Effect.Effect<Option.Option<Uint8Array>, TcpError> {
+    if (this.stopped) return endOfReads
+    const data: Buffer | null = this.socket.read()
     if (data !== null) {
       Metrics.bytesReceived.unsafeUpdate(data.length, Metrics.noTags)
       return Effect.succeed(Option.some(data))
     }
-    if (failure !== undefined) return Effect.fail(failure)
-    if (readsEnded || socket.destroyed) return endOfReads
-    return awaitRead
+    if (this.failure !== undefined) return Effect.fail(this.failure)
+    if (this.readsEnded || this.socket.destroyed) return endOfReads
+    return this.awaitRead
   }
-  const read = Effect.suspend(nextRead)
 
-  const closedError = () => new TcpSocketError({ remote: peer, cause: new Error("it is closed") })
-  const checkWritable = Effect.zipRight(
-    checkFailure,
-    Effect.suspend(() => socket.destroyed ? Effect.fail(closedError()) : Effect.void)
-  )
+  // No canceler: it would cost more Effect operations per read than everything else. A reader
+  // interrupted while waiting leaves `reader` set; resuming a finished fiber is a no-op.
+  private _awaitRead: Effect.Effect<Option.Option<Uint8Array>, TcpError> | undefined
+  private get awaitRead() {
+    return this._awaitRead ??= Effect.async<Option.Option<Uint8Array>, TcpError>((resume) => {
+      this.reader = resume
+      this.idleTimer?.refresh()
+    })
+  }
+
+  private _read: Effect.Effect<Option.Option<Uint8Array>, TcpError> | undefined
+  get read() {
+    return this._read ??= Effect.suspend(() => this.nextRead())
+  }
+
+  get reads(): Stream.Stream<Uint8Array, TcpError> {
+    return Stream.repeatEffectOption(Effect.flatMap(
+      Effect.mapError(this.read, Option.some),
+      Option.match({ onNone: () => Effect.fail(Option.none()), onSome: Effect.succeed })
+    ))
+  }
+
+  private closedError() {
+    return new TcpSocketError({ remote: this.peer, cause: new Error("it is closed") })
+  }
+
+  private get checkFailure(): Effect.Effect<void, TcpError> {
+    return Effect.suspend(() => this.failure !== undefined ? Effect.fail(this.failure) : Effect.void)
+  }
 
   /** Bounds a wait for the peer to take our data by the write timeout; a stuck peer is cut off. */
-  const bounded = (wait: Effect.Effect<void, TcpError>): Effect.Effect<void, TcpError> =>
-    writeMillis === undefined ? wait : wait.pipe(Effect.timeoutFail({
-      duration: writeMillis,
+  private bounded(wait: Effect.Effect<void, TcpError>): Effect.Effect<void, TcpError> {
+    const millis = this.writeMillis
+    return millis === undefined ? wait : wait.pipe(Effect.timeoutFail({
+      duration: millis,
       onTimeout: () => {
-        const error = new TcpTimeoutError({ remote: peer, kind: "Write", seconds: writeMillis / 1000 })
-        timeOut(error)
+        const error = new TcpTimeoutError({ remote: this.peer, kind: "Write", seconds: millis / 1000 })
+        this.timeOut(error)
         return error
       }
     }))
-  const awaitDrained = bounded(Effect.zipRight(drained.await, checkWritable))
+  }
 
-  const write = (bytes: Uint8Array): Effect.Effect<void, TcpError> =>
+  // An arrow, like the two counters below: a caller may take it off the object.
+  write = (bytes: Uint8Array): Effect.Effect<void, TcpError> =>
     Effect.suspend(() => {
-      if (failure !== undefined) return Effect.fail(failure)
-      if (!socket.writable) return Effect.fail(closedError())
+      if (this.failure !== undefined) return Effect.fail(this.failure)
+      if (!this.socket.writable) return Effect.fail(this.closedError())
       Metrics.bytesSent.unsafeUpdate(bytes.length, Metrics.noTags)
-      if (socket.write(bytes)) return Effect.void
+      if (this.socket.write(bytes)) return Effect.void
+      const drained = this.drained ??= Effect.unsafeMakeLatch(true)
       drained.unsafeClose()
-      return awaitDrained
+      return this.bounded(Effect.zipRight(
+        drained.await,
+        Effect.zipRight(
+          this.checkFailure,
+          Effect.suspend(() => this.socket.destroyed ? Effect.fail(this.closedError()) : Effect.void)
+        )
+      ))
     })
 
-  const end = Effect.suspend(() => {
-    if (socket.destroyed || socket.writableFinished) return Effect.void
-    return bounded(Effect.async<void, TcpError>((resume) => {
-      const done = () => resume(checkFailure)
-      socket.once("finish", done)
-      socket.once("close", done)
-      socket.end()
-      return Effect.sync(() => {
-        socket.off("finish", done)
-        socket.off("close", done)
-      })
-    }))
-  })
-
-  return {
-    local,
-    remote,
-    read,
-    reads: Stream.repeatEffectOption(Effect.flatMap(
-      Effect.mapError(read, Option.some),
-      Option.match({ onNone: () => Effect.fail(Option.none()), onSome: Effect.succeed })
-    )),
-    write,
-    end,
-    close: Effect.sync(() => {
-      socket.destroy()
-    }),
-    stopReading: Effect.sync(() => {
-      stopped = true
-      wakeReader()
-    }),
-    bytesRead: () => socket.bytesRead,
-    bytesWritten: () => socket.bytesWritten
+  get end(): Effect.Effect<void, TcpError> {
+    return Effect.suspend(() => {
+      const socket = this.socket
+      if (socket.destroyed || socket.writableFinished) return Effect.void
+      return this.bounded(Effect.async<void, TcpError>((resume) => {
+        const done = () => resume(this.checkFailure)
+        socket.once("finish", done)
+        socket.once("close", done)
+        socket.end()
+        return Effect.sync(() => {
+          socket.off("finish", done)
+          socket.off("close", done)
+        })
+      }))
+    })
   }
+
+  get close(): Effect.Effect<void> {
+    return Effect.sync(() => {
+      this.socket.destroy()
+    })
+  }
+
+  get stopReading(): Effect.Effect<void> {
+    return Effect.sync(() => {
+      this.stopped = true
+      this.wakeReader()
+    })
+  }
+
+  bytesRead = () => this.socket.bytesRead
+  bytesWritten = () => this.socket.bytesWritten
 }
+
+/**
+ * Wraps a connected socket. The caller owns it: `close` it when done (the listener and the
+ * client do so when their scopes close).
+ */
+export const fromSocket = (socket: Socket, options: TcpConnectionOptions = {}): TcpConnection =>
+  new SocketConnection(socket, options)

@@ -13,11 +13,11 @@ import {
 } from "node:fs"
 import { tmpdir } from "node:os"
 import * as Path from "node:path"
+import { lines } from "../helpers/cli.js"
 import { freePort, root, rss, run, runScript, scriptCommand, start, tutorial } from "../helpers/process.js"
 import { httpServer, httpsServer, rawServer, silentServer, writeApart } from "../helpers/servers.js"
 
 const MB = 1024 * 1024
-const lines = (text: string) => text.split("\n").filter((line) => line !== "")
 
 /** A fresh directory for a test's output files; the scope removes it. */
 const directory = Effect.acquireRelease(

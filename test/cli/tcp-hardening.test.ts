@@ -1,11 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { rejectsFlags } from "../helpers/cli.js"
 import * as Http from "../helpers/http.js"
 import * as Peer from "../helpers/peer.js"
-import { run, runScript, scriptCommand, start, startServer, tutorial } from "../helpers/process.js"
+import { run, scriptCommand, start, startServer, tutorial } from "../helpers/process.js"
 
 const tutorialOutput = "Welcome!\nHello, Michael!\nHello, Tracy!\nHello, Sarah!\n"
-const lines = (text: string) => text.split("\n").filter((line) => line !== "")
 
 /** Waits for the server's `metrics on URL` line and scrapes it. */
 const scrape = (server: { waitFor: (pattern: RegExp) => Effect.Effect<RegExpMatchArray, unknown> }) =>
@@ -171,21 +171,12 @@ describe("start:tcp --metrics-port", () => {
 })
 
 describe("start:tcp flag validation", () => {
-  for (
-    const [args, message] of [
-      [["--max-connections", "0"], "--max-connections must be at least 1, got 0"],
-      [["--idle-timeout", "-5"], "--idle-timeout must be a number of seconds >= 0, got -5"],
-      [["--shutdown-grace", "x"], "'x' is not a float"],
-      [["--metrics-port", "65536"], "--metrics-port must be between 0 and 65535, got 65536"]
-    ] as const
-  ) {
-    it.live(`rejects ${args.join(" ")} with one line and exit code 2`, () =>
-      Effect.gen(function*() {
-        const { code, stderr } = yield* runScript("start:tcp", args)
-        expect(code).toBe(2)
-        expect(lines(stderr)).toEqual([message])
-      }))
-  }
+  rejectsFlags("start:tcp", [
+    [["--max-connections", "0"], "--max-connections must be at least 1, got 0"],
+    [["--idle-timeout", "-5"], "--idle-timeout must be a number of seconds >= 0, got -5"],
+    [["--shutdown-grace", "x"], "'x' is not a float"],
+    [["--metrics-port", "65536"], "--metrics-port must be between 0 and 65535, got 65536"]
+  ])
 })
 
 describe("start:tcp out of file descriptors", () => {

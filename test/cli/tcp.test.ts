@@ -1,10 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Net from "node:net"
+import { lines, rejectsFlags } from "../helpers/cli.js"
 import { freePort, run, runScript, start, startServer, tutorial } from "../helpers/process.js"
 
 const tutorialLines = ["Welcome!", "Hello, Michael!", "Hello, Tracy!", "Hello, Sarah!"]
-const lines = (text: string) => text.split("\n").filter((line) => line !== "")
 
 describe("pnpm start:tcp", () => {
   it.scopedLive("serves the tutorial's own client, logs accept and close, and stops on SIGTERM with code 0", () =>
@@ -46,23 +46,14 @@ describe("pnpm start:tcp", () => {
       for (const flag of ["--host", "--port", "--delay", "--framing", "--max-line-bytes"]) expect(stdout).toContain(flag)
     }))
 
-  for (
-    const [args, message] of [
-      [["--port", "70000"], "--port must be between 0 and 65535, got 70000"],
-      [["--port", "abc"], "'abc' is not a integer"],
-      [["--delay", "-1"], "--delay must be a number of seconds >= 0, got -1"],
-      [["--framing", "words"], "Expected one of the following cases: raw, line"],
-      [["--max-line-bytes", "0"], "--max-line-bytes must be at least 1, got 0"],
-      [["--frobnicate"], "Received unknown argument: '--frobnicate'"]
-    ] as const
-  ) {
-    it.live(`rejects ${args.join(" ")} with one line and exit code 2`, () =>
-      Effect.gen(function*() {
-        const { code, stderr } = yield* runScript("start:tcp", args)
-        expect(code).toBe(2)
-        expect(lines(stderr)).toEqual([message])
-      }))
-  }
+  rejectsFlags("start:tcp", [
+    [["--port", "70000"], "--port must be between 0 and 65535, got 70000"],
+    [["--port", "abc"], "'abc' is not a integer"],
+    [["--delay", "-1"], "--delay must be a number of seconds >= 0, got -1"],
+    [["--framing", "words"], "Expected one of the following cases: raw, line"],
+    [["--max-line-bytes", "0"], "--max-line-bytes must be at least 1, got 0"],
+    [["--frobnicate"], "Received unknown argument: '--frobnicate'"]
+  ])
 
   it.scopedLive("says so, with exit code 1, when the port is taken", () =>
     Effect.gen(function*() {

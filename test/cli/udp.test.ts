@@ -1,10 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { lines, rejectsFlags } from "../helpers/cli.js"
 import { freePort, rss, run, runScript, start, startServer, tutorial } from "../helpers/process.js"
 import * as UdpPeer from "../helpers/udp-peer.js"
 
 const tutorialLines = ["Hello, Michael!", "Hello, Tracy!", "Hello, Sarah!"]
-const lines = (text: string) => text.split("\n").filter((line) => line !== "")
 
 /** The server's last words: `stopped: N datagram(s) received, D dropped`. */
 const counts = (stderr: string) => {
@@ -175,22 +175,15 @@ describe("pnpm client:udp", () => {
 })
 
 describe("bad flags", () => {
-  for (
-    const [script, args, message] of [
-      ["start:udp", ["--port", "70000"], "--port must be between 0 and 65535, got 70000"],
-      ["start:udp", ["--delay", "-1"], "--delay must be a number of seconds >= 0, got -1"],
-      ["start:udp", ["--concurrency", "0"], "--concurrency must be at least 1, got 0"],
-      ["start:udp", ["--frobnicate"], "Received unknown argument: '--frobnicate'"],
-      ["client:udp", ["--retries", "-1"], "--retries must be at least 0, got -1"],
-      ["client:udp", ["--timeout", "soon"], "'soon' is not a float"],
-      ["client:udp", ["Ada", "--frobnicate"], "Received unknown argument: '--frobnicate'"]
-    ] as const
-  ) {
-    it.live(`${script} rejects ${args.join(" ")} with one line and exit code 2`, () =>
-      Effect.gen(function*() {
-        const { code, stderr } = yield* runScript(script, args)
-        expect(code).toBe(2)
-        expect(lines(stderr)).toEqual([message])
-      }))
-  }
+  rejectsFlags("start:udp", [
+    [["--port", "70000"], "--port must be between 0 and 65535, got 70000"],
+    [["--delay", "-1"], "--delay must be a number of seconds >= 0, got -1"],
+    [["--concurrency", "0"], "--concurrency must be at least 1, got 0"],
+    [["--frobnicate"], "Received unknown argument: '--frobnicate'"]
+  ])
+  rejectsFlags("client:udp", [
+    [["--retries", "-1"], "--retries must be at least 0, got -1"],
+    [["--timeout", "soon"], "'soon' is not a float"],
+    [["Ada", "--frobnicate"], "Received unknown argument: '--frobnicate'"]
+  ])
 })

@@ -1,11 +1,14 @@
 import { describe, expect, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Logger, LogLevel } from "effect"
 import * as GreetingServer from "../../src/tcp/greeting-server.js"
 import * as TcpListener from "../../src/tcp/listener.js"
 import * as Peer from "../helpers/peer.js"
 
 const serverOn = (options: GreetingServer.GreetingServerOptions) =>
-  GreetingServer.layer(options).pipe(Layer.provideMerge(TcpListener.layer({ port: 0 })))
+  GreetingServer.layer(options).pipe(
+    Layer.provideMerge(TcpListener.layer({ port: 0 })),
+    Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
+  )
 
 const connect = Effect.flatMap(TcpListener.TcpListener, (listener) => Peer.connect(listener.address.port))
 
