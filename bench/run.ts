@@ -38,24 +38,41 @@ const measure = <A, E, R>(server: Running, measured: Effect.Effect<A, E, R>) =>
     return { result, cpu: cpuSeconds(pid) - before, peak: peakRss(pid) }
   })
 
-const pingPong = (server: Servers.Server, framing: "raw" | "line", connections: number, roundTrips: number) =>
+/**
+ * Starts `server`, warms it up with one run of the load generator `script` (the JIT compiles the
+ * hot path), then measures another: a row of throughput and CPU per operation, where the
+ * generator reports `count` operations (of `unit`) in `seconds`.
+ */
+const loadCase = (
+  name: string,
+  server: Servers.Server,
+  script: string,
+  args: { readonly warmUp: ReadonlyArray<string | number>; readonly measured: ReadonlyArray<string | number> },
+  count: string,
+  unit: string
+) =>
   Effect.scoped(Effect.gen(function*() {
     const running = yield* server.start
-    // Warm-up: the JIT compiles the hot path before it is measured.
-    yield* load("tcp-pingpong.js", [running.port, 100, Math.max(20, Math.round(roundTrips * connections / 500)), framing])
-    const { cpu, peak, result } = yield* measure(running, load("tcp-pingpong.js", [running.port, connections, roundTrips, framing]))
+    yield* load(script, [running.port, ...args.warmUp])
+    const { cpu, peak, result } = yield* measure(running, load(script, [running.port, ...args.measured]))
     return {
-      case: `ping-pong ${connections}x${roundTrips}`,
+      case: name,
       server: server.name,
-      throughput: result.messages! / result.seconds!,
-      unit: "msg/s",
-      p50: result.p50!,
-      p99: result.p99!,
-      cpuPerOp: (cpu / result.messages!) * 1e6,
+      throughput: result[count]! / result.seconds!,
+      unit,
+      p50: result.p50,
+      p99: result.p99,
+      cpuPerOp: (cpu / result[count]!) * 1e6,
       peakRss: peak / MB,
       loadCpu: result.loadCpu!
     } satisfies Row
   }))
+
+const pingPong = (server: Servers.Server, framing: "raw" | "line", connections: number, roundTrips: number) =>
+  loadCase(`ping-pong ${connections}x${roundTrips}`, server, "tcp-pingpong.js", {
+    warmUp: [100, Math.max(20, Math.round(roundTrips * connections / 500)), framing],
+    measured: [connections, roundTrips, framing]
+  }, "messages", "msg/s")
 
 const idle = (server: Servers.Server, connections: number) =>
   Effect.scoped(Effect.gen(function*() {
@@ -77,38 +94,18 @@ const idle = (server: Servers.Server, connections: number) =>
     } satisfies Row
   }))
 
+// Four at a time: the tutorial's server listens with a backlog of 5.
 const churn = (server: Servers.Server, total: number) =>
-  Effect.scoped(Effect.gen(function*() {
-    const running = yield* server.start
-    // Four at a time: the tutorial's server listens with a backlog of 5.
-    yield* load("tcp-churn.js", [running.port, Math.min(total, 500), 4])
-    const { cpu, peak, result } = yield* measure(running, load("tcp-churn.js", [running.port, total, 4]))
-    return {
-      case: `churn ${total} connections`,
-      server: server.name,
-      throughput: result.connections! / result.seconds!,
-      unit: "conn/s",
-      cpuPerOp: (cpu / result.connections!) * 1e6,
-      peakRss: peak / MB,
-      loadCpu: result.loadCpu!
-    } satisfies Row
-  }))
+  loadCase(`churn ${total} connections`, server, "tcp-churn.js", {
+    warmUp: [Math.min(total, 500), 4],
+    measured: [total, 4]
+  }, "connections", "conn/s")
 
 const udp = (server: Servers.Server, total: number) =>
-  Effect.scoped(Effect.gen(function*() {
-    const running = yield* server.start
-    yield* load("udp-flood.js", [running.port, 4, 32, Math.round(total / 5)])
-    const { cpu, peak, result } = yield* measure(running, load("udp-flood.js", [running.port, 4, 32, total]))
-    return {
-      case: `udp ${total} datagrams`,
-      server: server.name,
-      throughput: result.datagrams! / result.seconds!,
-      unit: "dgram/s",
-      cpuPerOp: (cpu / result.datagrams!) * 1e6,
-      peakRss: peak / MB,
-      loadCpu: result.loadCpu!
-    } satisfies Row
-  }))
+  loadCase(`udp ${total} datagrams`, server, "udp-flood.js", {
+    warmUp: [4, 32, Math.round(total / 5)],
+    measured: [4, 32, total]
+  }, "datagrams", "dgram/s")
 
 const installed = (program: string) => {
   try {

@@ -3,7 +3,7 @@
  */
 import { expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { runScript } from "./process.js"
+import { type Running, runScript } from "./process.js"
 
 /** The non-empty lines of a program's output. */
 export const lines = (text: string): Array<string> => text.split("\n").filter((line) => line !== "")
@@ -19,3 +19,12 @@ export const rejectsFlags = (script: string, cases: ReadonlyArray<readonly [Read
       }))
   }
 }
+
+/** Sends `signal` to a server and checks that it exits with code 0 within `withinMillis`. */
+export const stopsCleanly = (server: Running, withinMillis: number, signal: NodeJS.Signals = "SIGTERM") =>
+  Effect.gen(function*() {
+    const sent = Date.now()
+    server.child.kill(signal)
+    expect(yield* server.exited).toBe(0)
+    expect(Date.now() - sent).toBeLessThan(withinMillis)
+  })
