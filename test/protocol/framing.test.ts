@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Either, Stream } from "effect"
-import { LineDecoder, lines, rawMessage } from "../../src/protocol/framing.js"
+import { decoder, frame, type Framing, LineDecoder, lines, rawMessage } from "../../src/protocol/framing.js"
 import type { Message } from "../../src/protocol/greeting.js"
 
 const bytes = (s: string) => new Uint8Array(Buffer.from(s, "latin1"))
@@ -66,4 +66,24 @@ describe("line framing", () => {
     expect(decoder.push(bytes("abcd\r"), out)).toBe(true)
     expect(decoder.push(bytes("x"), out)).toBe(false)
   })
+})
+
+describe("frame and decoder", () => {
+  // The greeting server decodes with `decoder`; library users frame with `frame`: the same messages.
+  const input = "Ada\nGr" + "ace\r\n\nexit\nlast"
+  const splits = [[input], input.split(""), ["Ada\nGr", "ace\r", "\n\nexit\nla", "st"]]
+  for (const framing of ["raw", "line"] as const satisfies ReadonlyArray<Framing>) {
+    for (const reads of splits) {
+      it.effect(`give the same messages (${framing} framing, ${reads.length} reads)`, () =>
+        Effect.gen(function*() {
+          const framed = yield* Stream.fromIterable(reads.map(bytes)).pipe(frame(framing), Stream.runCollect)
+          const decode = decoder(framing)
+          const decoded: Array<Message> = []
+          for (const read of reads) expect(decode.push(bytes(read), decoded)).toBe(true)
+          const last = decode.flush()
+          if (last !== undefined) decoded.push(last)
+          expect(show(Chunk.toReadonlyArray(framed))).toEqual(show(decoded))
+        }))
+    }
+  }
 })
