@@ -194,6 +194,14 @@ class SocketConnection implements TcpConnection {
     return Effect.suspend(() => this.failure !== undefined ? Effect.fail(this.failure) : Effect.void)
   }
 
+  /** After a wait for 'drain': fails if the connection failed or was closed meanwhile. */
+  private get checkWritable(): Effect.Effect<void, TcpError> {
+    return Effect.suspend(() => {
+      if (this.failure !== undefined) return Effect.fail(this.failure)
+      return this.socket.destroyed ? Effect.fail(this.closedError()) : Effect.void
+    })
+  }
+
   /** Bounds a wait for the peer to take our data by the write timeout; a stuck peer is cut off. */
   private bounded(wait: Effect.Effect<void, TcpError>): Effect.Effect<void, TcpError> {
     const millis = this.writeMillis
@@ -216,13 +224,7 @@ class SocketConnection implements TcpConnection {
       if (this.socket.write(bytes)) return Effect.void
       const drained = this.drained ??= Effect.unsafeMakeLatch(true)
       drained.unsafeClose()
-      return this.bounded(Effect.zipRight(
-        drained.await,
-        Effect.zipRight(
-          this.checkFailure,
-          Effect.suspend(() => this.socket.destroyed ? Effect.fail(this.closedError()) : Effect.void)
-        )
-      ))
+      return this.bounded(Effect.zipRight(drained.await, this.checkWritable))
     })
 
   get end(): Effect.Effect<void, TcpError> {
