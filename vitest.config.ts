@@ -8,7 +8,7 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
-    globalSetup: ["test/setup/build.ts"],
+    globalSetup: ["test/setup/global.ts"],
     // test/tcp/leak.test.ts measures the heap after a full collection.
     poolOptions: { forks: { execArgv: ["--expose-gc"] } },
     testTimeout: 60_000,

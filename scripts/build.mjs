@@ -1,41 +1,75 @@
-// Builds what the scripts run, with esbuild (no type check: `pnpm typecheck` does that).
-// - The programs (every command that package.json's scripts run through scripts/run.mjs, and
-//   the benchmark) are bundled, one file each: they start in about 0.5 s and 80 MB, where
-//   loading Effect's modules one by one takes 2 s and 130 MB.
-// - The library is transpiled file by file to dist/src, for package.json's `exports`.
+// Builds dist/ (no type check of the tests: `pnpm typecheck` does that).
+// - The library: tsc emits dist/**/*.js with .d.ts and source maps, for package.json's `exports`.
+// - The program: src/cli/effect-net.ts bundled and minified into dist/bin/effect-net.js (the
+//   package's `bin`; loading Effect's modules one by one would take seconds to start).
+// - The benchmark's programs, bundled into dist/bench (not part of the package).
+// `node scripts/build.mjs bin` builds the program only (what scripts/run.mjs does when a source changed).
 import { build, stop } from "esbuild"
-import { readFileSync } from "node:fs"
+import { execFile } from "node:child_process"
+import { rmSync } from "node:fs"
+import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
+import { promisify } from "node:util"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
-const common = { absWorkingDir: root, platform: "node", format: "esm", target: "node20", sourcemap: true, logLevel: "warning" }
+const common = { absWorkingDir: root, platform: "node", format: "esm", target: "node20", bundle: true, logLevel: "warning" }
+// Some dependencies are CommonJS and call require(), which an ES module lacks.
+const requireShim = "import { createRequire as __createRequire } from \"node:module\"; const require = __createRequire(import.meta.url);"
 
-/** The commands the scripts run: `scripts/run.mjs NAME` is src/cli/NAME.ts. */
-const commands = () => {
-  const { scripts } = JSON.parse(readFileSync(`${root}/package.json`, "utf8"))
-  return [...new Set(Object.values(scripts).flatMap((script) => [...script.matchAll(/scripts\/run\.mjs ([\w-]+)/g)].map((match) => match[1])))]
+/**
+ * @effect/cli reads flags from ini, toml and yaml files (Options.fileParse), which effect-net
+ * does not use: their parsers would be a fifth of the program's size and start-up.
+ */
+const withoutConfigFileParsers = {
+  name: "without-config-file-parsers",
+  setup(build) {
+    build.onResolve({ filter: /^(ini|toml|yaml)$/ }, (args) => ({ path: args.path, namespace: "unsupported" }))
+    build.onLoad({ filter: /.*/, namespace: "unsupported" }, (args) => ({
+      contents: `export const parse = () => { throw new Error("effect-net does not read ${args.path} files") }`
+    }))
+  }
 }
 
-const bundle = (entryPoints, outdir, outbase) =>
+/** The `effect-net` program. */
+const bin = () =>
   build({
     ...common,
-    entryPoints,
-    outdir,
-    outbase,
-    bundle: true,
-    // Some dependencies are CommonJS and call require(), which an ES module lacks.
-    banner: { js: "import { createRequire } from \"node:module\"; const require = createRequire(import.meta.url);" }
+    entryPoints: { "effect-net": "src/cli/effect-net.ts" },
+    outdir: "dist/bin",
+    // Code loaded only when asked for (the metrics endpoint's HTTP server) in chunks of its own.
+    splitting: true,
+    chunkNames: "chunks/[name]-[hash]",
+    minify: true,
+    sourcemap: "external",
+    banner: { js: `#!/usr/bin/env node\n${requireShim}` },
+    plugins: [withoutConfigFileParsers]
   })
 
-/** Bundles one command to dist/cli/NAME.js (what scripts/run.mjs runs). */
-export const buildCommand = (name) => bundle([`src/cli/${name}.ts`], "dist/cli", "src/cli").finally(stop)
+/** Builds the program only, and lets the process exit afterwards (esbuild's service stops). */
+export const buildBin = () => bin().finally(stop)
 
-/** Builds everything: the commands, the benchmark, and the library. */
-export const buildAll = () =>
-  Promise.all([
-    bundle(commands().map((name) => `src/cli/${name}.ts`), "dist/cli", "src/cli"),
-    bundle(["bench/run.ts", "bench/baselines/*.ts", "bench/load/*.ts"], "dist/bench", "bench"),
-    build({ ...common, entryPoints: ["src/**/*.ts"], outdir: "dist/src", outbase: "src" })
-  ]).finally(stop)
+const buildBench = () =>
+  build({
+    ...common,
+    entryPoints: ["bench/run.ts", "bench/baselines/*.ts", "bench/load/*.ts"],
+    outdir: "dist/bench",
+    outbase: "bench",
+    banner: { js: requireShim }
+  })
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) await buildAll()
+const tsc = async () => {
+  const bin = createRequire(import.meta.url).resolve("typescript/bin/tsc")
+  const { stdout } = await promisify(execFile)(process.execPath, [bin, "-p", "tsconfig.build.json"], { cwd: root }).catch((error) => {
+    throw new Error(`tsc failed:\n${error.stdout}`)
+  })
+  process.stdout.write(stdout)
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (process.argv[2] === "bin") await buildBin()
+  else {
+    // From scratch: a module renamed or removed must not linger in the package.
+    rmSync(`${root}/dist`, { recursive: true, force: true })
+    await Promise.all([bin(), buildBench(), tsc()]).finally(stop)
+  }
+}

@@ -39,6 +39,25 @@ const descriptions: Record<string, string> = {
   ENOSPC: "no space left on device"
 }
 
+/** Why binding an address failed (TCP or UDP). */
+export type BindReason = "AddressInUse" | "PermissionDenied" | "AddressNotAvailable" | "Other"
+
+/** The reason of a failed bind, from the OS error. */
+export const bindReason = (cause: unknown): BindReason => {
+  switch (errorCode(cause)) {
+    case "EADDRINUSE":
+      return "AddressInUse"
+    case "EACCES":
+      return "PermissionDenied"
+    case "EADDRNOTAVAIL":
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return "AddressNotAvailable"
+    default:
+      return "Other"
+  }
+}
+
 /** A short human description of a system error: `connection refused (ECONNREFUSED)`. */
 export const describeError = (cause: unknown): string => {
   const code = errorCode(cause)

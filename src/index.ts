@@ -1,25 +1,29 @@
 /**
  * effect-net: scoped TCP and UDP building blocks for Effect, and the socket tutorial's services
- * on them. The Prometheus endpoint is `effect-net/prometheus` (it loads an HTTP server).
+ * on them. Each module is a namespace named for what it holds; the error classes are exported
+ * as they are. The Prometheus endpoint is `effect-net/prometheus` (it loads an HTTP server).
  */
 export * from "./address.js"
-export * from "./tcp/errors.js"
-export * as TcpConnection from "./tcp/connection.js"
-export * as TcpListener from "./tcp/listener.js"
+export * as Framing from "./framing.js"
+export { LineTooLongError, type Message } from "./framing.js"
+export * as Metrics from "./metrics/metrics.js"
+
 export * as TcpClient from "./tcp/client.js"
+export * as TcpConnection from "./tcp/connection.js"
+export * from "./tcp/errors.js"
+export * as TcpListener from "./tcp/listener.js"
 export * as TcpServer from "./tcp/server.js"
-export * as GreetingServer from "./tcp/greeting-server.js"
-export * as GreetingClient from "./tcp/greeting-client.js"
+
 export * from "./udp/errors.js"
 export * as UdpSocket from "./udp/socket.js"
-export * as UdpGreetingServer from "./udp/greeting-server.js"
-export * as UdpGreetingClient from "./udp/greeting-client.js"
+
+export * as Greeting from "./greeting/protocol.js"
+export * as TcpGreetingClient from "./greeting/tcp-client.js"
+export { GreetingClientError } from "./greeting/tcp-client.js"
+export * as TcpGreetingServer from "./greeting/tcp-server.js"
+export * as UdpGreetingClient from "./greeting/udp-client.js"
+export { UdpNoReplyError } from "./greeting/udp-client.js"
+export * as UdpGreetingServer from "./greeting/udp-server.js"
+
 export * from "./http/errors.js"
-export * as HttpUrl from "./http/url.js"
-export * as HttpRequest from "./http/request.js"
-export * as HttpResponse from "./http/response.js"
-export * as HttpBody from "./http/body.js"
-export * as HttpGet from "./http/get.js"
-export * as Greeting from "./protocol/greeting.js"
-export * as Framing from "./protocol/framing.js"
-export * as Metrics from "./metrics/metrics.js"
+export * as HttpGet from "./http/index.js"

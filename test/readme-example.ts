@@ -1,9 +1,9 @@
 // The README's library example: test/readme.test.ts runs it and checks the README shows it verbatim.
 import { Effect, Layer, Stream } from "effect"
-import { GreetingClient, GreetingServer, TcpClient, TcpListener } from "effect-net"
+import { TcpGreetingClient, TcpGreetingServer, TcpClient, TcpListener } from "effect-net"
 
 // The greeting server on a free port, as a layer: its scope owns the listener and every connection.
-const ServerLive = GreetingServer.layer({ delay: 0 }).pipe(
+const ServerLive = TcpGreetingServer.layer({ delay: 0 }).pipe(
   Layer.provideMerge(TcpListener.layer({ host: "127.0.0.1", port: 0 }))
 )
 
@@ -13,7 +13,7 @@ const ClientLive = Layer.unwrapEffect(
 )
 
 // The conversation, with the server and the client provided: one self-contained program.
-export const program = GreetingClient.converse({ names: ["Ada", "Grace"] }).pipe(
+export const program = TcpGreetingClient.converse({ names: ["Ada", "Grace"] }).pipe(
   Stream.runCollect,
   Effect.provide(ClientLive),
   Effect.provide(ServerLive)

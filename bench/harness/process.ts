@@ -69,9 +69,13 @@ export const start = (
   )
 
 /** Runs a process to completion; fails if it takes longer than `timeout`. */
-export const run = (command: ReadonlyArray<string>, timeout: Duration.DurationInput = Duration.seconds(30)) =>
+export const run = (
+  command: ReadonlyArray<string>,
+  timeout: Duration.DurationInput = Duration.seconds(30),
+  options: { readonly cwd?: string } = {}
+) =>
   Effect.scoped(Effect.gen(function*() {
-    const running = yield* start(command)
+    const running = yield* start(command, options)
     running.child.stdin?.end()
     const code = yield* running.exited.pipe(
       Effect.timeoutFail({

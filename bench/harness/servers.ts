@@ -55,12 +55,12 @@ const tutorialServer = (name: string, kind: "tcp" | "udp", program: string, args
 const quiet = ["--log-level", "warning"]
 
 export const tcpProject = (framing: "raw" | "line") =>
-  listening(`effect-net ${framing}`, [node, "dist/cli/tcp-server.js", "--port", "0", "--delay", "0", "--framing", framing, ...quiet])
+  listening(`effect-net ${framing}`, [node, "dist/bin/effect-net.js", "tcp-server", "--port", "0", "--delay", "0", "--framing", framing, ...quiet])
 export const tcpRaw = listening("node:net (baseline 1)", [node, "dist/bench/baselines/tcp-raw.js", "0"])
 export const tcpPlatform = listening("@effect/platform (baseline 2)", [node, "dist/bench/baselines/tcp-platform.js", "0"])
 export const tcpPython = tutorialServer("tcp_server.py (baseline 3)", "tcp", "tcp_server.py", ["0"], /Waiting for connection/)
 
-export const udpProject = listening("effect-net", [node, "dist/cli/udp-server.js", "--port", "0", ...quiet])
+export const udpProject = listening("effect-net", [node, "dist/bin/effect-net.js", "udp-server", "--port", "0", ...quiet])
 export const udpRaw = listening("raw node:dgram (baseline)", [node, "dist/bench/baselines/udp-raw.js", "0"])
 export const udpPython = tutorialServer("udp_server.py", "udp", "udp_server.py", [], /Bind UDP on/)
 
@@ -75,7 +75,7 @@ export interface HttpClient {
 
 export const httpClients: ReadonlyArray<HttpClient> = [
   { name: "curl", command: (url) => ["curl", "-s", "-o", "/dev/null", url.href] },
-  { name: "effect-net http:get", command: (url) => [node, "dist/cli/http-get.js", url.href, "-o", "/dev/null"] },
+  { name: "effect-net http:get", command: (url) => [node, "dist/bin/effect-net.js", "http-get", url.href, "-o", "/dev/null"] },
   {
     name: "http_get.py",
     command: (url) => ["python3", tutorial("http_get.py"), url.hostname, url.port, url.pathname, "/dev/null"]

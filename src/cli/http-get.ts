@@ -1,5 +1,5 @@
 /**
- * `pnpm http:get URL`: the tutorial's raw-socket HTTP GET as a tool. The status line and the
+ * `effect-net http-get URL` (`pnpm http:get URL`): the tutorial's raw-socket HTTP GET as a tool. The status line and the
  * headers go to stderr, the body to a file (written under a temporary name, renamed once
  * complete) or to stdout.
  *
@@ -7,7 +7,7 @@
  * all the same); 1 when the download fails; 2 for bad flags or a bad URL.
  */
 import { Args, Command, HelpDoc, Options } from "@effect/cli"
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import type { PlatformError } from "@effect/platform/Error"
 import * as NodeSink from "@effect/platform-node/NodeSink"
 import { Console, Data, Effect, Exit, Option, Sink, Stream } from "effect"
@@ -15,11 +15,11 @@ import { randomBytes } from "node:crypto"
 import { createWriteStream } from "node:fs"
 import * as Path from "node:path"
 import { describeError } from "../address.js"
+import { latin1 } from "../bytes.js"
 import * as HttpGet from "../http/get.js"
 import * as Url from "../http/url.js"
-import { latin1 } from "../protocol/bytes.js"
 import * as Cli from "./options.js"
-import { run } from "./main.js"
+import { exitOnInterrupt } from "./runner.js"
 
 /** The output could not be written (a missing directory, a full disk, a closed pipe...). */
 class OutputError extends Data.TaggedError("OutputError")<{ readonly path: string; readonly cause: unknown }> {
@@ -124,7 +124,7 @@ const url = Args.text({ name: "URL" }).pipe(
   Args.mapEffect((text) => Effect.mapError(Url.parse(text), (error) => HelpDoc.p(error.message)))
 )
 
-const command = Command.make("http:get", {
+export const command = Command.make("http-get", {
   url,
   output: Options.text("output").pipe(
     Options.withAlias("o"),
@@ -140,13 +140,13 @@ const command = Command.make("http:get", {
   ),
   follow: Options.boolean("follow").pipe(
     Options.withAlias("L"),
-    Options.withDescription("Follow redirects (3xx with a Location), at most 5.")
+    Options.withDescription(`Follow redirects (3xx with a Location), at most ${HttpGet.defaults.maxRedirects}.`)
   ),
   insecure: Options.boolean("insecure").pipe(
     Options.withAlias("k"),
     Options.withDescription("Accept an https server's certificate that does not verify, such as a self-signed one.")
   ),
-  timeout: Cli.seconds("timeout", "Seconds to wait for the connection, and for the server whenever it falls silent", 30)
+  timeout: Cli.seconds("timeout", "Seconds to wait for the connection, and for the server whenever it falls silent", HttpGet.defaults.timeout)
 }, (options) =>
   Effect.scoped(Effect.gen(function*() {
     const response = yield* HttpGet.get(options.url, {
@@ -169,8 +169,6 @@ const command = Command.make("http:get", {
     if (head.status < 200 || head.status > 299) {
       return yield* new HttpStatusError({ status: head.status, reason: head.reason, output: output === toStdout ? "stdout" : output })
     }
-  }))).pipe(
+  }).pipe(exitOnInterrupt(130)))).pipe(
     Command.withDescription("Get a URL over the project's own sockets (TLS for https) and save the body to a file.")
   )
-
-run(command, { interruptedExitCode: 130 })

@@ -4,6 +4,8 @@
  */
 import { Options } from "@effect/cli"
 import { Console, Effect, Layer, Option, type Scope } from "effect"
+import type { TcpListenError } from "../tcp/errors.js"
+import { Advised, bindAdvice } from "./advice.js"
 import { inPortRange } from "./options.js"
 
 export const metricsPort = Options.integer("metrics-port").pipe(
@@ -13,13 +15,17 @@ export const metricsPort = Options.integer("metrics-port").pipe(
 )
 
 /** Starts the metrics endpoint for the scope's lifetime, if a port was given, and prints its URL. */
-export const serveMetrics = (host: string, port: Option.Option<number>): Effect.Effect<void, unknown, Scope.Scope> =>
+export const serveMetrics = (host: string, port: Option.Option<number>): Effect.Effect<void, TcpListenError | Advised, Scope.Scope> =>
   Option.match(port, {
     onNone: () => Effect.void,
     onSome: (port) =>
       Effect.promise(() => import("../metrics/prometheus.js")).pipe(
         Effect.flatMap((Prometheus) =>
           Layer.build(Prometheus.layer({ host, port, onBound: (url) => Console.log(`metrics on ${url}`) }))
-        )
+        ),
+        Effect.mapError((error) => {
+          const advice = bindAdvice(error.reason, "--metrics-port")
+          return advice === undefined ? error : new Advised({ error, advice })
+        })
       )
   })

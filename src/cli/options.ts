@@ -1,10 +1,10 @@
 /**
  * Command-line options shared by the commands, with their validation (bad values are a
- * one-line error and exit code 2, see `main.ts`).
+ * one-line error and exit code 2, see `runner.ts`). Defaults come from the library.
  */
 import { Args, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Duration, Effect } from "effect"
-import { type Framing, framings } from "../protocol/framing.js"
+import { type Framing, framings } from "../framing.js"
 
 const invalid = (message: string) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(message)))
 
@@ -20,18 +20,18 @@ export const inPortRange = (name: string) =>
     port >= 0 && port <= 65535 ? Effect.succeed(port) : invalid(`--${name} must be between 0 and 65535, got ${port}`)
   )
 
-export const port = (description: string) =>
+export const port = (description: string, defaultPort: number) =>
   Options.integer("port").pipe(
-    Options.withDescription(`${description} (default 9999).`),
-    Options.withDefault(9999),
+    Options.withDescription(`${description} (default ${defaultPort}).`),
+    Options.withDefault(defaultPort),
     inPortRange("port")
   )
 
 /** A non-negative number of seconds, as a Duration. */
-export const seconds = (name: string, description: string, defaultSeconds: number) =>
+export const seconds = (name: string, description: string, defaultValue: Duration.Duration) =>
   Options.float(name).pipe(
-    Options.withDescription(`${description} (default ${defaultSeconds}).`),
-    Options.withDefault(defaultSeconds),
+    Options.withDescription(`${description} (default ${Duration.toSeconds(defaultValue)}).`),
+    Options.withDefault(Duration.toSeconds(defaultValue)),
     Options.mapEffect((value) =>
       Number.isFinite(value) && value >= 0
         ? Effect.succeed(Duration.millis(value * 1000))
@@ -47,10 +47,11 @@ export const count = (name: string, description: string, defaultValue: number, m
     Options.mapEffect((value) => value >= min ? Effect.succeed(value) : invalid(`--${name} must be at least ${min}, got ${value}`))
   )
 
-export const framing: Options.Options<Framing> = Options.choice("framing", framings).pipe(
-  Options.withDescription("raw: one read is one message, as the tutorial (default); line: newline-delimited messages."),
-  Options.withDefault<Framing>("raw")
-)
+export const framing = (defaultFraming: Framing): Options.Options<Framing> =>
+  Options.choice("framing", framings).pipe(
+    Options.withDescription(`raw: one read is one message, as the tutorial; line: newline-delimited messages (default ${defaultFraming}).`),
+    Options.withDefault(defaultFraming)
+  )
 
 /**
  * `NAME...`: the names a greeting client greets, `defaults` when none is given. A name that

@@ -5,7 +5,7 @@
  * Bytes pass through as views of the reads: a body is never held whole in memory.
  */
 import { Channel, Chunk, Either, Stream } from "effect"
-import { latin1 } from "../protocol/bytes.js"
+import { latin1 } from "../bytes.js"
 import { HttpBodyError, HttpResponseError } from "./errors.js"
 import { header, type ResponseHead } from "./response.js"
 

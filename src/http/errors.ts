@@ -1,5 +1,6 @@
 /**
- * Tagged errors of the HTTP client. Each message says what went wrong and what to do.
+ * Tagged errors of the HTTP client: a `reason` to match on and a short message (advice that
+ * names flags belongs to the program, see src/cli).
  */
 import { Data } from "effect"
 
@@ -62,7 +63,7 @@ export class HttpTimeoutError extends Data.TaggedError("HttpTimeoutError")<{
   readonly seconds: number
 }> {
   override get message(): string {
-    return `${this.server} sent nothing for ${this.seconds} s; check that it is an HTTP server, or raise --timeout`
+    return `${this.server} sent nothing for ${this.seconds} s`
   }
 }
 

@@ -53,12 +53,18 @@ export interface HttpGetResponse {
   readonly body: Stream.Stream<Uint8Array, HttpGetError>
 }
 
+export const defaults = {
+  timeout: Duration.seconds(30),
+  maxRedirects: 5,
+  maxHeadBytes: Response.defaultMaxHeadBytes
+} as const
+
 const redirects = new Set([301, 302, 303, 307, 308])
 
 /** One request on one connection, in the given scope. */
 const exchange = (url: Url.HttpUrl, options: GetOptions): Effect.Effect<HttpGetResponse, HttpGetError, Scope.Scope> =>
   Effect.gen(function*() {
-    const timeout = options.timeout ?? Duration.seconds(30)
+    const timeout = options.timeout ?? defaults.timeout
     const connection = yield* TcpClient.connect({
       host: url.host,
       port: url.port,
@@ -73,7 +79,7 @@ const exchange = (url: Url.HttpUrl, options: GetOptions): Effect.Effect<HttpGetR
     const silent = ({ seconds }: { readonly seconds: number }) => new HttpTimeoutError({ server: formatAddress(url), seconds })
     const reads = Stream.catchTag(connection.reads, "TcpTimeoutError", (error) => Stream.fail(silent(error)))
     yield* Effect.catchTag(connection.write(Request.get(url)), "TcpTimeoutError", (error) => Effect.fail(silent(error)))
-    const split = Response.split(options.maxHeadBytes)
+    const split = Response.split(options.maxHeadBytes ?? defaults.maxHeadBytes)
     // Informational (1xx) heads, such as 103 Early Hints, come before the real one.
     let [head, rest] = yield* split(reads)
     while (head.status < 200) [head, rest] = yield* split(rest)
@@ -96,7 +102,7 @@ export const get = (
 ): Effect.Effect<HttpGetResponse, HttpGetError, Scope.Scope> =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
-    const maxRedirects = options.maxRedirects ?? 5
+    const maxRedirects = options.maxRedirects ?? defaults.maxRedirects
     let target = typeof url === "string" ? yield* Url.parse(url) : url
     for (let followed = 0;; followed++) {
       const hop = yield* Scope.fork(scope, ExecutionStrategy.sequential)

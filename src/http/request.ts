@@ -2,7 +2,7 @@
  * The request the tutorial sends, plus a `User-Agent`: `GET`, the path, `Host` and
  * `Connection: close` (so the server closes after its response and no pipelining is needed).
  */
-import { utf8 } from "../protocol/bytes.js"
+import { utf8 } from "../bytes.js"
 import { version } from "../version.js"
 import type { HttpUrl } from "./url.js"
 

@@ -4,7 +4,7 @@
  * the headers. `split` takes the head off a connection's reads and leaves the body as a Stream.
  */
 import { Chunk, Effect, Either, Option, type Scope, Stream } from "effect"
-import { concat, latin1 } from "../protocol/bytes.js"
+import { concat, latin1 } from "../bytes.js"
 import { HttpResponseError } from "./errors.js"
 
 /** The limit on the header section (status line, headers and blank line), as common servers use. */

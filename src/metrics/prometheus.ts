@@ -8,6 +8,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Layer, Metric, type MetricPair, MetricState, Option } from "effect"
 import { createServer } from "node:http"
+import { TcpListenError } from "../tcp/errors.js"
 
 const labels = (pair: MetricPair.MetricPair.Untyped, extra: ReadonlyArray<readonly [string, string]> = []) => {
   const all = [...pair.metricKey.tags.map((tag) => [tag.key, tag.value] as const), ...extra]
@@ -69,7 +70,7 @@ const router = HttpRouter.empty.pipe(
 
 /**
  * Serves `GET /metrics` on host:port for as long as the layer lives; `onBound` is told the real
- * address (port 0 picks a free one).
+ * address (port 0 picks a free one). Fails with `TcpListenError` when it cannot bind.
  */
 export const layer = (options: {
   readonly host: string
@@ -80,5 +81,6 @@ export const layer = (options: {
     Layer.merge(Layer.effectDiscard(HttpServer.addressFormattedWith((address) =>
       options.onBound?.(`${address}/metrics`) ?? Effect.void
     ))),
-    Layer.provide(NodeHttpServer.layer(createServer, { host: options.host, port: options.port }))
+    Layer.provide(NodeHttpServer.layer(createServer, { host: options.host, port: options.port })),
+    Layer.catchAll((error) => Layer.fail(TcpListenError.fromCause(options.host, options.port, error.cause)))
   )

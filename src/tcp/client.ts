@@ -5,7 +5,7 @@
 import { Duration, Effect, Layer, type Scope } from "effect"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
-import { fromSocket, TcpConnection, type TcpConnectionOptions } from "./connection.js"
+import { type Connection, fromSocket, TcpConnection, type TcpConnectionOptions } from "./connection.js"
 import { TcpConnectError } from "./errors.js"
 
 export interface TcpClientOptions extends TcpConnectionOptions {
@@ -29,6 +29,11 @@ export interface TcpClientTlsOptions {
   /** Accept a certificate that does not verify (self-signed, expired, other name); default false. */
   readonly insecure?: boolean | undefined
 }
+
+export const defaults = {
+  host: "127.0.0.1",
+  connectTimeout: Duration.seconds(10)
+} as const
 
 /** Starts connecting, in plain TCP or in TLS; `onReady` gets the socket once it is ready for data. */
 const open = (
@@ -68,11 +73,11 @@ const open = (
 }
 
 /** Connects; the scope closes the connection. */
-export const connect = (options: TcpClientOptions): Effect.Effect<TcpConnection, TcpConnectError, Scope.Scope> => {
-  const host = options.host ?? "127.0.0.1"
+export const connect = (options: TcpClientOptions): Effect.Effect<Connection, TcpConnectError, Scope.Scope> => {
+  const host = options.host ?? defaults.host
   const { port } = options
   return Effect.acquireRelease(
-    Effect.async<TcpConnection, TcpConnectError>((resume) => {
+    Effect.async<Connection, TcpConnectError>((resume) => {
       const socket = open(
         host,
         port,
@@ -86,7 +91,7 @@ export const connect = (options: TcpClientOptions): Effect.Effect<TcpConnection,
       // acquireRelease acquires uninterruptibly; the connect itself must stay interruptible to time out.
       Effect.interruptible,
       Effect.timeoutFail({
-        duration: options.connectTimeout ?? Duration.seconds(10),
+        duration: options.connectTimeout ?? defaults.connectTimeout,
         onTimeout: () => new TcpConnectError({ host, port, reason: "Timeout" })
       })
     ),

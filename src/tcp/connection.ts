@@ -10,13 +10,14 @@
 import { Context, Duration, Effect, Option, Stream } from "effect"
 import type { Socket } from "node:net"
 import { formatAddress, type SocketAddress } from "../address.js"
+import type { Decoder, LineTooLongError, Message } from "../framing.js"
 import * as Metrics from "../metrics/metrics.js"
 import { TcpSocketError, TcpTimeoutError } from "./errors.js"
 
 /** What can end a connection's reads or writes with an error. */
 export type TcpError = TcpSocketError | TcpTimeoutError
 
-export interface TcpConnection {
+export interface Connection {
   readonly local: SocketAddress
   readonly remote: SocketAddress
   /**
@@ -44,7 +45,7 @@ export interface TcpConnection {
 }
 
 /** The connection of a client program (see `TcpClient.layer`). */
-export const TcpConnection = Context.GenericTag<TcpConnection>("effect-net/TcpConnection")
+export class TcpConnection extends Context.Tag("effect-net/TcpConnection")<TcpConnection, Connection>() {}
 
 export interface TcpConnectionOptions {
   /** Fail the reads with `TcpTimeoutError` when waiting this long for the peer to send anything; 0 for never. */
@@ -91,7 +92,7 @@ const endOfReads = Effect.succeed(Option.none<Uint8Array>())
  * A class, not a closure per operation: a server holds one per open connection, so what each
  * costs in memory counts; the Effects it hands out are made on first use.
  */
-class SocketConnection implements TcpConnection {
+class SocketConnection implements Connection {
   readonly local: SocketAddress
   readonly remote: SocketAddress
   readonly peer: string
@@ -265,5 +266,55 @@ class SocketConnection implements TcpConnection {
  * Wraps a connected socket. The caller owns it: `close` it when done (the listener and the
  * client do so when their scopes close).
  */
-export const fromSocket = (socket: Socket, options: TcpConnectionOptions = {}): TcpConnection =>
+export const fromSocket = (socket: Socket, options: TcpConnectionOptions = {}): Connection =>
   new SocketConnection(socket, options)
+
+/**
+ * What a message handler returns: nothing (or `true`) to go on, `false` to stop reading (the
+ * conversation is over), or an Effect of one of these, which runs before the next message.
+ */
+export type MessageResult<E, R> = void | boolean | Effect.Effect<void | boolean, E, R>
+
+/**
+ * Runs `onMessage` for each message of the connection, in order: pulls `read`, decodes each read
+ * with `decoder` (see `Framing.decoder`) and pulls the next read only once the messages of the
+ * last one are handled, so a peer that sends faster than it is answered waits (backpressure).
+ * Ends at end of stream, after the unterminated last message if any, or when `onMessage` says
+ * `false`; fails with the decoder's `LineTooLongError` after the messages before the long line.
+ *
+ * The same messages as `Framing.frame(framing)(connection.reads)` with `Stream.runForEach`, for a
+ * fraction of the cost per message: the Streams are the composable API, this is the fast path
+ * for a server's conversation loop (bench/README.md).
+ */
+export const runMessages = <E, R>(
+  connection: Connection,
+  decoder: Decoder,
+  onMessage: (message: Message) => MessageResult<E, R>
+): Effect.Effect<void, TcpError | LineTooLongError | E, R> => {
+  const messages: Array<Message> = []
+  /** Handles `messages` from `index` on, then goes on with `then`. */
+  const handleFrom = (
+    index: number,
+    then: Effect.Effect<void, TcpError | LineTooLongError | E, R>
+  ): Effect.Effect<void, TcpError | LineTooLongError | E, R> => {
+    for (; index < messages.length; index++) {
+      const result = onMessage(messages[index]!)
+      if (result === false) return Effect.void
+      if (result === undefined || result === true) continue
+      const next = index + 1
+      return Effect.flatMap(result, (goOn) => goOn === false ? Effect.void : handleFrom(next, then))
+    }
+    return then
+  }
+  const loop: Effect.Effect<void, TcpError | LineTooLongError | E, R> = Effect.flatMap(connection.read, (read) => {
+    messages.length = 0
+    if (Option.isNone(read)) {
+      const last = decoder.flush()
+      if (last !== undefined) messages.push(last)
+      return handleFrom(0, Effect.void)
+    }
+    const tooLong = decoder.push(read.value, messages)
+    return handleFrom(0, tooLong === undefined ? loop : Effect.fail(tooLong))
+  })
+  return loop
+}

@@ -1,29 +1,23 @@
 /**
- * Tagged errors of the TCP building blocks. Each message says what went wrong and what to do.
+ * Tagged errors of the TCP building blocks: a `reason` to match on, the OS error as `cause`, and
+ * a short message. Advice that names a program's flags belongs to that program (see src/cli).
  */
 import { Data } from "effect"
-import { describeError, errorCode, formatAddress } from "../address.js"
+import { type BindReason, bindReason, describeError, errorCode, formatAddress } from "../address.js"
 
-/** Binding a listener failed (port in use, no permission, unknown host...). */
+/** Binding a listener failed. */
 export class TcpListenError extends Data.TaggedError("TcpListenError")<{
   readonly host: string
   readonly port: number
+  readonly reason: BindReason
   readonly cause: unknown
 }> {
+  static fromCause(host: string, port: number, cause: unknown): TcpListenError {
+    return new TcpListenError({ host, port, reason: bindReason(cause), cause })
+  }
+
   override get message(): string {
-    const where = formatAddress(this)
-    switch (errorCode(this.cause)) {
-      case "EADDRINUSE":
-        return `cannot listen on ${where}: the address is already in use; stop the other server or choose another --port (0 picks a free one)`
-      case "EACCES":
-        return `cannot listen on ${where}: permission denied; ports below 1024 need privileges, choose a higher --port`
-      case "EADDRNOTAVAIL":
-      case "ENOTFOUND":
-      case "EAI_AGAIN":
-        return `cannot listen on ${where}: ${describeError(this.cause)}; use a local address such as 127.0.0.1, ::1 or 0.0.0.0`
-      default:
-        return `cannot listen on ${where}: ${describeError(this.cause)}`
-    }
+    return `cannot listen on ${formatAddress(this)}: ${describeError(this.cause)}`
   }
 }
 
@@ -57,20 +51,16 @@ export class TcpConnectError extends Data.TaggedError("TcpConnectError")<{
   }
 
   override get message(): string {
-    const where = formatAddress(this)
+    const where = `cannot connect to ${formatAddress(this)}`
     switch (this.reason) {
-      case "Refused":
-        return `cannot connect to ${where}: connection refused; is the server running on that host and port?`
       case "Timeout":
-        return `cannot connect to ${where}: timed out; check the host and port, or raise --timeout`
-      case "Unresolved":
-        return `cannot connect to ${where}: ${describeError(this.cause)}; check the host name`
+        return `${where}: timed out`
       case "Tls":
-        return `cannot connect to ${where}: the TLS handshake failed: ${describeTlsError(this.cause)}; does the server speak TLS on that port (or is it http://)?`
+        return `${where}: the TLS handshake failed: ${describeTlsError(this.cause)}`
       case "Certificate":
-        return `cannot connect to ${where}: its TLS certificate is not trusted: ${describeTlsError(this.cause)}; if you trust this server (a self-signed certificate, say), use --insecure`
-      case "Other":
-        return `cannot connect to ${where}: ${describeError(this.cause)}`
+        return `${where}: its TLS certificate is not trusted: ${describeTlsError(this.cause)}`
+      default:
+        return `${where}: ${describeError(this.cause)}`
     }
   }
 }

@@ -6,7 +6,7 @@ import { Context, Duration, Effect, Layer, Queue, Runtime, type Scope, Stream } 
 import * as Net from "node:net"
 import { describeError, type SocketAddress } from "../address.js"
 import * as Metrics from "../metrics/metrics.js"
-import { fromSocket, type TcpConnection, type TcpConnectionOptions } from "./connection.js"
+import { type Connection, fromSocket, type TcpConnectionOptions } from "./connection.js"
 import { TcpListenError } from "./errors.js"
 
 /**
@@ -22,33 +22,41 @@ export interface TcpListenerOptions extends TcpConnectionOptions {
   readonly backlog?: number | undefined
 }
 
-export interface TcpListener {
+export interface Listener {
   /** The bound address, with the real port when port 0 was asked. */
   readonly address: SocketAddress
   /**
    * Accepted connections, in order. Each is open until its `close`, or until the listener's
    * scope closes. Ends when `stopAccepting` runs. Reads wait until the consumer pulls them.
    */
-  readonly accept: Stream.Stream<TcpConnection>
+  readonly accept: Stream.Stream<Connection>
   /** Stops accepting (the port is released); connections already accepted stay open. */
   readonly stopAccepting: Effect.Effect<void>
   /** How many accepted connections are open now. */
   readonly openConnections: () => number
 }
 
-export const TcpListener = Context.GenericTag<TcpListener>("effect-net/TcpListener")
+/** The listener a server serves (see `TcpServer`). */
+export class TcpListener extends Context.Tag("effect-net/TcpListener")<TcpListener, Listener>() {}
+
+export const defaults = {
+  host: "127.0.0.1",
+  backlog: 511,
+  idleTimeout: Duration.seconds(300),
+  writeTimeout: Duration.seconds(30)
+} as const
 
 /** Binds and listens; the scope owns the listening socket and every accepted connection. */
-export const make = (options: TcpListenerOptions = {}): Effect.Effect<TcpListener, TcpListenError, Scope.Scope> =>
+export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, TcpListenError, Scope.Scope> =>
   Effect.gen(function*() {
-    const host = options.host ?? "127.0.0.1"
+    const host = options.host ?? defaults.host
     const port = options.port ?? 0
     const connectionOptions: TcpConnectionOptions = {
-      idleTimeout: options.idleTimeout ?? Duration.seconds(300),
-      writeTimeout: options.writeTimeout ?? Duration.seconds(30)
+      idleTimeout: options.idleTimeout ?? defaults.idleTimeout,
+      writeTimeout: options.writeTimeout ?? defaults.writeTimeout
     }
     const runtime = yield* Effect.runtime<never>()
-    const accepted = yield* Queue.unbounded<TcpConnection>()
+    const accepted = yield* Queue.unbounded<Connection>()
     const open = new Set<Net.Socket>()
 
     const server = yield* Effect.acquireRelease(
@@ -58,10 +66,10 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<TcpListene
         const server = Net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true })
         const onError = (cause: Error) => {
           server.close()
-          resume(Effect.fail(new TcpListenError({ host, port, cause })))
+          resume(Effect.fail(TcpListenError.fromCause(host, port, cause)))
         }
         server.once("error", onError)
-        server.listen({ host, port, backlog: options.backlog ?? 511 }, () => {
+        server.listen({ host, port, backlog: options.backlog ?? defaults.backlog }, () => {
           server.off("error", onError)
           resume(Effect.succeed(server))
         })
@@ -94,7 +102,7 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<TcpListene
     })
 
     const bound = server.address() as Net.AddressInfo
-    return TcpListener.of({
+    return {
       address: { host: bound.address, port: bound.port },
       // One per pull: a consumer that stops early must not take (and drop) connections queued behind.
       accept: Stream.fromQueue(accepted, { maxChunkSize: 1 }),
@@ -105,7 +113,7 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<TcpListene
         Effect.zipRight(Queue.shutdown(accepted))
       ),
       openConnections: () => open.size
-    })
+    } satisfies Listener
   })
 
 /** The listener as a layer, for programs that serve on it (see `TcpServer`). */

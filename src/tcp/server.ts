@@ -8,14 +8,14 @@
 import { Cause, Duration, Effect, FiberSet, Layer, Option, Predicate, Scheduler, Stream } from "effect"
 import { formatAddress } from "../address.js"
 import * as Metrics from "../metrics/metrics.js"
-import type { TcpConnection } from "./connection.js"
+import type { Connection } from "./connection.js"
 import { TcpListener } from "./listener.js"
 
 /** Serves one connection. It is ended gracefully when the handler succeeds, closed otherwise. */
-export type Handler<E, R> = (connection: TcpConnection) => Effect.Effect<void, E, R>
+export type Handler<E, R> = (connection: Connection) => Effect.Effect<void, E, R>
 
 export interface TcpServerOptions {
-  /** Most connections served at once; default 10,000. */
+  /** Most connections served at once; default 10,000 (see `defaults`). */
   readonly maxConnections?: number | undefined
   /**
    * At the limit, hold new connections (accepted, unread) until a slot frees, instead of
@@ -29,6 +29,11 @@ export interface TcpServerOptions {
   /** When this completes, a shutdown in progress stops waiting (a second Ctrl+C). */
   readonly forceShutdown?: Effect.Effect<void> | undefined
 }
+
+export const defaults = {
+  maxConnections: 10_000,
+  shutdownGrace: Duration.seconds(5)
+} as const
 
 /**
  * Connection fibers run on this scheduler: a fiber woken by a socket event runs within that
@@ -53,7 +58,7 @@ const logFailure = (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
   return isRoutine(failure.value) ? Effect.logInfo(message) : Effect.logWarning(message)
 }
 
-const serveConnection = <E, R>(handler: Handler<E, R>, connection: TcpConnection): Effect.Effect<void, never, R> => {
+const serveConnection = <E, R>(handler: Handler<E, R>, connection: Connection): Effect.Effect<void, never, R> => {
   const peer = formatAddress(connection.remote)
   return Effect.logInfo(`Accept new connection from ${peer}...`).pipe(
     Effect.zipRight(handler(connection)),
@@ -77,15 +82,15 @@ export const serve = <E, R>(
 ): Effect.Effect<never, never, TcpListener | R> =>
   Effect.scoped(Effect.gen(function*() {
     const listener = yield* TcpListener
-    const maxConnections = options.maxConnections ?? 10_000
-    const grace = Duration.decode(options.shutdownGrace ?? Duration.seconds(5))
+    const maxConnections = options.maxConnections ?? defaults.maxConnections
+    const grace = Duration.decode(options.shutdownGrace ?? defaults.shutdownGrace)
     const fibers = yield* FiberSet.make()
     const run = yield* FiberSet.runtime(fibers)<R>()
     const slots = yield* Effect.makeSemaphore(maxConnections)
-    const serving = new Set<TcpConnection>()
+    const serving = new Set<Connection>()
     let shuttingDown = false
 
-    const serveInSlot = (connection: TcpConnection) =>
+    const serveInSlot = (connection: Connection) =>
       Effect.suspend(() => {
         // A queued connection whose turn comes during shutdown is not served any more.
         if (shuttingDown) return connection.close
@@ -100,7 +105,7 @@ export const serve = <E, R>(
         )
       })
 
-    const reject = (connection: TcpConnection) => {
+    const reject = (connection: Connection) => {
       const peer = formatAddress(connection.remote)
       Metrics.connectionsRejected.unsafeUpdate(1, Metrics.noTags)
       const busy = options.busyMessage
@@ -113,7 +118,7 @@ export const serve = <E, R>(
       )
     }
 
-    const onAccept = (connection: TcpConnection) =>
+    const onAccept = (connection: Connection) =>
       Effect.sync(() => {
         Metrics.connectionsAccepted.unsafeUpdate(1, Metrics.noTags)
         const served = options.queueWhenFull

@@ -34,7 +34,7 @@ export interface UdpSocketOptions {
   readonly bufferSize?: number | undefined
 }
 
-export interface UdpSocket {
+export interface Socket {
   /** The bound address, with the real port when port 0 was asked. */
   readonly address: SocketAddress
   /** The largest datagram this socket can send: 65507 bytes over IPv4, 65527 over IPv6. */
@@ -61,7 +61,13 @@ export interface UdpSocket {
   readonly dropped: () => number
 }
 
-export const UdpSocket = Context.GenericTag<UdpSocket>("effect-net/UdpSocket")
+/** The socket a UDP server serves on, or a client talks through. */
+export class UdpSocket extends Context.Tag("effect-net/UdpSocket")<UdpSocket, Socket>() {}
+
+export const defaults = {
+  host: "127.0.0.1",
+  bufferSize: 1024
+} as const
 
 /** The wildcard address of `host`'s family: what a client binds to talk to `host`. */
 export const anyAddressFor = (host: string): string => isIPv6(host) ? "::" : "0.0.0.0"
@@ -75,11 +81,11 @@ const toAddress = ({ address, port }: { readonly address: string; readonly port:
 const closed = Effect.fail(new Cause.NoSuchElementException("the UDP socket is closed"))
 
 /** Binds; the scope closes the socket and ends `datagrams`. */
-export const make = (options: UdpSocketOptions = {}): Effect.Effect<UdpSocket, UdpBindError, Scope.Scope> =>
+export const make = (options: UdpSocketOptions = {}): Effect.Effect<Socket, UdpBindError, Scope.Scope> =>
   Effect.gen(function*() {
-    const host = options.host ?? "127.0.0.1"
+    const host = options.host ?? defaults.host
     const port = options.port ?? 0
-    const bufferSize = options.bufferSize ?? 1024
+    const bufferSize = options.bufferSize ?? defaults.bufferSize
     const runtime = yield* Effect.runtime<never>()
 
     let buffer: Array<Datagram> = []
@@ -121,7 +127,7 @@ export const make = (options: UdpSocketOptions = {}): Effect.Effect<UdpSocket, U
         const socket = Dgram.createSocket(isIPv6(host) ? "udp6" : "udp4")
         const onBindError = (cause: Error) => {
           socket.close()
-          resume(Effect.fail(new UdpBindError({ host, port, cause })))
+          resume(Effect.fail(UdpBindError.fromCause(host, port, cause)))
         }
         socket.once("error", onBindError)
         // exclusive: a cluster worker gets a port of its own instead of sharing the primary's.
@@ -190,7 +196,7 @@ export const make = (options: UdpSocketOptions = {}): Effect.Effect<UdpSocket, U
       })
 
     const address = toAddress(socket.address())
-    return UdpSocket.of({
+    return {
       address,
       maxDatagramBytes: isIPv6(address.host) ? 65527 : 65507,
       datagrams: Stream.repeatEffectChunkOption(Effect.mapError(receive, () => Option.none())),
@@ -199,7 +205,7 @@ export const make = (options: UdpSocketOptions = {}): Effect.Effect<UdpSocket, U
       sendAll,
       received: () => received,
       dropped: () => dropped
-    })
+    } satisfies Socket
   })
 
 /** The socket as a layer, for programs that serve on it or talk through it. */

@@ -52,7 +52,7 @@ describe("pnpm http:get", () => {
       const dir = yield* directory
       const port = yield* httpServer((req, res) => res.end(`you asked for ${req.url}`))
       // The built program by its absolute path, run in the test's directory.
-      const command = scriptCommand("http:get").map((arg) => arg.startsWith("dist/") ? Path.join(root, arg) : arg)
+      const command = scriptCommand("http:get")
       for (const path of ["/files/report.txt?version=2", "/"]) {
         const running = yield* start([...command, `http://127.0.0.1:${port}${path}`], { cwd: dir })
         running.child.stdin?.end()
@@ -262,10 +262,10 @@ describe("pnpm http:get", () => {
       })
 
     it.scopedLive("a bad URL: 2", () =>
-      expectError(["http://exa mple.com/"], 2, `invalid URL "http://exa mple.com/"; expected http://HOST[:PORT]/PATH or https://...`))
+      expectError(["http://exa mple.com/"], 2, `error: invalid URL "http://exa mple.com/"; expected http://HOST[:PORT]/PATH or https://...`))
 
     it.scopedLive("an unsupported scheme: 2", () =>
-      expectError(["ftp://example.com/file"], 2, `unsupported scheme in "ftp://example.com/file"; only http:// and https:// are supported`))
+      expectError(["ftp://example.com/file"], 2, `error: unsupported scheme in "ftp://example.com/file"; only http:// and https:// are supported`))
 
     it.scopedLive("a host that does not resolve: 1", () =>
       expectError(
@@ -280,7 +280,7 @@ describe("pnpm http:get", () => {
         yield* expectError(
           [`http://127.0.0.1:${port}/`],
           1,
-          `error: cannot connect to 127.0.0.1:${port}: connection refused; is the server running on that host and port?`
+          `error: cannot connect to 127.0.0.1:${port}: connection refused (ECONNREFUSED); is the server running on that host and port?`
         )
       }))
 

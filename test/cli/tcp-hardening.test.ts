@@ -165,7 +165,7 @@ describe("start:tcp flag validation", () => {
   rejectsFlags("start:tcp", [
     [["--max-connections", "0"], "--max-connections must be at least 1, got 0"],
     [["--idle-timeout", "-5"], "--idle-timeout must be a number of seconds >= 0, got -5"],
-    [["--shutdown-grace", "x"], "'x' is not a float"],
+    [["--shutdown-grace", "x"], "invalid value for --shutdown-grace: x is not a number"],
     [["--metrics-port", "65536"], "--metrics-port must be between 0 and 65535, got 65536"]
   ])
 })

@@ -48,9 +48,9 @@ describe("pnpm start:tcp", () => {
 
   rejectsFlags("start:tcp", [
     [["--port", "70000"], "--port must be between 0 and 65535, got 70000"],
-    [["--port", "abc"], "'abc' is not a integer"],
+    [["--port", "abc"], "invalid value for --port: abc is not an integer"],
     [["--delay", "-1"], "--delay must be a number of seconds >= 0, got -1"],
-    [["--framing", "words"], "Expected one of the following cases: raw, line"],
+    [["--framing", "words"], "invalid value for --framing: words (one of raw, line)"],
     [["--max-line-bytes", "0"], "--max-line-bytes must be at least 1, got 0"],
     [["--frobnicate"], "Received unknown argument: '--frobnicate'"]
   ])
@@ -61,7 +61,7 @@ describe("pnpm start:tcp", () => {
       const { code, stderr } = yield* runScript("start:tcp", ["--port", String(server.port)])
       expect(code).toBe(1)
       expect(lines(stderr)).toEqual([
-        `error: cannot listen on 127.0.0.1:${server.port}: the address is already in use; stop the other server or choose another --port (0 picks a free one)`
+        `error: cannot listen on 127.0.0.1:${server.port}: the address is already in use (EADDRINUSE); stop the other server or choose another --port (0 picks a free one)`
       ])
     }))
 })
@@ -90,7 +90,7 @@ describe("pnpm client:tcp", () => {
       expect(code).toBe(1)
       expect(stdout).toBe("")
       expect(lines(stderr)).toEqual([
-        `error: cannot connect to 127.0.0.1:${port}: connection refused; is the server running on that host and port?`
+        `error: cannot connect to 127.0.0.1:${port}: connection refused (ECONNREFUSED); is the server running on that host and port?`
       ])
     }))
 

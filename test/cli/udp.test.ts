@@ -183,7 +183,7 @@ describe("bad flags", () => {
   ])
   rejectsFlags("client:udp", [
     [["--retries", "-1"], "--retries must be at least 0, got -1"],
-    [["--timeout", "soon"], "'soon' is not a float"],
+    [["--timeout", "soon"], "invalid value for --timeout: soon is not a number"],
     [["Ada", "--frobnicate"], "Received unknown argument: '--frobnicate'"]
   ])
 })

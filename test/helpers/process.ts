@@ -2,12 +2,24 @@
  * Child processes for tests: the project's pnpm scripts (run as package.json says, minus the
  * build step that `pnpm test` already did) and the tutorial's Python programs.
  */
-import { Effect, type Duration } from "effect"
+import { type Duration, Effect } from "effect"
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import { run, start } from "../../bench/harness/process.js"
+import { inject } from "vitest"
+import * as Harness from "../../bench/harness/process.js"
 
-export { freePort, ProcessError, rss, run, type Running, start } from "../../bench/harness/process.js"
+export { freePort, ProcessError, rss, type Running } from "../../bench/harness/process.js"
+
+/** The directory programs run in unless a test says otherwise: never the repository. */
+export const scratch = inject("scratch")
+
+/** Starts a program (in `scratch` by default); the scope kills it if it is still running. */
+export const start = (command: ReadonlyArray<string>, options: Parameters<typeof Harness.start>[1] = {}) =>
+  Harness.start(command, { cwd: scratch, ...options })
+
+/** Runs a program to completion (in `scratch`); fails if it takes longer than `timeout`. */
+export const run = (command: ReadonlyArray<string>, timeout?: Duration.DurationInput) =>
+  Harness.run(command, timeout, { cwd: scratch })
 
 export const root = fileURLToPath(new URL("../..", import.meta.url))
 /** The tutorial's Python programs, vendored from ../shared/tutorial (test/tutorial.test.ts keeps them equal). */
@@ -16,19 +28,19 @@ export const tutorial = (program: string) => fileURLToPath(new URL(`../fixtures/
 const scripts: Record<string, string> = JSON.parse(readFileSync(`${root}/package.json`, "utf8")).scripts
 
 /**
- * The command line of a pnpm script, running the program that test/setup/build.ts built
- * (`scripts/run.mjs NAME` would rebuild it, concurrently with other tests).
+ * The command line of a pnpm script, running the program that test/setup/global.ts built
+ * (`scripts/run.mjs NAME` would check the sources, and rebuild it if one changed meanwhile).
  */
 export const scriptCommand = (name: string): Array<string> => {
   const script = scripts[name]
   if (script === undefined) throw new Error(`no script ${name} in package.json`)
   const [node, ...args] = script.split(" ")
   const runner = args.indexOf("scripts/run.mjs")
-  if (runner !== -1) args.splice(runner, 2, `dist/cli/${args[runner + 1]}.js`)
+  if (runner !== -1) args.splice(runner, 1, `${root}dist/bin/effect-net.js`)
   return [node === "node" ? process.execPath : node!, ...args]
 }
 
-/** Starts a pnpm script/** Starts a pnpm script's program; `args` are its flags. */
+/** Starts a pnpm script's program; `args` are its flags. */
 export const startScript = (name: string, args: ReadonlyArray<string> = []) => start([...scriptCommand(name), ...args])
 export const runScript = (name: string, args: ReadonlyArray<string> = [], timeout?: Duration.DurationInput) =>
   run([...scriptCommand(name), ...args], timeout)

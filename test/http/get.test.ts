@@ -137,13 +137,13 @@ describe("HttpGet.get", () => {
   })
 
   describe("https", () => {
-    it.scopedLive("refuses a self-signed certificate, and suggests --insecure", () =>
+    it.scopedLive("refuses a self-signed certificate, with the reason Certificate", () =>
       Effect.gen(function*() {
         const port = yield* httpsServer((_req, res) => res.end("secret"))
         expect(yield* fetch(`https://127.0.0.1:${port}/`)).toEqual({
           error: "TcpConnectError",
           message:
-            `cannot connect to 127.0.0.1:${port}: its TLS certificate is not trusted: self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT); if you trust this server (a self-signed certificate, say), use --insecure`
+            `cannot connect to 127.0.0.1:${port}: its TLS certificate is not trusted: self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)`
         })
       }))
 
@@ -159,7 +159,7 @@ describe("HttpGet.get", () => {
         const result = yield* fetch(`https://127.0.0.1:${port}/`)
         expect(result).toMatchObject({ error: "TcpConnectError" })
         expect("message" in result && result.message).toMatch(
-          new RegExp(`^cannot connect to 127\\.0\\.0\\.1:${port}: the TLS handshake failed: .+; does the server speak TLS on that port \\(or is it http://\\)\\?$`)
+          new RegExp(`^cannot connect to 127\\.0\\.0\\.1:${port}: the TLS handshake failed: .+$`)
         )
       }))
   })
@@ -170,7 +170,7 @@ describe("HttpGet.get", () => {
         const port = yield* freePort()
         expect(yield* fetch(`http://127.0.0.1:${port}/`)).toEqual({
           error: "TcpConnectError",
-          message: `cannot connect to 127.0.0.1:${port}: connection refused; is the server running on that host and port?`
+          message: `cannot connect to 127.0.0.1:${port}: connection refused (ECONNREFUSED)`
         })
       }))
 
@@ -180,7 +180,7 @@ describe("HttpGet.get", () => {
         const started = Date.now()
         expect(yield* fetch(`http://127.0.0.1:${port}/`, { timeout: "300 millis" })).toEqual({
           error: "HttpTimeoutError",
-          message: `127.0.0.1:${port} sent nothing for 0.3 s; check that it is an HTTP server, or raise --timeout`
+          message: `127.0.0.1:${port} sent nothing for 0.3 s`
         })
         expect(Date.now() - started).toBeLessThan(2000)
       }))

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Logger, LogLevel } from "effect"
 import * as Net from "node:net"
-import * as GreetingServer from "../../src/tcp/greeting-server.js"
+import * as TcpGreetingServer from "../../src/greeting/tcp-server.js"
 import * as TcpListener from "../../src/tcp/listener.js"
 
 const MB = 1024 * 1024
@@ -33,7 +33,7 @@ describe("memory", () => {
   it.scopedLive.skipIf(gc === undefined)("the server retains nothing per connection once its clients are gone", () =>
     Effect.gen(function*() {
       const listener = yield* TcpListener.make({ port: 0 })
-      yield* Effect.forkScoped(GreetingServer.serve({ delay: 0 }).pipe(
+      yield* Effect.forkScoped(TcpGreetingServer.serve({ delay: 0 }).pipe(
         Effect.provideService(TcpListener.TcpListener, listener),
         Logger.withMinimumLogLevel(LogLevel.Warning)
       ))

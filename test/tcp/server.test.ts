@@ -1,16 +1,16 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Logger, LogLevel, Scope } from "effect"
-import * as GreetingServer from "../../src/tcp/greeting-server.js"
+import * as TcpGreetingServer from "../../src/greeting/tcp-server.js"
 import * as TcpListener from "../../src/tcp/listener.js"
 import * as Peer from "../helpers/peer.js"
 
 /** Starts a greeting server in its own scope; returns the port and that scope. */
-const startServer = (options: GreetingServer.GreetingServerOptions, listen: TcpListener.TcpListenerOptions = {}) =>
+const startServer = (options: TcpGreetingServer.TcpGreetingServerOptions, listen: TcpListener.TcpListenerOptions = {}) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
     const listener = yield* Scope.extend(TcpListener.make({ port: 0, ...listen }), scope)
-    yield* GreetingServer.serve(options).pipe(
+    yield* TcpGreetingServer.serve(options).pipe(
       Effect.provideService(TcpListener.TcpListener, listener),
       Logger.withMinimumLogLevel(LogLevel.Warning),
       Effect.forkIn(scope)

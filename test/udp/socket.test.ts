@@ -4,7 +4,7 @@ import * as UdpSocket from "../../src/udp/socket.js"
 import * as UdpPeer from "../helpers/udp-peer.js"
 
 const text = (data: Uint8Array) => Buffer.from(data).toString("latin1")
-const take = (socket: UdpSocket.UdpSocket, n: number) =>
+const take = (socket: UdpSocket.Socket, n: number) =>
   socket.datagrams.pipe(Stream.take(n), Stream.runCollect, Effect.map(Chunk.toReadonlyArray))
 
 describe("UdpSocket", () => {
@@ -39,22 +39,22 @@ describe("UdpSocket", () => {
       expect(yield* peer.waitFor(1)).toEqual(["Hello, Ada!"])
     }))
 
-  it.scopedLive("fails with advice when the port is taken", () =>
+  it.scopedLive("fails with the reason and the OS error when the port is taken", () =>
     Effect.gen(function*() {
       const first = yield* UdpSocket.make({ port: 0 })
       const error = yield* Effect.flip(UdpSocket.make({ port: first.address.port }))
       expect(error._tag).toBe("UdpBindError")
+      expect(error.reason).toBe("AddressInUse")
       expect(error.message).toBe(
-        `cannot bind UDP to 127.0.0.1:${first.address.port}: the address is already in use (EADDRINUSE); stop the other server or choose another --port (0 picks a free one)`
+        `cannot bind UDP to 127.0.0.1:${first.address.port}: the address is already in use (EADDRINUSE)`
       )
     }))
 
-  it.scopedLive("fails with advice when the address is not local", () =>
+  it.scopedLive("fails with the reason and the OS error when the address is not local", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(UdpSocket.make({ host: "192.0.2.1", port: 0 }))
-      expect(error.message).toBe(
-        "cannot bind UDP to 192.0.2.1:0: the address is not available on this machine (EADDRNOTAVAIL); use a local address such as 127.0.0.1, ::1 or 0.0.0.0"
-      )
+      expect(error.reason).toBe("AddressNotAvailable")
+      expect(error.message).toBe("cannot bind UDP to 192.0.2.1:0: the address is not available on this machine (EADDRNOTAVAIL)")
     }))
 
   it.scopedLive("fails a send to an invalid address with a tagged error, and goes on serving", () =>

@@ -1,11 +1,11 @@
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Layer, Logger, LogLevel } from "effect"
-import * as GreetingServer from "../../src/tcp/greeting-server.js"
+import * as TcpGreetingServer from "../../src/greeting/tcp-server.js"
 import * as TcpListener from "../../src/tcp/listener.js"
 import * as Peer from "../helpers/peer.js"
 
-const serverOn = (options: GreetingServer.GreetingServerOptions) =>
-  GreetingServer.layer(options).pipe(
+const serverOn = (options: TcpGreetingServer.TcpGreetingServerOptions) =>
+  TcpGreetingServer.layer(options).pipe(
     Layer.provideMerge(TcpListener.layer({ port: 0 })),
     Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
   )

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Either, Stream } from "effect"
-import { decoder, frame, type Framing, LineDecoder, lines, rawMessage } from "../../src/protocol/framing.js"
-import type { Message } from "../../src/protocol/greeting.js"
+import { decoder, frame, type Framing, LineDecoder, lines, type Message, rawMessage } from "../src/framing.js"
 
 const bytes = (s: string) => new Uint8Array(Buffer.from(s, "latin1"))
 const text = (b: Uint8Array) => Buffer.from(b).toString("latin1")
@@ -63,13 +62,14 @@ describe("line framing", () => {
   it("holds at most one partial line of the limit (+1 for a CR) however the bytes arrive", () => {
     const decoder = new LineDecoder(4)
     const out: Array<Message> = []
-    expect(decoder.push(bytes("abcd\r"), out)).toBe(true)
-    expect(decoder.push(bytes("x"), out)).toBe(false)
+    expect(decoder.push(bytes("abcd\r"), out)).toBeUndefined()
+    expect(decoder.push(bytes("x"), out)?.message).toBe("line too long (max 4 bytes)")
   })
 })
 
 describe("frame and decoder", () => {
-  // The greeting server decodes with `decoder`; library users frame with `frame`: the same messages.
+  // The fast loop (`TcpConnection.runMessages`) decodes with `decoder`, the Stream with `frame`:
+  // the same messages (test/tcp/connection.test.ts checks the two over a real connection too).
   const input = "Ada\nGr" + "ace\r\n\nexit\nlast"
   const splits = [[input], input.split(""), ["Ada\nGr", "ace\r", "\n\nexit\nla", "st"]]
   for (const framing of ["raw", "line"] as const satisfies ReadonlyArray<Framing>) {
@@ -79,7 +79,7 @@ describe("frame and decoder", () => {
           const framed = yield* Stream.fromIterable(reads.map(bytes)).pipe(frame(framing), Stream.runCollect)
           const decode = decoder(framing)
           const decoded: Array<Message> = []
-          for (const read of reads) expect(decode.push(bytes(read), decoded)).toBe(true)
+          for (const read of reads) expect(decode.push(bytes(read), decoded)).toBeUndefined()
           const last = decode.flush()
           if (last !== undefined) decoded.push(last)
           expect(show(Chunk.toReadonlyArray(framed))).toEqual(show(decoded))

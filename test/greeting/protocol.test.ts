@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import * as Greeting from "../../src/protocol/greeting.js"
-import { rawMessage } from "../../src/protocol/framing.js"
+import * as Greeting from "../../src/greeting/protocol.js"
+import { rawMessage } from "../../src/framing.js"
 
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString("latin1")
 const bytes = (s: string) => Buffer.from(s, "latin1")

@@ -8,7 +8,13 @@
  */
 import { Channel, Chunk, Data, Stream } from "effect"
 import { concat } from "./bytes.js"
-import type { Message } from "./greeting.js"
+
+/** A message as framed from the byte stream: its body and the terminator it came with, if any. */
+export interface Message {
+  readonly body: Uint8Array
+  /** `\n`, `\r\n` or empty: what ended the message on the wire (a protocol may echo it). */
+  readonly terminator: Uint8Array
+}
 
 export type Framing = "raw" | "line"
 export const framings: ReadonlyArray<Framing> = ["raw", "line"]
@@ -43,14 +49,20 @@ export const rawMessage = (read: Uint8Array): Message => {
 
 /** Turns reads into messages, one read at a time. */
 export interface Decoder {
-  /** Appends the messages that `read` completes to `out`; false once a line is over the limit. */
-  readonly push: (read: Uint8Array, out: Array<Message>) => boolean
+  /**
+   * Appends the messages that `read` completes to `out`. Returns the error when a line is over
+   * the limit (`out` then holds the complete messages before it), else nothing.
+   */
+  readonly push: (read: Uint8Array, out: Array<Message>) => LineTooLongError | undefined
   /** The unterminated last message at end of input, if any. */
   readonly flush: () => Message | undefined
 }
 
 const rawDecoder: Decoder = {
-  push: (read, out) => out.push(rawMessage(read)) > 0,
+  push: (read, out) => {
+    out.push(rawMessage(read))
+    return undefined
+  },
   flush: () => undefined
 }
 
@@ -66,9 +78,13 @@ export class LineDecoder implements Decoder {
   private partial: Array<Uint8Array> = []
   private partialBytes = 0
 
-  constructor(readonly maxLineBytes: number) {}
+  private readonly tooLong: LineTooLongError
 
-  push(read: Uint8Array, out: Array<Message>): boolean {
+  constructor(readonly maxLineBytes: number) {
+    this.tooLong = new LineTooLongError({ maxLineBytes })
+  }
+
+  push(read: Uint8Array, out: Array<Message>): LineTooLongError | undefined {
     let start = 0
     for (let end = read.indexOf(LF); end !== -1; end = read.indexOf(LF, start)) {
       let line = read.subarray(start, end)
@@ -78,7 +94,7 @@ export class LineDecoder implements Decoder {
         this.partialBytes = 0
       }
       if (line.length > 0 && line[line.length - 1] === CR) line = line.subarray(0, line.length - 1)
-      if (line.length > this.maxLineBytes) return false
+      if (line.length > this.maxLineBytes) return this.tooLong
       out.push({ body: line, terminator: lf })
       start = end + 1
     }
@@ -88,9 +104,9 @@ export class LineDecoder implements Decoder {
       this.partialBytes += rest.length
       // One byte of slack: a line of exactly the limit may be waiting for the `\n` after its `\r`.
       const over = this.partialBytes - this.maxLineBytes
-      if (over > 1 || (over === 1 && rest[rest.length - 1] !== CR)) return false
+      if (over > 1 || (over === 1 && rest[rest.length - 1] !== CR)) return this.tooLong
     }
-    return true
+    return undefined
   }
 
   flush(): Message | undefined {
@@ -111,7 +127,6 @@ export const lines = (maxLineBytes: number = defaultMaxLineBytes) =>
 <E, R>(reads: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Message, E | LineTooLongError, R> =>
   Stream.suspend(() => {
     const decoder = new LineDecoder(maxLineBytes)
-    const tooLong = Channel.fail(new LineTooLongError({ maxLineBytes }))
     const loop: Channel.Channel<
       Chunk.Chunk<Message>,
       Chunk.Chunk<Uint8Array>,
@@ -123,7 +138,8 @@ export const lines = (maxLineBytes: number = defaultMaxLineBytes) =>
       onInput: (input: Chunk.Chunk<Uint8Array>) => {
         const out: Array<Message> = []
         for (const read of input) {
-          if (!decoder.push(read, out)) return Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), tooLong)
+          const tooLong = decoder.push(read, out)
+          if (tooLong !== undefined) return Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), Channel.fail(tooLong))
         }
         return out.length === 0 ? loop : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), loop)
       },

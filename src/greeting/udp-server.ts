@@ -9,10 +9,10 @@
  */
 import { type Cause, Chunk, Duration, Effect, FiberSet, flow, Layer, Schedule } from "effect"
 import * as Metrics from "../metrics/metrics.js"
-import { rawMessage } from "../protocol/framing.js"
-import * as Greeting from "../protocol/greeting.js"
-import type { UdpSendError } from "./errors.js"
-import { type Datagram, UdpSocket } from "./socket.js"
+import { rawMessage } from "../framing.js"
+import type { UdpSendError } from "../udp/errors.js"
+import { type Datagram, type Socket, UdpSocket } from "../udp/socket.js"
+import * as Greeting from "./protocol.js"
 
 export interface UdpGreetingServerOptions {
   /** How long a shutdown waits for the delayed replies in flight to go out; default 5 s. */
@@ -28,6 +28,12 @@ export interface UdpGreetingServerOptions {
   readonly concurrency?: number | undefined
 }
 
+export const defaults = {
+  delay: Duration.zero,
+  concurrency: 1024,
+  shutdownGrace: Duration.seconds(5)
+} as const
+
 /** Counts the replies that went out; a failed send is one warning line, and the server goes on. */
 const account = (sent: number) => (failures: ReadonlyArray<UdpSendError>): Effect.Effect<void> => {
   Metrics.messagesSent.unsafeUpdate(sent - failures.length, Metrics.noTags)
@@ -38,7 +44,7 @@ const account = (sent: number) => (failures: ReadonlyArray<UdpSendError>): Effec
 }
 
 /** Warns, once a second at most, of datagrams dropped because they came faster than they were answered. */
-const reportDrops = (socket: UdpSocket) => {
+const reportDrops = (socket: Socket) => {
   let reported = 0
   return Effect.suspend(() => {
     const dropped = socket.dropped() - reported
@@ -58,7 +64,7 @@ const reportDrops = (socket: UdpSocket) => {
 export const serve = (options: UdpGreetingServerOptions = {}): Effect.Effect<never, never, UdpSocket> =>
   Effect.scoped(Effect.gen(function*() {
     const socket = yield* UdpSocket
-    const delay = Duration.decode(options.delay ?? Duration.zero)
+    const delay = Duration.decode(options.delay ?? defaults.delay)
     const tooLong = Greeting.datagramTooLong(socket.maxDatagramBytes - Greeting.replyOverhead)
     const replyTo = ({ address, data }: Datagram): Datagram => {
       const reply = Greeting.reply(rawMessage(data))
@@ -72,11 +78,11 @@ export const serve = (options: UdpGreetingServerOptions = {}): Effect.Effect<nev
       Effect.logInfo(`stopped: ${socket.received()} datagram(s) received, ${socket.dropped()} dropped`)
     )
 
-    const slots = yield* Effect.makeSemaphore(options.concurrency ?? 1024)
+    const slots = yield* Effect.makeSemaphore(options.concurrency ?? defaults.concurrency)
     const delayed = yield* FiberSet.make()
     const run = yield* FiberSet.runtime(delayed)()
     // Registered after the FiberSet, so it runs first: the replies in flight go out, up to the grace.
-    const grace = Duration.decode(options.shutdownGrace ?? Duration.seconds(5))
+    const grace = Duration.decode(options.shutdownGrace ?? defaults.shutdownGrace)
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         const inFlight = yield* FiberSet.size(delayed)

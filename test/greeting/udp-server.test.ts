@@ -1,6 +1,6 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Context, Effect, Layer, Logger } from "effect"
-import * as UdpGreetingServer from "../../src/udp/greeting-server.js"
+import * as UdpGreetingServer from "../../src/greeting/udp-server.js"
 import * as UdpSocket from "../../src/udp/socket.js"
 import * as UdpPeer from "../helpers/udp-peer.js"
 

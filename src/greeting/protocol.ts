@@ -2,14 +2,14 @@
  * The tutorial's greeting protocol as pure functions of bytes: what the server says on accept,
  * how it answers a message, which message ends the conversation. No I/O here.
  */
-import { concat, equals, utf8 } from "./bytes.js"
+import { concat, equals, utf8 } from "../bytes.js"
+import type { Message } from "../framing.js"
 
-/** A message as framed from the byte stream: its body and the terminator it came with, if any. */
-export interface Message {
-  readonly body: Uint8Array
-  /** `\n`, `\r\n` or empty: echoed after the reply so `nc` users get a line back. */
-  readonly terminator: Uint8Array
-}
+/** The port the tutorial's servers listen on and its clients connect to. */
+export const defaultPort = 9999
+
+/** The names the tutorial's clients greet when given none. */
+export const defaultNames: ReadonlyArray<string> = ["Michael", "Tracy", "Sarah"]
 
 /** Sent once on accept, with no newline (byte-exact with the tutorial). */
 export const welcome: Uint8Array = utf8("Welcome!")

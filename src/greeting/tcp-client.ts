@@ -4,19 +4,24 @@
  * reply as it arrives.
  */
 import { Chunk, Data, Duration, Effect, Option, Stream } from "effect"
-import { type Framing, LineDecoder, rawMessage } from "../protocol/framing.js"
-import * as Greeting from "../protocol/greeting.js"
-import { utf8 } from "../protocol/bytes.js"
-import { TcpConnection, type TcpError } from "./connection.js"
+import { utf8 } from "../bytes.js"
+import { type Framing, LineDecoder, type Message, rawMessage } from "../framing.js"
+import { TcpConnection, type TcpError } from "../tcp/connection.js"
+import * as Greeting from "./protocol.js"
 
-export const defaultNames: ReadonlyArray<string> = ["Michael", "Tracy", "Sarah"]
-
-export interface GreetingClientOptions {
+export interface TcpGreetingClientOptions {
+  /** Default: the tutorial's Michael, Tracy and Sarah. */
   readonly names?: ReadonlyArray<string> | undefined
   readonly framing?: Framing | undefined
   /** How long to wait for the welcome and for each reply; default 30 seconds (the tutorial's). */
   readonly replyTimeout?: Duration.DurationInput | undefined
 }
+
+export const defaults = {
+  names: Greeting.defaultNames,
+  framing: "raw" as Framing,
+  replyTimeout: Duration.seconds(30)
+} as const
 
 /** The server did not hold up its side of the conversation. */
 export class GreetingClientError extends Data.TaggedError("GreetingClientError")<{
@@ -30,7 +35,7 @@ export class GreetingClientError extends Data.TaggedError("GreetingClientError")
       case "ClosedEarly":
         return `the server closed the connection before sending ${this.awaiting}`
       case "Timeout":
-        return `no answer from the server while waiting for ${this.awaiting} (${this.detail}); raise --timeout if it is slow`
+        return `no answer from the server while waiting for ${this.awaiting} (${this.detail})`
       case "ServerError":
         return `the server refused the conversation: ${this.detail}`
     }
@@ -59,11 +64,11 @@ const replies = (framing: Framing) => (reads: Stream.Stream<Uint8Array, TcpError
           read = read.subarray(Greeting.welcome.length)
         }
       }
-      const messages: Array<Greeting.Message> = []
-      const withinLimit = lines.push(read, messages)
+      const messages: Array<Message> = []
+      const tooLong = lines.push(read, messages)
       for (const message of messages) out.push(decoder.decode(message.body))
       // Reported like a server's own error line, so the conversation stops there.
-      if (!withinLimit) out.push(`${errorPrefix}a reply is longer than ${maxReplyBytes} bytes`)
+      if (tooLong !== undefined) out.push(`${errorPrefix}a reply is longer than ${maxReplyBytes} bytes`)
       return out
     })
   })
@@ -74,12 +79,12 @@ const replies = (framing: Framing) => (reads: Stream.Stream<Uint8Array, TcpError
  * of the names; finally sends `exit` and half-closes.
  */
 export const converse = (
-  options: GreetingClientOptions = {}
+  options: TcpGreetingClientOptions = {}
 ): Stream.Stream<string, GreetingClientError | TcpError, TcpConnection> =>
   Stream.unwrapScoped(Effect.gen(function*() {
     const connection = yield* TcpConnection
-    const framing = options.framing ?? "raw"
-    const timeout = Duration.decode(options.replyTimeout ?? Duration.seconds(30))
+    const framing = options.framing ?? defaults.framing
+    const timeout = Duration.decode(options.replyTimeout ?? defaults.replyTimeout)
     const pull = yield* Stream.toPull(replies(framing)(connection.reads))
     const pending: Array<string> = []
 
@@ -109,7 +114,7 @@ export const converse = (
     return Stream.concat(
       Stream.fromEffect(next("the welcome")),
       Stream.mapEffect(
-        Stream.fromIterable(options.names ?? defaultNames),
+        Stream.fromIterable(options.names ?? defaults.names),
         (name) => Effect.zipRight(send(name), next(`the reply to ${name}`))
       )
     ).pipe(Stream.concat(Stream.execute(Effect.zipRight(send("exit"), connection.end))))

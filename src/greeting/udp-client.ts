@@ -5,14 +5,13 @@
  * Names are in flight together, so replies may arrive in any order: each is matched to its name
  * by its text (`Hello, Ada!` answers `Ada`). The replies are emitted in the order of the names.
  */
-import { Cause, Deferred, Duration, Effect, Option, Schedule, Stream } from "effect"
-import type { SocketAddress } from "../address.js"
-import { utf8 } from "../protocol/bytes.js"
-import { rawMessage } from "../protocol/framing.js"
-import * as Greeting from "../protocol/greeting.js"
-import { defaultNames } from "../tcp/greeting-client.js"
-import { UdpNoReplyError, type UdpSendError } from "./errors.js"
-import { UdpSocket } from "./socket.js"
+import { Cause, Data, Deferred, Duration, Effect, Option, Schedule, Stream } from "effect"
+import { formatAddress, type SocketAddress } from "../address.js"
+import { utf8 } from "../bytes.js"
+import { rawMessage } from "../framing.js"
+import type { UdpSendError } from "../udp/errors.js"
+import { UdpSocket } from "../udp/socket.js"
+import * as Greeting from "./protocol.js"
 
 export interface UdpGreetingClientOptions {
   /** Where the greeting server is. */
@@ -24,6 +23,26 @@ export interface UdpGreetingClientOptions {
   /** How many times a name is sent again when no reply comes; default 3. */
   readonly retries?: number | undefined
 }
+
+/** Some names got no reply, even after every retransmission. */
+export class UdpNoReplyError extends Data.TaggedError("UdpNoReplyError")<{
+  readonly server: SocketAddress
+  /** The names that went unanswered, in the order they were given. */
+  readonly names: ReadonlyArray<string>
+  readonly attempts: number
+  readonly timeout: Duration.Duration
+}> {
+  override get message(): string {
+    return `no reply from ${formatAddress(this.server)} for ${this.names.join(", ")} (each sent ${this.attempts} ` +
+      `time(s), ${Duration.format(this.timeout)} apart)`
+  }
+}
+
+export const defaults = {
+  names: Greeting.defaultNames,
+  timeout: Duration.seconds(1),
+  retries: 3
+} as const
 
 /** Names awaiting their replies at once: enough to pipeline, few enough not to overrun the server's buffers. */
 const inFlight = 64
@@ -41,8 +60,8 @@ export const converse = (
   Stream.unwrapScoped(Effect.gen(function*() {
     const socket = yield* UdpSocket
     const { server } = options
-    const timeout = Duration.decode(options.timeout ?? Duration.seconds(1))
-    const retries = options.retries ?? 3
+    const timeout = Duration.decode(options.timeout ?? defaults.timeout)
+    const retries = options.retries ?? defaults.retries
 
     // The names waiting for a reply, by the reply's exact text (the same name may be given twice).
     const awaiting = new Map<string, Array<Deferred.Deferred<string>>>()
@@ -79,7 +98,7 @@ export const converse = (
         ? Stream.empty
         : Stream.fail(new UdpNoReplyError({ server, names: unanswered, attempts: retries + 1, timeout }))
     )
-    return Stream.fromIterable(options.names ?? defaultNames).pipe(
+    return Stream.fromIterable(options.names ?? defaults.names).pipe(
       Stream.mapEffect((name) => Effect.map(greet(name), (reply) => [name, reply] as const), { concurrency: inFlight }),
       // In the order of the names, as mapEffect keeps it.
       Stream.filterMap(([name, reply]) => {

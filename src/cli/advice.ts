@@ -1,0 +1,64 @@
+/**
+ * What the program says when a command fails: the library error's own short message, then the
+ * advice that names this program's flags (the library knows nothing of flags).
+ */
+import { Data, Predicate } from "effect"
+import type { BindReason } from "../address.js"
+
+/** An error with the advice of the command that knows which flag it came from (`--metrics-port`, say). */
+export class Advised extends Data.TaggedError("Advised")<{ readonly error: unknown; readonly advice: string }> {
+  override get message(): string {
+    return `${messageOf(this.error)}; ${this.advice}`
+  }
+}
+
+const messageOf = (error: unknown): string => error instanceof Error ? error.message : String(error)
+
+/** What to do when binding `--port` (or another flag's port) failed. */
+export const bindAdvice = (reason: BindReason, portFlag = "--port"): string | undefined => {
+  switch (reason) {
+    case "AddressInUse":
+      return `stop the other server or choose another ${portFlag} (0 picks a free one)`
+    case "PermissionDenied":
+      return `ports below 1024 need privileges, choose a higher ${portFlag}`
+    case "AddressNotAvailable":
+      return "use a local address such as 127.0.0.1, ::1 or 0.0.0.0 for --host"
+    case "Other":
+      return undefined
+  }
+}
+
+const connectAdvice: Record<string, string | undefined> = {
+  Refused: "is the server running on that host and port?",
+  Timeout: "check the host and port, or raise --timeout",
+  Unresolved: "check the host name",
+  Tls: "does the server speak TLS on that port (or is it http://)?",
+  Certificate: "if you trust this server (a self-signed certificate, say), use --insecure"
+}
+
+/** The advice for a library error, if there is any. */
+const adviceFor = (error: unknown): string | undefined => {
+  if (!Predicate.hasProperty(error, "_tag")) return undefined
+  const reason = Predicate.hasProperty(error, "reason") ? String(error.reason) : undefined
+  switch (error._tag) {
+    case "TcpListenError":
+    case "UdpBindError":
+      return bindAdvice(reason as BindReason)
+    case "TcpConnectError":
+      return connectAdvice[reason ?? ""]
+    case "GreetingClientError":
+      return reason === "Timeout" ? "raise --timeout if it is slow" : undefined
+    case "UdpNoReplyError":
+      return "is the server running on that host and port? If it is slow or the network loses datagrams, raise --timeout or --retries"
+    case "HttpTimeoutError":
+      return "check that it is an HTTP server, or raise --timeout"
+    default:
+      return undefined
+  }
+}
+
+/** The one line that says what failed and what to do. */
+export const advise = (error: unknown): string => {
+  const advice = adviceFor(error)
+  return advice === undefined ? messageOf(error) : `${messageOf(error)}; ${advice}`
+}

@@ -1,0 +1,212 @@
+/**
+ * Runs the `effect-net` program: logging to stderr, its command line checked before @effect/cli
+ * parses it, one-line errors with the advice that names flags, exit codes, and signals.
+ *
+ * Exit codes: 0 on success and on `--help`; 1 when the program fails (one line on stderr, no
+ * stack trace), or the error's own `exitCode`; 2 for bad flags; 70 for a bug (with its cause).
+ * A stop by SIGINT/SIGTERM exits 0 (a server stopping cleanly), or the code a command set with
+ * `exitOnInterrupt` (130 for a client cut short). The first signal interrupts the program, so its
+ * scopes close (a server drains its connections); the second completes `ForceShutdown` (the drain
+ * stops waiting); a third ends the process at once.
+ */
+import { Command, HelpDoc, ValidationError } from "@effect/cli"
+import type { Usage } from "@effect/cli/Usage"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
+import type * as Terminal from "@effect/platform/Terminal"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
+import { Cause, type Console, Context, Deferred, Effect, Exit, FiberId, HashSet, Layer, Logger, Option, Predicate } from "effect"
+import { version } from "../version.js"
+import { advise } from "./advice.js"
+
+/** Logs as logfmt lines on stderr, leaving stdout to the program's output. */
+export const loggerLayer = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
+
+/** Completes on the second SIGINT/SIGTERM: a shutdown in progress must stop waiting. */
+export class ForceShutdown extends Context.Tag("effect-net/cli/ForceShutdown")<ForceShutdown, Effect.Effect<void>>() {}
+
+/** A command line the program refuses before running anything (exit code 2). */
+class UsageError extends Error {}
+
+/** The exit code when a signal stops the program; a command may change it (see `exitOnInterrupt`). */
+let interruptedExitCode = 0
+
+/** Marks a command whose stop by a signal is a failure (a client cut short exits 130). */
+export const exitOnInterrupt = (code: number) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.zipRight(Effect.sync(() => (interruptedExitCode = code)), effect)
+
+/** Whether @effect/cli is still parsing: what it prints of a bad command line, the runner says itself. */
+let parsing = true
+
+/** Marks the start of a command's own work (everything after a successful parse). */
+export const handled = <Name extends string, R, E, A>(command: Command.Command<Name, R, E, A>) =>
+  Command.transformHandler(command, (effect) => Effect.zipRight(Effect.sync(() => (parsing = false)), effect))
+
+const ansi = /\x1b\[[0-9;]*[A-Za-z]/g
+
+/** Colour only on a terminal, and never with NO_COLOR (https://no-color.org). */
+const colour = process.stdout.isTTY === true && (process.env.NO_COLOR ?? "") === ""
+
+/** A HelpDoc of @effect/cli as one line of plain text, in plain English. */
+const oneLine = (doc: HelpDoc.HelpDoc): string =>
+  HelpDoc.toAnsiText(doc).replace(ansi, "").replace(/\s+/g, " ").trim()
+    .replace(/\bis not a ([aeiou])/g, "is not an $1")
+
+const defaultConsole = Effect.runSync(Effect.console)
+
+/** Help without colour where there should be none; parse errors left to the runner. */
+const programConsole: Console.Console = {
+  ...defaultConsole,
+  log: (...args) => defaultConsole.log(...(colour ? args : args.map((arg) => typeof arg === "string" ? arg.replace(ansi, "") : arg))),
+  error: (...args) => parsing ? Effect.void : defaultConsole.error(...args)
+}
+
+const logLevels = ["all", "trace", "debug", "info", "warning", "error", "fatal", "none"]
+
+/** The flags of `usage` that take a value (`--port`, and aliases such as `-o`), with what they accept. */
+const valueFlags = (usage: Usage, into = new Map<string, string>()): Map<string, string> => {
+  switch (usage._tag) {
+    case "Named":
+      if (Option.isSome(usage.acceptedValues)) for (const name of usage.names) into.set(name, usage.acceptedValues.value)
+      break
+    case "Optional":
+    case "Repeated":
+      valueFlags(usage.usage, into)
+      break
+    case "Alternation":
+    case "Concat":
+      valueFlags(usage.left, into)
+      valueFlags(usage.right, into)
+      break
+  }
+  return into
+}
+
+/** What is wrong with `value` for a flag that accepts `accepted` (@effect/cli's names for its kinds). */
+const invalid = (value: string, accepted: string): string | undefined => {
+  if (accepted === "integer") return /^[+-]?\d+$/.test(value) ? undefined : `${value} is not an integer`
+  if (accepted === "float") return value.trim() !== "" && Number.isFinite(Number(value)) ? undefined : `${value} is not a number`
+  const choices = accepted.split(" | ")
+  return choices.length < 2 || choices.includes(value) ? undefined : `${value} (one of ${choices.join(", ")})`
+}
+
+/**
+ * Checks what @effect/cli 0.77 gets wrong or says unclearly, and puts `--log-level` first (it
+ * only recognises its built-in option there): a flag without its value (it would report an
+ * unknown flag, or take the next flag as the value), a value of the wrong kind (its message does
+ * not name the flag), a bad log level, `--wizard` without a terminal.
+ */
+const preflight = (args: ReadonlyArray<string>, subcommands: ReadonlyArray<Command.Command<any, any, any, any>>): Array<string> => {
+  const sub = subcommands.find((command) => HashSet.has(Command.getNames(command), args[0] ?? ""))
+  const accepts = sub === undefined ? new Map<string, string>() : valueFlags(Command.getUsage(sub))
+  accepts.set("--log-level", logLevels.join(" | "))
+  const logLevel: Array<string> = []
+  const rest: Array<string> = []
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    const equals = arg.startsWith("--") ? arg.indexOf("=") : -1
+    const flag = equals === -1 ? arg : arg.slice(0, equals)
+    if (flag === "--") {
+      rest.push(...args.slice(i))
+      break
+    }
+    if (flag === "--wizard" && process.stdin.isTTY !== true) {
+      throw new UsageError("--wizard asks its questions on a terminal, and stdin is not one; run it in a terminal")
+    }
+    const accepted = accepts.get(flag)
+    if (accepted === undefined) {
+      rest.push(arg)
+      continue
+    }
+    const next = args[i + 1]
+    const value = equals !== -1 ? arg.slice(equals + 1) : next === undefined || accepts.has(next) || next.startsWith("--") ? undefined : next
+    if (value === undefined) throw new UsageError(`expected a value after ${flag}`)
+    if (equals === -1) i++
+    const problem = invalid(flag === "--log-level" ? value.toLowerCase() : value, accepted)
+    if (problem !== undefined) throw new UsageError(`invalid value for ${flag}: ${problem}`)
+    if (flag === "--log-level") logLevel.push(flag, value.toLowerCase())
+    else rest.push(flag, value)
+  }
+  return [...logLevel, ...rest]
+}
+
+/** An error may say which exit code it means (`http-get` exits 4 for a 4xx response, say). */
+const ownExitCode = (error: unknown): number | undefined =>
+  Predicate.hasProperty(error, "exitCode") && typeof error.exitCode === "number" ? error.exitCode : undefined
+
+const exitCode = (exit: Exit.Exit<unknown, unknown>): number => {
+  if (Exit.isSuccess(exit)) return 0
+  if (Cause.isInterruptedOnly(exit.cause)) return interruptedExitCode
+  const failure = Cause.failureOption(exit.cause)
+  if (failure._tag === "None") {
+    process.stderr.write(`internal error (please report it):\n${Cause.pretty(exit.cause)}\n`)
+    return 70
+  }
+  if (ValidationError.isValidationError(failure.value)) {
+    process.stderr.write(`error: ${oneLine(failure.value.error)}\n`)
+    return 2
+  }
+  process.stderr.write(`error: ${advise(failure.value)}\n`)
+  return ownExitCode(failure.value) ?? 1
+}
+
+/** A last line of defence: a bug in a callback is logged, and the server keeps serving the others. */
+const logUncaught = (what: string) => (error: unknown) =>
+  Effect.runSync(
+    Effect.logError(`${what} (a bug, please report it); still running`, Cause.die(error)).pipe(Effect.provide(loggerLayer))
+  )
+
+/** Runs `command` (`effect-net` and its subcommands) on this process's command line. */
+export const run = <Name extends string, R extends FileSystem.FileSystem | Path.Path | Terminal.Terminal | ForceShutdown, E, A>(
+  command: Command.Command<Name, R, E, A>,
+  subcommands: ReadonlyArray<Command.Command<any, any, any, any>>
+): void => {
+  const [node, script, ...args] = process.argv
+  let argv: Array<string>
+  try {
+    argv = [node!, script!, ...preflight(args, subcommands)]
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error
+    process.stderr.write(`error: ${error.message}\n`)
+    process.exitCode = 2
+    return
+  }
+  const force = Deferred.unsafeMake<void>(FiberId.none)
+  const cli = Command.run(command, { name: "effect-net", version })
+  const program = cli(argv).pipe(
+    Effect.withConsole(programConsole),
+    // What @effect/cli and the commands use (NodeContext would also load child processes and workers).
+    Effect.provide(Layer.mergeAll(
+      NodeFileSystem.layer,
+      NodePath.layer,
+      NodeTerminal.layer,
+      loggerLayer,
+      Layer.succeed(ForceShutdown, Deferred.await(force))
+    ))
+  )
+  const fiber = Effect.runFork(program as Effect.Effect<void, E | ValidationError.ValidationError>)
+  let signals = 0
+  const onSignal = () => {
+    signals++
+    if (signals === 1) fiber.unsafeInterruptAsFork(fiber.id())
+    else if (signals === 2) Deferred.unsafeDone(force, Exit.void)
+    else process.exit(interruptedExitCode)
+  }
+  const onUncaughtException = logUncaught("uncaught exception")
+  const onUnhandledRejection = logUncaught("unhandled promise rejection")
+  process.on("SIGINT", onSignal)
+  process.on("SIGTERM", onSignal)
+  process.on("uncaughtException", onUncaughtException)
+  process.on("unhandledRejection", onUnhandledRejection)
+  fiber.addObserver((exit) => {
+    process.off("SIGINT", onSignal)
+    process.off("SIGTERM", onSignal)
+    process.off("uncaughtException", onUncaughtException)
+    process.off("unhandledRejection", onUnhandledRejection)
+    process.exitCode = exitCode(exit)
+    // Let stdout drain and Node exit on its own; a signal means the user wants out now.
+    if (signals > 0) process.exit()
+  })
+}
