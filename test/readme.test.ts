@@ -1,11 +1,22 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect } from "effect"
+import { Chunk, Effect, Layer } from "effect"
 import { readFileSync } from "node:fs"
-import { program } from "./readme-example.js"
+import { TcpListener } from "../src/tcp/listener.js"
+import * as Peer from "./helpers/peer.js"
+import { program, ShoutLive } from "./readme-example.js"
 
 describe("README", () => {
   it.scoped("its example runs: the server layer and the client layer composed in one program", () =>
     Effect.map(program, (lines) => expect(Chunk.toReadonlyArray(lines)).toEqual(["Welcome!", "Hello, Ada!", "Hello, Grace!"])))
+
+  it.scopedLive("its own protocol serves: lines back in capitals until bye", () =>
+    Effect.gen(function*() {
+      const { address } = yield* Effect.provide(TcpListener, yield* Layer.build(ShoutLive))
+      const peer = yield* Peer.connect(address.port)
+      yield* peer.write("hello\nwor")
+      yield* peer.write("ld\nbye\nnot this\n")
+      expect(yield* peer.closed()).toBe("HELLO\nWORLD\n")
+    }))
 
   it("shows that example verbatim", () => {
     const example = readFileSync(new URL("./readme-example.ts", import.meta.url), "utf8")

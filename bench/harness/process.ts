@@ -22,16 +22,23 @@ export interface Running {
   readonly send: (text: string) => void
 }
 
+export interface StartOptions {
+  readonly cwd?: string | undefined
+  readonly env?: Record<string, string> | undefined
+  /**
+   * Start it in a process group of its own, and let the scope kill the whole group: for a
+   * program that runs the real one as a child (npx, a shell) and would leave it behind.
+   */
+  readonly group?: boolean | undefined
+}
+
 /** Starts a process; the scope kills it (SIGKILL) if it is still running. */
-export const start = (
-  command: ReadonlyArray<string>,
-  options: { readonly cwd?: string; readonly env?: Record<string, string> } = {}
-): Effect.Effect<Running, never, Scope.Scope> =>
+export const start = (command: ReadonlyArray<string>, options: StartOptions = {}): Effect.Effect<Running, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.gen(function*() {
       const [file, ...args] = command
       const env = options.env === undefined ? process.env : { ...process.env, ...options.env }
-      const child = spawn(file!, args, { cwd: options.cwd, env, stdio: ["pipe", "pipe", "pipe"] })
+      const child = spawn(file!, args, { cwd: options.cwd, env, stdio: ["pipe", "pipe", "pipe"], detached: options.group === true })
       let out = ""
       let err = ""
       const exit = yield* Deferred.make<number | string>()
@@ -64,7 +71,13 @@ export const start = (
     }),
     ({ child }) =>
       Effect.sync(() => {
-        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+        if (options.group === true) {
+          try {
+            process.kill(-child.pid!, "SIGKILL")
+          } catch {
+            // The group is gone already.
+          }
+        } else if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
       })
   )
 

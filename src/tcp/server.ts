@@ -89,6 +89,7 @@ export const serve = <E, R>(
     const slots = yield* Effect.makeSemaphore(maxConnections)
     const serving = new Set<Connection>()
     let shuttingDown = false
+    let accepted = 0
 
     const serveInSlot = (connection: Connection) =>
       Effect.suspend(() => {
@@ -120,6 +121,7 @@ export const serve = <E, R>(
 
     const onAccept = (connection: Connection) =>
       Effect.sync(() => {
+        accepted++
         Metrics.connectionsAccepted.unsafeUpdate(1, Metrics.noTags)
         const served = options.queueWhenFull
           ? slots.withPermits(1)(serveInSlot(connection))
@@ -136,7 +138,8 @@ export const serve = <E, R>(
         shuttingDown = true
         yield* listener.stopAccepting
         const open = yield* FiberSet.size(fibers)
-        if (open === 0) return
+        const stopped = Effect.logInfo(`stopped: ${accepted} connection(s) accepted`)
+        if (open === 0) return yield* stopped
         yield* Effect.logInfo(
           `shutting down: letting ${open} connection(s) finish, for up to ${Duration.format(grace)}`
         )
@@ -144,6 +147,7 @@ export const serve = <E, R>(
         yield* Effect.raceAll([FiberSet.awaitEmpty(fibers), Effect.sleep(grace), options.forceShutdown ?? Effect.never])
         const forced = yield* FiberSet.size(fibers)
         yield* Effect.logInfo(`shutdown: ${open - forced} connection(s) finished, ${forced} forced closed`)
+        yield* stopped
       })
     )
 
