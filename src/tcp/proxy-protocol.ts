@@ -73,8 +73,9 @@ const notProxyProtocol = () =>
 /**
  * Decodes one connection's header from its reads. Feed `push` each read in order until it
  * returns something other than `undefined`; a decoder serves one connection, once. It holds at
- * most the header's bytes (never more than `maxHeaderBytes`), and fails as soon as the bytes
- * seen cannot be a valid header (garbage is rejected on its first byte).
+ * most the header's bytes (107 for v1, `maxHeaderBytes` for v2) and fails as soon as the bytes
+ * seen cannot start a valid header (garbage on its first byte, a v2 header over the cap or with
+ * unassigned values on its 16th).
  */
 export class Decoder {
   /** The v1 line, or v2's fixed part, so far. */
