@@ -87,3 +87,21 @@ export class TcpTimeoutError extends Data.TaggedError("TcpTimeoutError")<{
       : `closed the connection with ${this.remote}: it did not read our replies for ${this.seconds} s (write timeout)`
   }
 }
+
+/** A connection did not start with a valid PROXY protocol header (see `ProxyProtocol`). */
+export class ProxyProtocolError extends Data.TaggedError("ProxyProtocolError")<{
+  /**
+   * `NotProxyProtocol`: the first bytes are neither a v1 nor a v2 header (a direct client?);
+   * `Malformed`: a header that breaks the specification; `TooLarge`: a v1 line over 107 bytes,
+   * or a v2 header over the size cap; `Closed`: the peer finished sending before the first
+   * byte (a balancer's TCP health check does that); `Truncated`: it finished sending in the
+   * middle of the header; `Timeout`: the header was not complete in time.
+   */
+  readonly reason: "NotProxyProtocol" | "Malformed" | "TooLarge" | "Closed" | "Truncated" | "Timeout"
+  /** What was wrong, in a few words. */
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `no valid PROXY protocol header: ${this.detail}`
+  }
+}

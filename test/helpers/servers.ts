@@ -13,7 +13,7 @@ import * as Net from "node:net"
 const fixture = (name: "cert.pem" | "key.pem") => readFileSync(new URL(`../fixtures/tls/${name}`, import.meta.url))
 
 /** Listens on 127.0.0.1, port 0; the scope closes the server and the connections it still has. */
-const listen = (server: Net.Server): Effect.Effect<number, never, Scope.Scope> => {
+export const listen = (server: Net.Server): Effect.Effect<number, never, Scope.Scope> => {
   const sockets = new Set<Net.Socket>()
   server.on("connection", (socket: Net.Socket) => {
     sockets.add(socket)
