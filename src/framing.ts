@@ -36,6 +36,18 @@ export class LineTooLongError extends Data.TaggedError("LineTooLongError")<{
   }
 }
 
+/** A line did not arrive whole within the time allowed from its first byte (a peer trickling bytes). */
+export class LineTimeoutError extends Data.TaggedError("LineTimeoutError")<{
+  readonly seconds: number
+}> {
+  override get message(): string {
+    return `line not complete within ${this.seconds} s`
+  }
+}
+
+/** What can go wrong in framing a peer's bytes: what a protocol may answer before it closes. */
+export type FramingError = LineTooLongError | LineTimeoutError
+
 /** One read as one message; a single trailing `\n` or `\r\n` becomes its terminator. */
 export const rawMessage = (read: Uint8Array): Message => {
   const n = read.length
@@ -56,6 +68,8 @@ export interface Decoder {
   readonly push: (read: Uint8Array, out: Array<Message>) => LineTooLongError | undefined
   /** The unterminated last message at end of input, if any. */
   readonly flush: () => Message | undefined
+  /** Bytes held of a message not complete yet (a line waiting for its newline). */
+  readonly pending: number
 }
 
 const rawDecoder: Decoder = {
@@ -63,7 +77,8 @@ const rawDecoder: Decoder = {
     out.push(rawMessage(read))
     return undefined
   },
-  flush: () => undefined
+  flush: () => undefined,
+  pending: 0
 }
 
 /** One read as one message (see `rawMessage`). */
@@ -77,6 +92,10 @@ export const raw = <E, R>(reads: Stream.Stream<Uint8Array, E, R>): Stream.Stream
 export class LineDecoder implements Decoder {
   private partial: Array<Uint8Array> = []
   private partialBytes = 0
+
+  get pending(): number {
+    return this.partialBytes
+  }
 
   private readonly tooLong: LineTooLongError
 

@@ -57,6 +57,7 @@ const quiet = ["--log-level", "warning"]
 export const tcpProject = (framing: "raw" | "line") =>
   listening(`effect-net ${framing}`, [node, "dist/bin/effect-net.js", "tcp-server", "--port", "0", "--delay", "0", "--framing", framing, ...quiet])
 export const tcpRaw = listening("node:net (baseline 1)", [node, "dist/bench/baselines/tcp-raw.js", "0"])
+export const tcpFiber = listening("bare fiber (floor)", [node, "dist/bench/baselines/tcp-fiber.js", "0"])
 export const tcpPlatform = listening("@effect/platform (baseline 2)", [node, "dist/bench/baselines/tcp-platform.js", "0"])
 export const tcpPython = tutorialServer("tcp_server.py (baseline 3)", "tcp", "tcp_server.py", ["0"], /Waiting for connection/)
 

@@ -18,6 +18,7 @@ export const command = Command.make("tcp-server", {
   delay: Cli.seconds("delay", "Seconds to wait before each reply, as the tutorial", TcpGreetingServer.defaults.delay),
   framing: Cli.framing(TcpGreetingServer.defaults.framing),
   maxLineBytes: Cli.count("max-line-bytes", "Longest line accepted with --framing line", TcpGreetingServer.defaults.maxLineBytes),
+  lineTimeout: Cli.seconds("line-timeout", "With --framing line, close a connection whose line is not complete this many seconds after its first byte; 0 never does", TcpGreetingServer.defaults.lineTimeout),
   maxConnections: Cli.count("max-connections", "Connections served at once; more get 'Error: server busy'", TcpServer.defaults.maxConnections),
   queueWhenFull: Options.boolean("queue-when-full").pipe(
     Options.withDescription("At --max-connections, keep new connections waiting for a free slot instead of refusing them.")

@@ -3,7 +3,7 @@
  * how it answers a message, which message ends the conversation. No I/O here.
  */
 import { concat, equals, utf8 } from "../bytes.js"
-import type { Message } from "../framing.js"
+import type { FramingError, Message } from "../framing.js"
 
 /** The port the tutorial's servers listen on and its clients connect to. */
 export const defaultPort = 9999
@@ -29,9 +29,11 @@ export const isExit = (message: Message): boolean =>
 /** `Hello, <body>!<terminator>` */
 export const reply = (message: Message): Uint8Array => concat(hello, message.body, bang, message.terminator)
 
-/** Sent before closing a connection whose line exceeded the limit (line framing). */
-export const lineTooLong = (maxLineBytes: number): Uint8Array =>
-  utf8(`Error: line too long (max ${maxLineBytes} bytes)\n`)
+/**
+ * Sent before closing a connection whose line is over the limit, or did not arrive whole in
+ * time (line framing): `Error: line too long (max N bytes)\n`, `Error: line not complete within N s\n`.
+ */
+export const framingError = (error: FramingError): Uint8Array => utf8(`Error: ${error.message}\n`)
 
 /** Sent to a connection refused because the server is at its connection limit. */
 export const serverBusy: Uint8Array = utf8("Error: server busy\n")

@@ -16,40 +16,61 @@ export interface TcpGreetingServerOptions extends TcpServer.TcpServerOptions {
   readonly framing?: Framing.Framing | undefined
   /** Longest line accepted with `line` framing. */
   readonly maxLineBytes?: number | undefined
+  /**
+   * With `line` framing, a line must be complete within this long of its first byte, else the
+   * peer is told and the connection closed (a peer trickling bytes would hold it forever); 0 for
+   * no limit.
+   */
+  readonly lineTimeout?: Duration.DurationInput | undefined
 }
 
 export const defaults = {
   delay: Duration.seconds(1),
   framing: "raw" as Framing.Framing,
-  maxLineBytes: Framing.defaultMaxLineBytes
+  maxLineBytes: Framing.defaultMaxLineBytes,
+  lineTimeout: Duration.seconds(30)
 } as const
 
 /** One conversation: the welcome, then each message answered in order (see `TcpConnection.runMessages`). */
 export const handler = (options: TcpGreetingServerOptions = {}) => {
   const delay = Duration.decode(options.delay ?? defaults.delay)
+  const immediate = Duration.isZero(delay)
   const framing = options.framing ?? defaults.framing
   const maxLineBytes = options.maxLineBytes ?? defaults.maxLineBytes
-  const tooLongLine = Greeting.lineTooLong(maxLineBytes)
-  const tooLong = (connection: TcpConnection.Connection) =>
-    Effect.suspend(() => {
-      Metrics.linesTooLong.unsafeUpdate(1, Metrics.noTags)
-      return Effect.zipRight(Effect.logInfo(`line too long (max ${maxLineBytes} bytes): closing`), connection.write(tooLongLine))
-    })
-  return (connection: TcpConnection.Connection): Effect.Effect<void, TcpConnection.TcpError> => {
-    const answer = (message: Framing.Message) => {
-      Metrics.messagesSent.unsafeUpdate(1, Metrics.noTags)
-      return connection.write(Greeting.reply(message))
-    }
-    const onMessage = (message: Framing.Message): TcpConnection.MessageResult<TcpConnection.TcpError, never> => {
-      if (Greeting.isExit(message)) return false
-      Metrics.messagesReceived.unsafeUpdate(1, Metrics.noTags)
-      return Duration.isZero(delay) ? answer(message) : Effect.zipRight(Effect.sleep(delay), Effect.suspend(() => answer(message)))
+  // The same functions and options for every connection: nothing per connection but the decoder.
+  const conversation: TcpConnection.RunMessagesOptions<TcpConnection.TcpError, never> = {
+    lineTimeout: options.lineTimeout ?? defaults.lineTimeout,
+    onFramingError: (error, connection) =>
+      Effect.suspend(() => {
+        const metric = error._tag === "LineTooLongError" ? Metrics.linesTooLong : Metrics.linesTimedOut
+        metric.unsafeUpdate(1, Metrics.noTags)
+        return Effect.zipRight(Effect.logInfo(`${error.message}: closing`), connection.write(Greeting.framingError(error)))
+      })
+  }
+  /** Called in the connection's fiber as each message comes: it may write at once (see `unsafeWrite`). */
+  const onMessage = (
+    message: Framing.Message,
+    connection: TcpConnection.Connection
+  ): TcpConnection.MessageResult<TcpConnection.TcpError, never> => {
+    if (Greeting.isExit(message)) return false
+    Metrics.counts.messagesReceived++
+    if (immediate) {
+      Metrics.counts.messagesSent++
+      return connection.unsafeWrite(Greeting.reply(message))
     }
     return Effect.zipRight(
-      connection.write(Greeting.welcome),
-      TcpConnection.runMessages(connection, Framing.decoder(framing, maxLineBytes), onMessage)
-    ).pipe(Effect.catchTag("LineTooLongError", () => tooLong(connection)))
+      Effect.sleep(delay),
+      Effect.suspend(() => {
+        Metrics.counts.messagesSent++
+        return connection.write(Greeting.reply(message))
+      })
+    )
   }
+  return (connection: TcpConnection.Connection): Effect.Effect<void, TcpConnection.TcpError> =>
+    Effect.zipRight(
+      connection.write(Greeting.welcome),
+      TcpConnection.runMessages(connection, Framing.decoder(framing, maxLineBytes), onMessage, conversation)
+    )
 }
 
 const serverOptions = (options: TcpGreetingServerOptions): TcpServer.TcpServerOptions => ({

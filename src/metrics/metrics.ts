@@ -1,9 +1,11 @@
 /**
  * The servers' metrics, as Effect `Metric`s in the global registry (see `prometheus.ts` for
- * the text exposition). Hot paths update them with `unsafeUpdate(n, noTags)`: a cached hook,
- * no Effect allocated per message.
+ * the text exposition). Rare events update them with `unsafeUpdate(n, noTags)` (a cached hook,
+ * no Effect allocated); what happens per message or per read adds to a plain number in `counts`
+ * instead, which `flush` adds to its Metric: at each scrape, and once a second while a server
+ * runs (`flushEverySecond`).
  */
-import { Metric, type MetricLabel } from "effect"
+import { Duration, Effect, Metric, type MetricLabel, Schedule } from "effect"
 
 /** The empty tag set; passing the same array keeps the metric's hook cached. */
 export const noTags: ReadonlyArray<MetricLabel.MetricLabel> = []
@@ -42,6 +44,42 @@ export const linesTooLong = counter(
   "effect_net_tcp_lines_too_long_total",
   "Connections closed for a line over --max-line-bytes"
 )
+export const linesTimedOut = counter(
+  "effect_net_tcp_lines_timed_out_total",
+  "Connections closed for a line not complete within --line-timeout of its first byte"
+)
+
+/** Per-message counts not yet added to their Metrics (see `flush`). */
+export const counts = {
+  bytesReceived: 0,
+  bytesSent: 0,
+  messagesReceived: 0,
+  messagesSent: 0
+}
+
+const countedBy: ReadonlyArray<readonly [keyof typeof counts, Metric.Metric.Counter<number>]> = [
+  ["bytesReceived", bytesReceived],
+  ["bytesSent", bytesSent],
+  ["messagesReceived", messagesReceived],
+  ["messagesSent", messagesSent]
+]
+
+/** Adds the `counts` to their Metrics. */
+export const flush = (): void => {
+  for (const [name, metric] of countedBy) {
+    const count = counts[name]
+    if (count === 0) continue
+    counts[name] = 0
+    metric.unsafeUpdate(count, noTags)
+  }
+}
+
+/** Flushes once a second, and once more when interrupted: for the lifetime of a server. */
+export const flushEverySecond: Effect.Effect<never> = Effect.sync(flush).pipe(
+  Effect.repeat(Schedule.spaced(Duration.seconds(1))),
+  Effect.zipRight(Effect.never),
+  Effect.ensuring(Effect.sync(flush))
+)
 
 // Registered now, so that a scrape shows every metric, zeros included.
 for (
@@ -60,6 +98,7 @@ for (
     datagramsDropped,
     datagramBytesReceived,
     datagramBytesSent,
-    linesTooLong
+    linesTooLong,
+    linesTimedOut
   ]
 ) metric.unsafeValue(noTags)

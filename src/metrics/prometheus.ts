@@ -9,6 +9,7 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Layer, Metric, type MetricPair, MetricState, Option } from "effect"
 import { createServer } from "node:http"
 import { TcpListenError } from "../tcp/errors.js"
+import * as Metrics from "./metrics.js"
 
 const labels = (pair: MetricPair.MetricPair.Untyped, extra: ReadonlyArray<readonly [string, string]> = []) => {
   const all = [...pair.metricKey.tags.map((tag) => [tag.key, tag.value] as const), ...extra]
@@ -50,8 +51,9 @@ export const render = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>): str
 const residentMemory = Metric.gauge("process_resident_memory_bytes", { description: "Resident memory of the process" })
 const heapUsed = Metric.gauge("nodejs_heap_used_bytes", { description: "V8 heap in use" })
 
-/** The process's own memory, sampled at each scrape. */
+/** The process's own memory, sampled at each scrape (and the counts not yet in their Metrics). */
 const sampleProcess = Effect.suspend(() => {
+  Metrics.flush()
   const memory = process.memoryUsage()
   return Effect.zipRight(Metric.set(residentMemory, memory.rss), Metric.set(heapUsed, memory.heapUsed))
 })

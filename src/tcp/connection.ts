@@ -1,16 +1,19 @@
 /**
- * One TCP connection over a `node:net` socket: reads as a Stream pulled with backpressure,
- * writes that wait for the OS to take the data, a graceful `end` and an immediate `close`.
+ * One TCP connection over a `node:net` socket: reads pulled with backpressure (`read`, and
+ * `reads`, the Stream of them), writes that wait for the OS to take the data, a graceful `end`
+ * and an immediate `close`. `runMessages` is the fast loop of a server's conversation.
  *
- * Why not @effect/platform's Socket: its `run` forks a fiber per 'data' event with no pause
- * (no read backpressure, replies can reorder) and `toChannel` buffers reads without bound.
- * Here the socket stays in paused mode: a read is `socket.read()` when the consumer pulls, so
- * a slow consumer leaves data in the kernel and the peer's sends block.
+ * Why not @effect/platform's Socket: its `run` forks a fiber per 'data' event with no pause (no
+ * read backpressure, replies can reorder) and `toChannel` buffers reads without bound. Here the
+ * socket flows only while a read waits: a chunk that arrives with no reader waiting is held,
+ * alone, and the socket paused, so a slow consumer leaves the data in the kernel and the peer's
+ * sends block. (Flowing mode hands a chunk over in one `nextTick`; paused mode, `'readable'` and
+ * `socket.read()`, takes two.)
  */
 import { Context, Duration, Effect, Option, Stream } from "effect"
 import type { Socket } from "node:net"
 import { formatAddress, type SocketAddress } from "../address.js"
-import type { Decoder, LineTooLongError, Message } from "../framing.js"
+import { type Decoder, type FramingError, LineTimeoutError, type Message } from "../framing.js"
 import * as Metrics from "../metrics/metrics.js"
 import { TcpSocketError, TcpTimeoutError } from "./errors.js"
 
@@ -22,26 +25,32 @@ export interface Connection {
   readonly remote: SocketAddress
   /**
    * The next read: the bytes the peer sent since the last one, waiting for some if there are
-   * none; `None` once the peer has finished sending (FIN). Nothing is read from the OS until
-   * this is asked: a slow reader leaves the data in the kernel and the peer's sends block.
+   * none; `undefined` once the peer has finished sending (FIN). Nothing is read from the OS
+   * while no read waits: a slow reader leaves the data in the kernel and the peer's sends block.
    */
-  readonly read: Effect.Effect<Option.Option<Uint8Array>, TcpError>
+  readonly read: Effect.Effect<Uint8Array | undefined, TcpError>
   /**
    * The bytes the peer sends as a Stream of `read`s, ending when the peer half-closes. One
    * consumer at a time; a later run continues where the previous one stopped.
    */
   readonly reads: Stream.Stream<Uint8Array, TcpError>
   /** Writes bytes; suspends while the socket's buffer is full (until the peer reads). */
-  readonly write: (bytes: Uint8Array) => Effect.Effect<void, TcpError>
+  write(bytes: Uint8Array): Effect.Effect<void, TcpError>
+  /**
+   * Writes bytes now, outside any Effect: nothing is returned when the OS took them at once,
+   * else the Effect that waits until it has (what `write` runs). For a loop that already runs in
+   * the connection's fiber, such as a `runMessages` handler: one Effect fewer per message.
+   */
+  unsafeWrite(bytes: Uint8Array): Effect.Effect<void, TcpError> | undefined
   /** Half-closes: flushes what was written, then sends FIN. Waits until the OS has the data. */
   readonly end: Effect.Effect<void, TcpError>
   /** Closes at once; buffered writes are dropped. Idempotent. */
   readonly close: Effect.Effect<void>
-  /** Ends `reads` at its next pull, as if the peer had finished sending (graceful shutdown). */
+  /** Ends the reads at the next one, as if the peer had finished sending (graceful shutdown). */
   readonly stopReading: Effect.Effect<void>
   /** Bytes read from and written to the socket so far. */
-  readonly bytesRead: () => number
-  readonly bytesWritten: () => number
+  bytesRead(): number
+  bytesWritten(): number
 }
 
 /** The connection of a client program (see `TcpClient.layer`). */
@@ -61,19 +70,45 @@ const toMillis = (input: Duration.DurationInput | undefined): number | undefined
   return Number.isFinite(millis) && millis > 0 ? millis : undefined
 }
 
+/** The timeouts of a connection, in milliseconds: one object shared by all a listener accepts. */
+export interface Limits {
+  readonly idleMillis: number | undefined
+  readonly writeMillis: number | undefined
+}
+
+/**
+ * Resolves `TcpConnectionOptions` once, for every connection made with them.
+ * @internal
+ */
+export const limits = (options: TcpConnectionOptions): Limits => ({
+  idleMillis: toMillis(options.idleTimeout),
+  writeMillis: toMillis(options.writeTimeout)
+})
+
+type Resume<A> = (effect: Effect.Effect<A, TcpError>) => void
+
 /** The connection a socket belongs to: the socket's listeners are shared, and find it here. */
 const owner = Symbol("effect-net/TcpConnection")
 type OwnedSocket = Socket & { [owner]: SocketConnection }
 
-function onReadable(this: OwnedSocket) {
-  this[owner].wakeReader()
+function onData(this: OwnedSocket, chunk: Buffer) {
+  const connection = this[owner]
+  Metrics.counts.bytesReceived += chunk.length
+  const reader = connection.reader
+  if (reader !== undefined) {
+    connection.reader = undefined
+    return reader(Effect.succeed(chunk))
+  }
+  // Nobody is reading: keep this chunk and stop reading from the OS until somebody does.
+  connection.held = connection.held === undefined ? chunk : Buffer.concat([connection.held, chunk])
+  this.pause()
 }
 function onEnd(this: OwnedSocket) {
   this[owner].readsEnded = true
   this[owner].wakeReader()
 }
 function onDrain(this: OwnedSocket) {
-  this[owner].drained?.unsafeOpen()
+  this[owner].wakeWriter()
 }
 // An 'error' listener must exist, or Node turns a reset into an uncaught exception.
 function onError(this: OwnedSocket, cause: Error) {
@@ -82,48 +117,98 @@ function onError(this: OwnedSocket, cause: Error) {
   connection.wakeAll()
 }
 function onClose(this: OwnedSocket) {
-  clearTimeout(this[owner].idleTimer)
-  this[owner].wakeAll()
+  const connection = this[owner]
+  clearTimeout(connection.idleTimer)
+  connection.open?.delete(this)
+  connection.wakeAll()
 }
 
-const endOfReads = Effect.succeed(Option.none<Uint8Array>())
+/** Milliseconds since this module loaded: small enough to stay a small integer in an object field. */
+const origin = Date.now()
+const elapsed = () => Date.now() - origin
+
+/**
+ * The idle timer is not re-armed per read: it fires once per idle period, and then looks how long
+ * the reader has been waiting (a busy connection costs one timer event per period, not per read).
+ */
+const checkIdle = (connection: SocketConnection) => {
+  connection.idleTimer = undefined
+  const waited = connection.idleFor(elapsed())
+  if (waited !== undefined) connection.idleTimer = setTimeout(checkIdle, connection.limits.idleMillis! - waited, connection).unref()
+}
+
+/**
+ * The idle timeouts of what a listener accepted: one timer for all, every quarter of the timeout
+ * (a second at most), instead of one per connection (memory per idle connection counts).
+ * @internal
+ */
+export const sweepIdle = (open: ReadonlySet<Socket>, idleMillis: number): NodeJS.Timeout =>
+  setInterval(() => {
+    const now = elapsed()
+    for (const socket of open) (socket as OwnedSocket)[owner]?.idleFor(now)
+  }, Math.min(1000, Math.ceil(idleMillis / 4))).unref()
+
+const endOfStream: Effect.Effect<undefined> = Effect.succeed(undefined)
 
 /**
  * A class, not a closure per operation: a server holds one per open connection, so what each
  * costs in memory counts; the Effects it hands out are made on first use.
  */
 class SocketConnection implements Connection {
-  readonly local: SocketAddress
-  readonly remote: SocketAddress
-  readonly peer: string
-  failure: TcpError | undefined
+  failure: TcpError | undefined = undefined
   readsEnded = false
   stopped = false
-  /** The reads' consumer, while it waits for the socket to become readable. */
-  reader: ((resume: Effect.Effect<Option.Option<Uint8Array>, TcpError>) => void) | undefined
-  /** Closed while a write waits for 'drain'; made by the first write that must wait. */
-  drained: Effect.Latch | undefined
-  readonly idleTimer: NodeJS.Timeout | undefined
-  private readonly writeMillis: number | undefined
+  /** The waiting read, if any: the socket flows while there is one. */
+  reader: Resume<Uint8Array | undefined> | undefined = undefined
+  /** A chunk that came while no read waited (the socket is paused meanwhile). */
+  held: Buffer | undefined = undefined
+  /** The write or `end` waiting for the socket to take our data, if any. */
+  writer: (() => void) | undefined = undefined
+  /** A client connection's own idle timer (a listener's connections share one, see `sweepIdle`). */
+  idleTimer: NodeJS.Timeout | undefined = undefined
+  /** When the waiting read began (`elapsed()`). */
+  waitingSince = 0
 
-  constructor(readonly socket: Socket, options: TcpConnectionOptions) {
-    this.remote = { host: socket.remoteAddress ?? "unknown", port: socket.remotePort ?? 0 }
-    this.local = { host: socket.localAddress ?? "unknown", port: socket.localPort ?? 0 }
-    this.peer = formatAddress(this.remote)
-    this.writeMillis = toMillis(options.writeTimeout)
-    const idleMillis = toMillis(options.idleTimeout)
-    // One timer per connection, re-armed with refresh() each time a read waits: cheap on the hot path.
-    this.idleTimer = idleMillis === undefined ? undefined : setTimeout(() => {
-      if (this.reader !== undefined) {
-        this.timeOut(new TcpTimeoutError({ remote: this.peer, kind: "Idle", seconds: idleMillis / 1000 }))
-      }
-    }, idleMillis).unref()
+  constructor(
+    readonly socket: Socket,
+    readonly limits: Limits,
+    /** The open sockets of the listener that accepted it, if any: it leaves them when closed. */
+    readonly open: Set<Socket> | undefined
+  ) {
+    // Node keeps the address once asked, also after the socket is gone (a reset, say).
+    void socket.remoteAddress
     ;(socket as OwnedSocket)[owner] = this
-    socket.on("readable", onReadable)
+    open?.add(socket)
+    socket.pause()
+    socket.on("data", onData)
     socket.on("end", onEnd)
-    socket.on("drain", onDrain)
     socket.on("error", onError)
     socket.on("close", onClose)
+  }
+
+  get remote(): SocketAddress {
+    return { host: this.socket.remoteAddress ?? "unknown", port: this.socket.remotePort ?? 0 }
+  }
+
+  get local(): SocketAddress {
+    return { host: this.socket.localAddress ?? "unknown", port: this.socket.localPort ?? 0 }
+  }
+
+  get peer(): string {
+    return formatAddress(this.remote)
+  }
+
+  /**
+   * Times the connection out if its read has waited the idle timeout by `now`; otherwise how
+   * long it has waited (`undefined` when no read waits).
+   */
+  idleFor(now: number): number | undefined {
+    if (this.reader === undefined || this.socket.destroyed) return undefined
+    const waited = now - this.waitingSince
+    const idleMillis = this.limits.idleMillis!
+    if (waited < idleMillis) return waited
+    this.timeOut(new TcpTimeoutError({ remote: this.peer, kind: "Idle", seconds: idleMillis / 1000 }))
+    return undefined
   }
 
   /** Cuts the connection off. A stuck reader gets a reset: it frees the kernel's send buffer, which a FIN would wait behind. */
@@ -135,55 +220,61 @@ class SocketConnection implements Connection {
     else this.socket.destroy()
   }
 
-  /**
-   * Hands the waiting reader what is there now, read in the event's callback (cheaper than in
-   * the reader's fiber). When nothing is there yet, the reader looks again once it runs: a
-   * 'readable' at end of stream comes a tick before 'end', itself before the fiber runs.
-   */
   wakeReader() {
-    const resume = this.reader
-    if (resume === undefined) return
+    const reader = this.reader
+    if (reader === undefined) return
     this.reader = undefined
-    const next = this.nextRead()
-    resume(next === this.awaitRead ? this.read : next)
+    reader(this.nextRead() ?? this.read)
+  }
+
+  wakeWriter() {
+    const writer = this.writer
+    if (writer === undefined) return
+    this.writer = undefined
+    writer()
   }
 
   wakeAll() {
     this.wakeReader()
-    this.drained?.unsafeOpen()
+    this.wakeWriter()
   }
 
-  private nextRead(): Effect.Effect<Option.Option<Uint8Array>, TcpError> {
-    if (this.stopped) return endOfReads
-    const data: Buffer | null = this.socket.read()
-    if (data !== null) {
-      Metrics.bytesReceived.unsafeUpdate(data.length, Metrics.noTags)
-      return Effect.succeed(Option.some(data))
+  /** What a read gets without waiting, if anything: a held chunk, the end, or the failure. */
+  private nextRead(): Effect.Effect<Uint8Array | undefined, TcpError> | undefined {
+    if (this.stopped) return endOfStream
+    const held = this.held
+    if (held !== undefined) {
+      this.held = undefined
+      // Taken: read from the OS again.
+      if (!this.readsEnded) this.socket.resume()
+      return Effect.succeed(held)
     }
     if (this.failure !== undefined) return Effect.fail(this.failure)
-    if (this.readsEnded || this.socket.destroyed) return endOfReads
-    return this.awaitRead
+    if (this.readsEnded || this.socket.destroyed) return endOfStream
+    return undefined
   }
 
   // No canceler: it would cost more Effect operations per read than everything else. A reader
   // interrupted while waiting leaves `reader` set; resuming a finished fiber is a no-op.
-  private _awaitRead: Effect.Effect<Option.Option<Uint8Array>, TcpError> | undefined
-  private get awaitRead() {
-    return this._awaitRead ??= Effect.async<Option.Option<Uint8Array>, TcpError>((resume) => {
+  private _read: Effect.Effect<Uint8Array | undefined, TcpError> | undefined
+  get read(): Effect.Effect<Uint8Array | undefined, TcpError> {
+    return this._read ??= Effect.async<Uint8Array | undefined, TcpError>((resume) => {
+      const next = this.nextRead()
+      if (next !== undefined) return resume(next)
       this.reader = resume
-      this.idleTimer?.refresh()
+      if (this.socket.isPaused()) this.socket.resume()
+      const idleMillis = this.limits.idleMillis
+      if (idleMillis !== undefined) {
+        this.waitingSince = elapsed()
+        if (this.open === undefined) this.idleTimer ??= setTimeout(checkIdle, idleMillis, this).unref()
+      }
     })
-  }
-
-  private _read: Effect.Effect<Option.Option<Uint8Array>, TcpError> | undefined
-  get read() {
-    return this._read ??= Effect.suspend(() => this.nextRead())
   }
 
   get reads(): Stream.Stream<Uint8Array, TcpError> {
     return Stream.repeatEffectOption(Effect.flatMap(
       Effect.mapError(this.read, Option.some),
-      Option.match({ onNone: () => Effect.fail(Option.none()), onSome: Effect.succeed })
+      (chunk) => chunk === undefined ? Effect.fail(Option.none()) : Effect.succeed(chunk)
     ))
   }
 
@@ -191,57 +282,55 @@ class SocketConnection implements Connection {
     return new TcpSocketError({ remote: this.peer, cause: new Error("it is closed") })
   }
 
-  private get checkFailure(): Effect.Effect<void, TcpError> {
-    return Effect.suspend(() => this.failure !== undefined ? Effect.fail(this.failure) : Effect.void)
-  }
-
-  /** After a wait for 'drain': fails if the connection failed or was closed meanwhile. */
-  private get checkWritable(): Effect.Effect<void, TcpError> {
-    return Effect.suspend(() => {
-      if (this.failure !== undefined) return Effect.fail(this.failure)
-      return this.socket.destroyed ? Effect.fail(this.closedError()) : Effect.void
-    })
-  }
-
-  /** Bounds a wait for the peer to take our data by the write timeout; a stuck peer is cut off. */
-  private bounded(wait: Effect.Effect<void, TcpError>): Effect.Effect<void, TcpError> {
-    const millis = this.writeMillis
-    return millis === undefined ? wait : wait.pipe(Effect.timeoutFail({
-      duration: millis,
-      onTimeout: () => {
-        const error = new TcpTimeoutError({ remote: this.peer, kind: "Write", seconds: millis / 1000 })
-        this.timeOut(error)
-        return error
+  /**
+   * Waits until the socket has taken our data ('drain', 'finish' or 'close' wake `writer`). After
+   * 'drain', a connection failed or closed meanwhile fails the write; after 'finish' (`ending`),
+   * only a failure does: closing is an end too. The write timeout is a timer, not a raced fiber:
+   * on a busy connection a wait for 'drain' is common.
+   */
+  private awaitWriter(ending: boolean): Effect.Effect<void, TcpError> {
+    return Effect.async<void, TcpError>((resume) => {
+      // Listened to from the first wait on: most connections never wait for the peer to read.
+      if (!this.socket.listeners("drain").includes(onDrain)) this.socket.on("drain", onDrain)
+      const millis = this.limits.writeMillis
+      const timer = millis === undefined ? undefined : setTimeout(() => {
+        this.timeOut(new TcpTimeoutError({ remote: this.peer, kind: "Write", seconds: millis / 1000 }))
+      }, millis).unref()
+      this.writer = () => {
+        clearTimeout(timer)
+        if (this.failure !== undefined) resume(Effect.fail(this.failure))
+        else resume(!ending && this.socket.destroyed ? Effect.fail(this.closedError()) : Effect.void)
       }
-    }))
+      return Effect.sync(() => {
+        clearTimeout(timer)
+        this.writer = undefined
+      })
+    })
   }
 
-  // An arrow, like the two counters below: a caller may take it off the object.
-  write = (bytes: Uint8Array): Effect.Effect<void, TcpError> =>
-    Effect.suspend(() => {
-      if (this.failure !== undefined) return Effect.fail(this.failure)
-      if (!this.socket.writable) return Effect.fail(this.closedError())
-      Metrics.bytesSent.unsafeUpdate(bytes.length, Metrics.noTags)
-      if (this.socket.write(bytes)) return Effect.void
-      const drained = this.drained ??= Effect.unsafeMakeLatch(true)
-      drained.unsafeClose()
-      return this.bounded(Effect.zipRight(drained.await, this.checkWritable))
-    })
+  private _drain: Effect.Effect<void, TcpError> | undefined
+
+  unsafeWrite(bytes: Uint8Array): Effect.Effect<void, TcpError> | undefined {
+    if (this.failure !== undefined) return Effect.fail(this.failure)
+    const socket = this.socket
+    if (!socket.writable) return Effect.fail(this.closedError())
+    Metrics.counts.bytesSent += bytes.length
+    if (socket.write(bytes)) return undefined
+    return this._drain ??= this.awaitWriter(false)
+  }
+
+  write(bytes: Uint8Array): Effect.Effect<void, TcpError> {
+    return Effect.suspend(() => this.unsafeWrite(bytes) ?? Effect.void)
+  }
 
   get end(): Effect.Effect<void, TcpError> {
     return Effect.suspend(() => {
       const socket = this.socket
       if (socket.destroyed || socket.writableFinished) return Effect.void
-      return this.bounded(Effect.async<void, TcpError>((resume) => {
-        const done = () => resume(this.checkFailure)
-        socket.once("finish", done)
-        socket.once("close", done)
-        socket.end()
-        return Effect.sync(() => {
-          socket.off("finish", done)
-          socket.off("close", done)
-        })
-      }))
+      socket.end()
+      if (socket.writableFinished) return Effect.void
+      socket.once("finish", onDrain)
+      return this.awaitWriter(true)
     })
   }
 
@@ -258,16 +347,29 @@ class SocketConnection implements Connection {
     })
   }
 
-  bytesRead = () => this.socket.bytesRead
-  bytesWritten = () => this.socket.bytesWritten
+  bytesRead(): number {
+    return this.socket.bytesRead
+  }
+
+  bytesWritten(): number {
+    return this.socket.bytesWritten
+  }
 }
 
 /**
- * Wraps a connected socket. The caller owns it: `close` it when done (the listener and the
- * client do so when their scopes close).
+ * Wraps a connected socket (paused: it flows only while a read waits). The caller owns it:
+ * `close` it when done (the listener and the client do so when their scopes close).
  */
 export const fromSocket = (socket: Socket, options: TcpConnectionOptions = {}): Connection =>
-  new SocketConnection(socket, options)
+  new SocketConnection(socket, limits(options), undefined)
+
+/**
+ * An accepted socket, with the limits of its listener resolved once, in the listener's set of
+ * open sockets until it closes.
+ * @internal
+ */
+export const fromAccepted = (socket: Socket, limits: Limits, open: Set<Socket>): Connection =>
+  new SocketConnection(socket, limits, open)
 
 /**
  * What a message handler returns: nothing (or `true`) to go on, `false` to stop reading (the
@@ -275,46 +377,105 @@ export const fromSocket = (socket: Socket, options: TcpConnectionOptions = {}): 
  */
 export type MessageResult<E, R> = void | boolean | Effect.Effect<void | boolean, E, R>
 
+export interface RunMessagesOptions<E, R> {
+  /**
+   * A message must be complete within this long of its first byte (a line waiting for its
+   * newline), or it fails with `LineTimeoutError`: a peer trickling bytes cannot hold the
+   * connection (the idle timeout would restart at each byte). Default: no limit.
+   */
+  readonly lineTimeout?: Duration.DurationInput | undefined
+  /**
+   * Answers a framing error (a line too long, or too slow to arrive) instead of failing with it,
+   * before the conversation ends: a protocol's way to tell the peer why it is closed.
+   */
+  readonly onFramingError?: ((error: FramingError, connection: Connection) => Effect.Effect<void, E, R>) | undefined
+}
+
+/**
+ * The state of one `runMessages`: an object with methods rather than closures, as a server
+ * holds one per open connection.
+ */
+class MessageLoop<E, R, E2, R2> {
+  readonly messages: Array<Message> = []
+  /** When the first byte of the message not yet complete came (with a line timeout). */
+  lineStarted = 0
+  readonly loop: Effect.Effect<void, TcpError | E | E2, R | R2>
+
+  constructor(
+    readonly connection: Connection,
+    readonly decoder: Decoder,
+    readonly onMessage: (message: Message, connection: Connection) => MessageResult<E, R>,
+    readonly lineMillis: number | undefined,
+    readonly onFramingError: RunMessagesOptions<E2, R2>["onFramingError"]
+  ) {
+    this.loop = Effect.flatMap(connection.read, this.onRead)
+  }
+
+  onRead = (read: Uint8Array | undefined): Effect.Effect<void, TcpError | E | E2, R | R2> => {
+    const messages = this.messages
+    messages.length = 0
+    if (read === undefined) {
+      const last = this.decoder.flush()
+      if (last !== undefined) messages.push(last)
+      return this.handleFrom(0, null)
+    }
+    const tooLong = this.decoder.push(read, messages)
+    // A message completed: what is pending now (if anything) began in this read.
+    if (messages.length > 0) this.lineStarted = 0
+    return this.handleFrom(0, tooLong)
+  }
+
+  /**
+   * Handles the messages from `index` on, then: reads on (`undefined`), ends (`null`), or
+   * answers the framing error.
+   */
+  handleFrom(index: number, then: FramingError | null | undefined): Effect.Effect<void, TcpError | E | E2, R | R2> {
+    const messages = this.messages
+    for (; index < messages.length; index++) {
+      const result = this.onMessage(messages[index]!, this.connection)
+      if (result === false) return Effect.void
+      if (result === undefined || result === true) continue
+      const next = index + 1
+      return Effect.flatMap(result, (goOn) => goOn === false ? Effect.void : this.handleFrom(next, then))
+    }
+    if (then === undefined) return this.next()
+    if (then === null) return Effect.void
+    return this.onFramingError === undefined ? Effect.fail(then as E2) : this.onFramingError(then, this.connection)
+  }
+
+  /** The next read: plain, or bounded by what is left of the line's time. */
+  next(): Effect.Effect<void, TcpError | E | E2, R | R2> {
+    const lineMillis = this.lineMillis
+    if (lineMillis === undefined || this.decoder.pending === 0) return this.loop
+    const now = Date.now()
+    if (this.lineStarted === 0) this.lineStarted = now
+    return Effect.flatMap(
+      Effect.timeoutTo(this.connection.read, {
+        duration: Math.max(0, this.lineStarted + lineMillis - now),
+        onSuccess: (read): Uint8Array | undefined | null => read,
+        onTimeout: () => null
+      }),
+      (read) => read === null ? this.handleFrom(this.messages.length, new LineTimeoutError({ seconds: lineMillis / 1000 })) : this.onRead(read)
+    )
+  }
+}
+
 /**
  * Runs `onMessage` for each message of the connection, in order: pulls `read`, decodes each read
  * with `decoder` (see `Framing.decoder`) and pulls the next read only once the messages of the
  * last one are handled, so a peer that sends faster than it is answered waits (backpressure).
  * Ends at end of stream, after the unterminated last message if any, or when `onMessage` says
- * `false`; fails with the decoder's `LineTooLongError` after the messages before the long line.
+ * `false`; a framing error (see `RunMessagesOptions`) comes after the messages before it.
+ * `onMessage` and `onFramingError` get the connection too, so that one function serves them all.
  *
  * The same messages as `Framing.frame(framing)(connection.reads)` with `Stream.runForEach`, for a
  * fraction of the cost per message: the Streams are the composable API, this is the fast path
  * for a server's conversation loop (bench/README.md).
  */
-export const runMessages = <E, R>(
+export const runMessages = <E, R, E2 = FramingError, R2 = never>(
   connection: Connection,
   decoder: Decoder,
-  onMessage: (message: Message) => MessageResult<E, R>
-): Effect.Effect<void, TcpError | LineTooLongError | E, R> => {
-  const messages: Array<Message> = []
-  /** Handles `messages` from `index` on, then goes on with `then`. */
-  const handleFrom = (
-    index: number,
-    then: Effect.Effect<void, TcpError | LineTooLongError | E, R>
-  ): Effect.Effect<void, TcpError | LineTooLongError | E, R> => {
-    for (; index < messages.length; index++) {
-      const result = onMessage(messages[index]!)
-      if (result === false) return Effect.void
-      if (result === undefined || result === true) continue
-      const next = index + 1
-      return Effect.flatMap(result, (goOn) => goOn === false ? Effect.void : handleFrom(next, then))
-    }
-    return then
-  }
-  const loop: Effect.Effect<void, TcpError | LineTooLongError | E, R> = Effect.flatMap(connection.read, (read) => {
-    messages.length = 0
-    if (Option.isNone(read)) {
-      const last = decoder.flush()
-      if (last !== undefined) messages.push(last)
-      return handleFrom(0, Effect.void)
-    }
-    const tooLong = decoder.push(read.value, messages)
-    return handleFrom(0, tooLong === undefined ? loop : Effect.fail(tooLong))
-  })
-  return loop
-}
+  onMessage: (message: Message, connection: Connection) => MessageResult<E, R>,
+  options: RunMessagesOptions<E2, R2> = {}
+): Effect.Effect<void, TcpError | E | E2, R | R2> =>
+  new MessageLoop(connection, decoder, onMessage, toMillis(options.lineTimeout), options.onFramingError).loop

@@ -6,7 +6,7 @@ import { Context, Duration, Effect, Layer, Queue, Runtime, type Scope, Stream } 
 import * as Net from "node:net"
 import { describeError, type SocketAddress } from "../address.js"
 import * as Metrics from "../metrics/metrics.js"
-import { type Connection, fromSocket, type TcpConnectionOptions } from "./connection.js"
+import { type Connection, fromAccepted, limits, sweepIdle, type TcpConnectionOptions } from "./connection.js"
 import { TcpListenError } from "./errors.js"
 
 /**
@@ -30,6 +30,12 @@ export interface Listener {
    * scope closes. Ends when `stopAccepting` runs. Reads wait until the consumer pulls them.
    */
   readonly accept: Stream.Stream<Connection>
+  /**
+   * Hands each accepted connection to `onAccept` within the accept event itself, instead of
+   * through `accept`, for as long as the scope is open (a server: a fiber wake-up less per
+   * connection). Connections accepted before are handed over first.
+   */
+  readonly acceptWith: (onAccept: (connection: Connection) => void) => Effect.Effect<void, never, Scope.Scope>
   /** Stops accepting (the port is released); connections already accepted stay open. */
   readonly stopAccepting: Effect.Effect<void>
   /** How many accepted connections are open now. */
@@ -51,13 +57,14 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
   Effect.gen(function*() {
     const host = options.host ?? defaults.host
     const port = options.port ?? 0
-    const connectionOptions: TcpConnectionOptions = {
+    const connectionLimits = limits({
       idleTimeout: options.idleTimeout ?? defaults.idleTimeout,
       writeTimeout: options.writeTimeout ?? defaults.writeTimeout
-    }
+    })
     const runtime = yield* Effect.runtime<never>()
-    const accepted = yield* Queue.unbounded<Connection>()
+    const queue = yield* Queue.unbounded<Connection>()
     const open = new Set<Net.Socket>()
+    let deliver = (connection: Connection): unknown => Queue.unsafeOffer(queue, connection)
 
     const server = yield* Effect.acquireRelease(
       Effect.async<Net.Server, TcpListenError>((resume) => {
@@ -79,7 +86,7 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
           for (const socket of open) socket.destroy()
           if (!server.listening) return resume(Effect.void)
           server.close(() => resume(Effect.void))
-        }).pipe(Effect.zipRight(Queue.shutdown(accepted)))
+        }).pipe(Effect.zipRight(Queue.shutdown(queue)))
     )
 
     // After binding, errors are accept failures (EMFILE and the like). libuv keeps listening and,
@@ -95,23 +102,36 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
       runSync(Effect.logWarning(`accept failed ${unlogged} time(s): ${describeError(cause)}; still listening`))
       unlogged = 0
     })
-    server.on("connection", (socket: Net.Socket) => {
-      open.add(socket)
-      socket.once("close", () => open.delete(socket))
-      Queue.unsafeOffer(accepted, fromSocket(socket, connectionOptions))
-    })
+    server.on("connection", (socket: Net.Socket) => deliver(fromAccepted(socket, connectionLimits, open)))
+    const { idleMillis } = connectionLimits
+    if (idleMillis !== undefined) {
+      const sweeper = sweepIdle(open, idleMillis)
+      yield* Effect.addFinalizer(() => Effect.sync(() => clearInterval(sweeper)))
+    }
+
+    const stopAccepting = Effect.sync(() => server.listening && server.close()).pipe(
+      // Connections accepted but not yet taken will not be served: close them now.
+      Effect.zipRight(Queue.takeAll(queue)),
+      Effect.flatMap(Effect.forEach((connection) => connection.close, { discard: true })),
+      Effect.zipRight(Queue.shutdown(queue))
+    )
+
+    const acceptWith = (onAccept: (connection: Connection) => void) =>
+      Effect.acquireRelease(
+        Effect.map(Queue.takeAll(queue), (waiting) => {
+          deliver = onAccept
+          for (const connection of waiting) onAccept(connection)
+        }),
+        () => Effect.sync(() => (deliver = (connection) => Queue.unsafeOffer(queue, connection)))
+      )
 
     const bound = server.address() as Net.AddressInfo
     return {
       address: { host: bound.address, port: bound.port },
       // One per pull: a consumer that stops early must not take (and drop) connections queued behind.
-      accept: Stream.fromQueue(accepted, { maxChunkSize: 1 }),
-      stopAccepting: Effect.sync(() => server.listening && server.close()).pipe(
-        // Connections accepted but not yet taken will not be served: close them now.
-        Effect.zipRight(Queue.takeAll(accepted)),
-        Effect.flatMap(Effect.forEach((connection) => connection.close, { discard: true })),
-        Effect.zipRight(Queue.shutdown(accepted))
-      ),
+      accept: Stream.fromQueue(queue, { maxChunkSize: 1 }),
+      acceptWith,
+      stopAccepting,
       openConnections: () => open.size
     } satisfies Listener
   })

@@ -1,11 +1,14 @@
 /**
- * Serving a TCP listener: one fiber per accepted connection, each in its own scope, all in a
- * FiberSet owned by the server's scope. A connection limit (reject with a busy message, or queue
- * until a slot frees), and a graceful shutdown: stop accepting at once, let each connection
- * finish what it is doing (reads end as if the peer had finished), force-close the rest after a
- * grace period.
+ * Serving a TCP listener: one fiber per accepted connection, started within the accept event.
+ * A connection limit (reject with a busy message, or queue until a slot frees), and a graceful
+ * shutdown: stop accepting at once, let each connection finish what it is doing (reads end as
+ * if the peer had finished), force-close the rest after a grace period.
+ *
+ * What a server holds per open connection counts (idle memory, churn): the fiber's pipeline is
+ * built as it runs, with one `onExit` for its end, the open connections in a plain Map, and a
+ * counter for the limit (a semaphore only where connections queue for a slot).
  */
-import { Cause, Duration, Effect, FiberSet, Layer, Option, Predicate, Scheduler, Stream } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, FiberRef, HashMap, Layer, Predicate, Runtime, Scheduler } from "effect"
 import { formatAddress } from "../address.js"
 import * as Metrics from "../metrics/metrics.js"
 import type { Connection } from "./connection.js"
@@ -37,8 +40,8 @@ export const defaults = {
 
 /**
  * Connection fibers run on this scheduler: a fiber woken by a socket event runs within that
- * event's callback, instead of in a microtask queued for it. About a fifth less CPU per message
- * in a ping-pong (bench/README.md). A fiber that yields is queued behind its own run, as usual.
+ * event's callback, instead of in a microtask queued for it (bench/README.md). A fiber that
+ * yields is queued behind its own run, as usual.
  */
 const immediate = Scheduler.make((task) => task())
 
@@ -58,17 +61,26 @@ const logFailure = (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
   return isRoutine(failure.value) ? Effect.logInfo(message) : Effect.logWarning(message)
 }
 
-const serveConnection = <E, R>(handler: Handler<E, R>, connection: Connection): Effect.Effect<void, never, R> => {
-  const peer = formatAddress(connection.remote)
-  return Effect.logInfo(`Accept new connection from ${peer}...`).pipe(
-    Effect.zipRight(handler(connection)),
-    Effect.zipRight(connection.end),
-    Effect.catchAllCause(logFailure),
-    Effect.ensuring(Effect.zipRight(
-      connection.close,
+/** Every log line of the fiber names the peer: set in the fiber (no frame held while it waits). */
+const annotatePeer = (peer: string) => FiberRef.update(FiberRef.currentLogAnnotations, HashMap.set("peer", peer as unknown))
+
+/**
+ * One connection's fiber, built as it runs: the handler, then a graceful end, then the close.
+ * While the handler waits, the fiber holds one frame of its own (an interrupted fiber's socket
+ * is closed by the server's observer of it).
+ */
+const conversation = <E, R>(handler: Handler<E, R>, connection: Connection, peer: string): Effect.Effect<void, never, R> => {
+  const closed = (cause?: Cause.Cause<unknown>) =>
+    Effect.zipRight(
+      cause === undefined ? connection.close : Effect.zipRight(logFailure(cause), connection.close),
       Effect.logInfo(`Connection from ${peer} closed.`)
-    )),
-    Effect.annotateLogs({ peer })
+    )
+  return Effect.zipRight(
+    Effect.zipRight(annotatePeer(peer), Effect.logInfo(`Accept new connection from ${peer}...`)),
+    Effect.matchCauseEffect(Effect.suspend(() => handler(connection)), {
+      onFailure: closed,
+      onSuccess: () => Effect.matchCauseEffect(connection.end, { onFailure: closed, onSuccess: () => closed() })
+    })
   )
 }
 
@@ -84,74 +96,83 @@ export const serve = <E, R>(
     const listener = yield* TcpListener
     const maxConnections = options.maxConnections ?? defaults.maxConnections
     const grace = Duration.decode(options.shutdownGrace ?? defaults.shutdownGrace)
-    const fibers = yield* FiberSet.make()
-    const run = yield* FiberSet.runtime(fibers)<R>()
-    const slots = yield* Effect.makeSemaphore(maxConnections)
-    const serving = new Set<Connection>()
+    const runFork = Runtime.runFork(yield* Effect.runtime<R>())
+    /** The connections being served, and their fibers. */
+    const serving = new Map<Connection, Fiber.RuntimeFiber<void>>()
+    /** Connections accepted at the limit, with `queueWhenFull`, waiting for a slot (accepted, unread). */
+    const waiting: Array<Connection> = []
     let shuttingDown = false
     let accepted = 0
+    /** Completed when the last connection is done, during a shutdown. */
+    const drained = yield* Deferred.make<void>()
 
-    const serveInSlot = (connection: Connection) =>
-      Effect.suspend(() => {
-        // A queued connection whose turn comes during shutdown is not served any more.
-        if (shuttingDown) return connection.close
-        serving.add(connection)
-        Metrics.connectionsActive.unsafeUpdate(serving.size, Metrics.noTags)
-        return Effect.ensuring(
-          serveConnection(handler, connection),
-          Effect.sync(() => {
-            serving.delete(connection)
-            Metrics.connectionsActive.unsafeUpdate(serving.size, Metrics.noTags)
-          })
-        )
-      })
+    const start = (connection: Connection) => {
+      const fiber = runFork(conversation(handler, connection, formatAddress(connection.remote)), { scheduler: immediate })
+      serving.set(connection, fiber)
+      Metrics.connectionsActive.unsafeUpdate(serving.size, Metrics.noTags)
+      fiber.addObserver((exit) => done(connection, exit))
+    }
+
+    const done = (connection: Connection, exit: Exit.Exit<void>) => {
+      if (Exit.isInterrupted(exit)) {
+        const peer = formatAddress(connection.remote)
+        runFork(Effect.zipRight(annotatePeer(peer), Effect.zipRight(connection.close, Effect.logInfo(`Connection from ${peer} closed.`))))
+      }
+      serving.delete(connection)
+      Metrics.connectionsActive.unsafeUpdate(serving.size, Metrics.noTags)
+      const next = waiting.shift()
+      if (next !== undefined && !shuttingDown) start(next)
+      else if (shuttingDown && serving.size === 0) Deferred.unsafeDone(drained, Exit.void)
+    }
 
     const reject = (connection: Connection) => {
-      const peer = formatAddress(connection.remote)
       Metrics.connectionsRejected.unsafeUpdate(1, Metrics.noTags)
       const busy = options.busyMessage
-      return Effect.logWarning(`server busy (${maxConnections} connections): refused ${peer}`).pipe(
-        Effect.zipRight(busy === undefined ? Effect.void : Effect.zipRight(connection.write(busy), connection.end)),
-        Effect.timeout(rejectTimeout),
-        Effect.ignore,
-        Effect.ensuring(connection.close),
-        Effect.annotateLogs({ peer })
+      const peer = formatAddress(connection.remote)
+      runFork(
+        Effect.logWarning(`server busy (${maxConnections} connections): refused ${peer}`).pipe(
+          Effect.zipRight(busy === undefined ? Effect.void : Effect.zipRight(connection.write(busy), connection.end)),
+          Effect.timeout(rejectTimeout),
+          Effect.ignore,
+          Effect.ensuring(connection.close),
+          Effect.annotateLogs({ peer })
+        ),
+        { scheduler: immediate }
       )
     }
 
-    const onAccept = (connection: Connection) =>
-      Effect.sync(() => {
-        accepted++
-        Metrics.connectionsAccepted.unsafeUpdate(1, Metrics.noTags)
-        const served = options.queueWhenFull
-          ? slots.withPermits(1)(serveInSlot(connection))
-          : Effect.flatMap(
-            slots.withPermitsIfAvailable(1)(serveInSlot(connection)),
-            Option.match({ onNone: () => reject(connection), onSome: () => Effect.void })
-          )
-        run(Effect.withScheduler(served, immediate))
-      })
+    const onAccept = (connection: Connection) => {
+      accepted++
+      Metrics.connectionsAccepted.unsafeUpdate(1, Metrics.noTags)
+      if (serving.size < maxConnections) start(connection)
+      else if (options.queueWhenFull) waiting.push(connection)
+      else reject(connection)
+    }
 
-    // Registered after the FiberSet, so it runs first: drain, then the FiberSet interrupts the rest.
+    // Registered before `acceptWith`, so it runs after it: drain, then interrupt the rest.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         shuttingDown = true
         yield* listener.stopAccepting
-        const open = yield* FiberSet.size(fibers)
+        // Queued connections whose turn has not come will not be served.
+        for (const connection of waiting.splice(0)) yield* connection.close
+        const open = serving.size
         const stopped = Effect.logInfo(`stopped: ${accepted} connection(s) accepted`)
         if (open === 0) return yield* stopped
         yield* Effect.logInfo(
           `shutting down: letting ${open} connection(s) finish, for up to ${Duration.format(grace)}`
         )
-        for (const connection of serving) yield* connection.stopReading
-        yield* Effect.raceAll([FiberSet.awaitEmpty(fibers), Effect.sleep(grace), options.forceShutdown ?? Effect.never])
-        const forced = yield* FiberSet.size(fibers)
+        for (const connection of serving.keys()) yield* connection.stopReading
+        yield* Effect.raceAll([Deferred.await(drained), Effect.sleep(grace), options.forceShutdown ?? Effect.never])
+        const forced = serving.size
+        yield* Fiber.interruptAll([...serving.values()])
         yield* Effect.logInfo(`shutdown: ${open - forced} connection(s) finished, ${forced} forced closed`)
+        yield* Effect.sync(Metrics.flush)
         yield* stopped
       })
     )
-
-    yield* Stream.runForEach(listener.accept, onAccept)
+    yield* Effect.forkScoped(Metrics.flushEverySecond)
+    yield* listener.acceptWith(onAccept)
     return yield* Effect.never
   }))
 

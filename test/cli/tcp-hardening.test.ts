@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import { rejectsFlags, stopsCleanly } from "../helpers/cli.js"
 import * as Http from "../helpers/http.js"
 import * as Peer from "../helpers/peer.js"
-import { run, scriptCommand, start, startServer, tutorial } from "../helpers/process.js"
+import { run, runScript, scriptCommand, start, startServer, tutorial } from "../helpers/process.js"
 
 const tutorialOutput = "Welcome!\nHello, Michael!\nHello, Tracy!\nHello, Sarah!\n"
 
@@ -64,6 +64,33 @@ describe("start:tcp timeouts", () => {
       peer.socket.resume()
       yield* peer.closed()
       expect(server.stderr()).toMatch(/it did not read our replies for 0\.5 s \(write timeout\)/)
+    }))
+})
+
+describe("start:tcp --line-timeout", () => {
+  it.scopedLive("slowloris: clients trickling a line a byte at a time no longer hold every slot", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("start:tcp", [
+        "--port", "0", "--delay", "0", "--framing", "line", "--max-connections", "3",
+        "--idle-timeout", "5", "--line-timeout", "1", "--metrics-port", "0"
+      ])
+      // Three clients take every slot, each sending one byte of a line every 300 ms.
+      const tricklers = yield* Effect.forEach([1, 2, 3], () =>
+        Effect.gen(function*() {
+          const peer = yield* Peer.connect(server.port)
+          yield* peer.waitFor("Welcome!")
+          yield* Effect.forkScoped(Effect.forever(Effect.zipRight(peer.write("x"), Effect.sleep("300 millis"))))
+          return peer
+        }))
+      const started = Date.now()
+      for (const peer of tricklers) expect(yield* peer.closed("5 seconds")).toBe("Welcome!Error: line not complete within 1 s\n")
+      expect(Date.now() - started).toBeLessThan(3000)
+      // The slots are free again.
+      const client = yield* runScript("client:tcp", ["--port", String(server.port), "--framing", "line"])
+      expect(client.stdout).toBe(tutorialOutput)
+      const metrics = yield* scrape(server)
+      expect(Http.sample(metrics, "effect_net_tcp_lines_timed_out_total")).toBe(3)
+      expect(server.stderr()).toMatch(/level=INFO .*message="line not complete within 1 s: closing" peer=127\.0\.0\.1:\d+/)
     }))
 })
 
@@ -166,7 +193,8 @@ describe("start:tcp flag validation", () => {
     [["--max-connections", "0"], "--max-connections must be at least 1, got 0"],
     [["--idle-timeout", "-5"], "--idle-timeout must be a number of seconds >= 0, got -5"],
     [["--shutdown-grace", "x"], "invalid value for --shutdown-grace: x is not a number"],
-    [["--metrics-port", "65536"], "--metrics-port must be between 0 and 65535, got 65536"]
+    [["--metrics-port", "65536"], "--metrics-port must be between 0 and 65535, got 65536"],
+    [["--line-timeout", "-1"], "--line-timeout must be a number of seconds >= 0, got -1"]
   ])
 })
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Greeting from "../../src/greeting/protocol.js"
-import { rawMessage } from "../../src/framing.js"
+import { LineTimeoutError, LineTooLongError, rawMessage } from "../../src/framing.js"
 
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString("latin1")
 const bytes = (s: string) => Buffer.from(s, "latin1")
@@ -29,7 +29,8 @@ describe("greeting protocol", () => {
   })
 
   it("words its error lines as specified", () => {
-    expect(text(Greeting.lineTooLong(8192))).toBe("Error: line too long (max 8192 bytes)\n")
+    expect(text(Greeting.framingError(new LineTooLongError({ maxLineBytes: 8192 })))).toBe("Error: line too long (max 8192 bytes)\n")
+    expect(text(Greeting.framingError(new LineTimeoutError({ seconds: 30 })))).toBe("Error: line not complete within 30 s\n")
     expect(text(Greeting.serverBusy)).toBe("Error: server busy\n")
   })
 })

@@ -114,6 +114,40 @@ describe("greeting server, line framing", () => {
   })
 })
 
+describe("greeting server, line framing with a line timeout", () => {
+  layer(serverOn({ delay: 0, framing: "line", lineTimeout: "600 millis" }), { excludeTestServices: true })((it) => {
+    it.scoped("cuts off a line trickled a byte at a time, however often the bytes come", () =>
+      Effect.gen(function*() {
+        const peer = yield* converse([["ok\n", "Hello, ok!\n"]])
+        const started = Date.now()
+        // A byte every 100 ms: the idle timeout would never fire.
+        yield* Effect.forkScoped(Effect.forever(Effect.zipRight(peer.write("a"), Effect.sleep("100 millis"))))
+        expect(yield* peer.closed()).toBe("Welcome!Hello, ok!\nError: line not complete within 0.6 s\n")
+        expect(Date.now() - started).toBeGreaterThanOrEqual(550)
+        expect(Date.now() - started).toBeLessThan(3000)
+      }))
+
+    it.scoped("times each line from its own first byte: slow lines that each arrive in time are answered", () =>
+      Effect.gen(function*() {
+        const peer = yield* converse([])
+        for (const line of ["one", "two", "three"]) {
+          yield* peer.write(line.slice(0, 2))
+          yield* Effect.sleep("300 millis")
+          yield* peer.write(`${line.slice(2)}\n`)
+        }
+        yield* peer.waitFor("Welcome!Hello, one!\nHello, two!\nHello, three!\n")
+      }))
+
+    it.scoped("does not time an idle connection that holds no partial line", () =>
+      Effect.gen(function*() {
+        const peer = yield* converse([["first\n", "Hello, first!\n"]])
+        yield* Effect.sleep("900 millis")
+        yield* peer.write("second\n")
+        yield* peer.waitFor("Welcome!Hello, first!\nHello, second!\n")
+      }))
+  })
+})
+
 describe("greeting server with the tutorial's delay", () => {
   layer(serverOn({ delay: "300 millis", framing: "line" }), { excludeTestServices: true })((it) => {
     it.scoped("answers pipelined messages in order, each after the delay", () =>
