@@ -13,13 +13,18 @@
  * from the callback would cost a fiber resumption per datagram. The consumer is woken once per
  * event-loop turn instead (setImmediate), and takes every datagram of that turn as one chunk;
  * `sendAll` answers such a chunk with one wait.
+ *
+ * Broadcast and multicast are options of the socket (`broadcast`, `multicastGroups`, ...) and,
+ * for groups, `joinGroup`/`leaveGroup` while it is open. To receive a group's datagrams, bind the
+ * group's address (only its datagrams arrive) or the wildcard, not a unicast address.
  */
 import { Cause, Chunk, Context, Effect, Layer, Option, Runtime, type Scope, Stream } from "effect"
 import * as Dgram from "node:dgram"
 import { isIPv6 } from "node:net"
 import { describeError, formatAddress, type SocketAddress } from "../address.js"
 import * as Metrics from "../metrics/metrics.js"
-import { UdpBindError, UdpSendError } from "./errors.js"
+import { UdpBindError, UdpMulticastError, UdpSendError } from "./errors.js"
+import { multicast, type MulticastOptions } from "./multicast.js"
 
 /** One datagram: as received, its sender; to send, its destination. */
 export interface Datagram {
@@ -27,13 +32,20 @@ export interface Datagram {
   readonly address: SocketAddress
 }
 
-export interface UdpSocketOptions {
+export interface UdpSocketOptions extends MulticastOptions {
   /** Address to bind; default 127.0.0.1. An IPv6 address (`::1`, `::`) makes an IPv6 socket. */
   readonly host?: string | undefined
   /** Port to bind; 0 (the default) lets the OS pick a free one, see `address`. */
   readonly port?: number | undefined
   /** Most datagrams waiting for the consumer of `datagrams`; more are dropped. Default 1024. */
   readonly bufferSize?: number | undefined
+  /**
+   * Lets other sockets bind the same address and port (SO_REUSEADDR): for several members of a
+   * multicast group on one host. Default false.
+   */
+  readonly reuseAddress?: boolean | undefined
+  /** Allows sending to broadcast addresses (SO_BROADCAST), such as 255.255.255.255. Default false. */
+  readonly broadcast?: boolean | undefined
 }
 
 export interface Socket {
@@ -63,6 +75,13 @@ export interface Socket {
    * many were waiting.
    */
   readonly stopReceiving: Effect.Effect<number>
+  /**
+   * Joins a multicast group on `iface` (default: the socket's `multicastInterface`, else the
+   * system's choice): from now on the socket receives the group's datagrams.
+   */
+  readonly joinGroup: (group: string, iface?: string) => Effect.Effect<void, UdpMulticastError>
+  /** Leaves a group joined before (on the same interface). */
+  readonly leaveGroup: (group: string, iface?: string) => Effect.Effect<void, UdpMulticastError>
   /** Sends one datagram; completes once the OS has taken it. */
   readonly send: (data: Uint8Array, to: SocketAddress) => Effect.Effect<void, UdpSendError>
   /** Sends each datagram to its address, with one wait for them all; returns the failures. */
@@ -77,6 +96,8 @@ export interface Socket {
   /** Datagrams in the buffer now, waiting to be taken: at most `bufferSize`. */
   readonly waiting: () => number
 }
+
+export { isMulticast, type MulticastMembership, type MulticastOptions } from "./multicast.js"
 
 /** The socket a UDP server serves on, or a client talks through. */
 export class UdpSocket extends Context.Tag("effect-net/UdpSocket")<UdpSocket, Socket>() {}
@@ -98,7 +119,9 @@ const toAddress = ({ address, port }: { readonly address: string; readonly port:
 const closed = Effect.fail(new Cause.NoSuchElementException("the UDP socket is closed"))
 
 /** Binds; the scope closes the socket and ends `datagrams`. */
-export const make = (options: UdpSocketOptions = {}): Effect.Effect<Socket, UdpBindError, Scope.Scope> =>
+export const make = (
+  options: UdpSocketOptions = {}
+): Effect.Effect<Socket, UdpBindError | UdpMulticastError, Scope.Scope> =>
   Effect.gen(function*() {
     const host = options.host ?? defaults.host
     const port = options.port ?? 0
@@ -145,7 +168,7 @@ export const make = (options: UdpSocketOptions = {}): Effect.Effect<Socket, UdpB
 
     const socket = yield* Effect.acquireRelease(
       Effect.async<Dgram.Socket, UdpBindError>((resume) => {
-        const socket = Dgram.createSocket(isIPv6(host) ? "udp6" : "udp4")
+        const socket = Dgram.createSocket({ type: isIPv6(host) ? "udp6" : "udp4", reuseAddr: options.reuseAddress ?? false })
         const onBindError = (cause: Error) => {
           socket.close()
           resume(Effect.fail(UdpBindError.fromCause(host, port, cause)))
@@ -157,6 +180,11 @@ export const make = (options: UdpSocketOptions = {}): Effect.Effect<Socket, UdpB
           socket.off("error", onBindError)
           socket.on("error", onError(formatAddress(toAddress(socket.address()))))
           socket.on("message", onMessage)
+          try {
+            if (options.broadcast === true) socket.setBroadcast(true)
+          } catch (cause) {
+            return onBindError(cause as Error)
+          }
           resume(Effect.succeed(socket))
         })
       }),
@@ -210,7 +238,7 @@ export const make = (options: UdpSocketOptions = {}): Effect.Effect<Socket, UdpB
 
     /** Hands one datagram to Node; `done` gets the error, if any. Bad ports and a closed socket throw at once. */
     const sendOne = ({ data, address }: Datagram, done: (error: UdpSendError | undefined) => void) => {
-      const fail = (cause: unknown) => done(new UdpSendError({ address, size: data.length, cause }))
+      const fail = (cause: unknown) => done(UdpSendError.fromCause(address, data.length, cause))
       const sent = () => {
         Metrics.datagramBytesSent.unsafeUpdate(data.length, Metrics.noTags)
         done(undefined)
@@ -239,6 +267,8 @@ export const make = (options: UdpSocketOptions = {}): Effect.Effect<Socket, UdpB
         for (const datagram of datagrams) sendOne(datagram, done)
       })
 
+    const { joinGroup, leaveGroup, setUp } = multicast(socket, isIPv6(host) ? "IPv6" : "IPv4", options)
+    yield* setUp
     const receive = receiveUpTo(Infinity)
     const address = toAddress(socket.address())
     return {
@@ -248,6 +278,8 @@ export const make = (options: UdpSocketOptions = {}): Effect.Effect<Socket, UdpB
       receive,
       receiveUpTo,
       stopReceiving,
+      joinGroup,
+      leaveGroup,
       send,
       sendAll,
       received: () => received,
@@ -257,5 +289,5 @@ export const make = (options: UdpSocketOptions = {}): Effect.Effect<Socket, UdpB
   })
 
 /** The socket as a layer, for programs that serve on it or talk through it. */
-export const layer = (options: UdpSocketOptions = {}): Layer.Layer<UdpSocket, UdpBindError> =>
+export const layer = (options: UdpSocketOptions = {}): Layer.Layer<UdpSocket, UdpBindError | UdpMulticastError> =>
   Layer.scoped(UdpSocket, make(options))
