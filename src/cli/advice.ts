@@ -36,6 +36,11 @@ const connectAdvice: Record<string, string | undefined> = {
   Certificate: "if you trust this server (a self-signed certificate, say), use --insecure"
 }
 
+const multicastAdvice: Record<string, string | undefined> = {
+  NoSuchInterface: "--multicast-interface takes an interface's name (lo, eth0) or one of its addresses (see ip address)",
+  InvalidGroup: "--multicast-group and --host must be of the same family (IPv4 or IPv6)"
+}
+
 /** The advice for a library error, if there is any. */
 const adviceFor = (error: unknown): string | undefined => {
   if (!Predicate.hasProperty(error, "_tag")) return undefined
@@ -48,6 +53,10 @@ const adviceFor = (error: unknown): string | undefined => {
       return connectAdvice[reason ?? ""]
     case "GreetingClientError":
       return reason === "Timeout" ? "raise --timeout if it is slow" : undefined
+    case "UdpMulticastError":
+      return multicastAdvice[reason ?? ""]
+    case "UdpSendError":
+      return reason === "NotPermitted" ? "to send to a broadcast address, add --broadcast" : undefined
     case "UdpNoReplyError":
       return "is the server running on that host and port? If it is slow or the network loses datagrams, raise --timeout or --retries"
     case "HttpTimeoutError":

@@ -3,10 +3,12 @@
  * one-line error and exit code 2, see `runner.ts`). Defaults come from the library.
  */
 import { Args, HelpDoc, Options, ValidationError } from "@effect/cli"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Option } from "effect"
 import { type Framing, framings } from "../framing.js"
+import { isMulticast } from "../udp/multicast.js"
 
-const invalid = (message: string) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(message)))
+/** Refuses the command line as bad flags (one line, exit code 2), also from a command's handler. */
+export const invalid = (message: string) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(message)))
 
 export const host = (defaultHost = "127.0.0.1") =>
   Options.text("host").pipe(
@@ -66,4 +68,26 @@ export const names = (defaults: ReadonlyArray<string>) =>
       if (flag !== undefined) return Effect.fail(HelpDoc.p(`Received unknown argument: '${flag}'`))
       return Effect.succeed(names.length > 0 ? names : defaults)
     })
+  )
+
+/** `--multicast-group G`, when given: a multicast address, IPv4 or IPv6. */
+export const multicastGroup = Options.text("multicast-group").pipe(
+  Options.withDescription(
+    "Join this multicast group (224.0.0.0 to 239.255.255.255, or ff00::/8) and answer what is sent to it; the socket binds the group unless --host says otherwise."
+  ),
+  Options.optional,
+  Options.mapEffect((group) =>
+    Option.isNone(group) || isMulticast(group.value)
+      ? Effect.succeed(group)
+      : invalid(`--multicast-group must be a multicast address (224.0.0.0 to 239.255.255.255, or ff00::/8), got ${group.value}`)
+  )
+)
+
+/** `--multicast-interface I`, when given. */
+export const multicastInterface = (use: string) =>
+  Options.text("multicast-interface").pipe(
+    Options.withDescription(
+      `The interface to ${use}: a name such as lo or eth0, or one of its addresses such as 127.0.0.1 (default: the system's choice, by its routes).`
+    ),
+    Options.optional
   )

@@ -1,8 +1,8 @@
 /**
  * `effect-net udp-server` (`pnpm start:udp`): the greeting server on UDP.
  */
-import { Command } from "@effect/cli"
-import { Console, Effect } from "effect"
+import { Command, Options } from "@effect/cli"
+import { Console, Effect, Option } from "effect"
 import { formatAddress } from "../address.js"
 import * as Greeting from "../greeting/protocol.js"
 import * as UdpGreetingServer from "../greeting/udp-server.js"
@@ -11,19 +11,49 @@ import { metricsPort, serveMetrics } from "./metrics.js"
 import * as Cli from "./options.js"
 import { ForceShutdown } from "./runner.js"
 
+/** An IPv6 group bound with the interface's name as its zone: link-local groups (ff02::...) need one. */
+const bindAddress = (group: string, iface: Option.Option<string>) =>
+  group.includes(":") && Option.isSome(iface) && /^[A-Za-z][\w.-]*$/.test(iface.value) ? `${group}%${iface.value}` : group
+
 export const command = Command.make("udp-server", {
-  host: Cli.host(UdpSocket.defaults.host),
+  host: Options.text("host").pipe(
+    Options.withDescription(
+      `Address to bind (default ${UdpSocket.defaults.host}; with --multicast-group, the group); IPv6 such as ::1 works too.`
+    ),
+    Options.optional
+  ),
   port: Cli.port("Port to listen on; 0 picks a free one", Greeting.defaultPort),
   delay: Cli.seconds("delay", "Seconds to wait before each reply", UdpGreetingServer.defaults.delay),
   concurrency: Cli.count("concurrency", "With --delay, datagrams waiting out their delay at once; more wait, then are dropped", UdpGreetingServer.defaults.concurrency),
   shutdownGrace: Cli.seconds("shutdown-grace", "On SIGINT/SIGTERM/SIGHUP, seconds to let delayed replies go out", UdpGreetingServer.defaults.shutdownGrace),
+  multicastGroup: Cli.multicastGroup,
+  multicastInterface: Cli.multicastInterface("join the group on"),
   metricsPort
-}, ({ host, port, metricsPort, ...options }) =>
+}, ({ host, metricsPort, multicastGroup, multicastInterface, port, ...options }) =>
   Effect.gen(function*() {
-    const socket = yield* UdpSocket.make({ host, port })
+    if (Option.isNone(multicastGroup) && Option.isSome(multicastInterface)) {
+      return yield* Cli.invalid("--multicast-interface needs --multicast-group")
+    }
+    const bindHost = Option.getOrElse(
+      host,
+      () => Option.match(multicastGroup, { onNone: () => UdpSocket.defaults.host, onSome: (group) => bindAddress(group, multicastInterface) })
+    )
+    const socket = yield* UdpSocket.make({
+      host: bindHost,
+      port,
+      // Several servers on one host may join the same group on the same port: each gets every datagram.
+      reuseAddress: Option.isSome(multicastGroup),
+      multicastGroups: Option.toArray(multicastGroup),
+      multicastInterface: Option.getOrUndefined(multicastInterface)
+    })
     yield* Console.log(`listening on udp://${formatAddress(socket.address)}`)
+    if (Option.isSome(multicastGroup)) {
+      yield* Effect.logInfo(
+        `joined multicast group ${multicastGroup.value} on ${Option.getOrElse(multicastInterface, () => "the system's default interface")}`
+      )
+    }
     const forceShutdown = yield* ForceShutdown
-    yield* serveMetrics(host, metricsPort)
+    yield* serveMetrics(Option.getOrElse(host, () => UdpSocket.defaults.host), metricsPort)
     return yield* UdpGreetingServer.serve({ ...options, forceShutdown }).pipe(
       Effect.provideService(UdpSocket.UdpSocket, socket)
     )

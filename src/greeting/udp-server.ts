@@ -7,7 +7,7 @@
  * An empty datagram gets `Hello, !`, as the tutorial's server answers it. A datagram whose reply
  * would not fit in one datagram gets `Error: datagram too long (max N bytes)\n` instead.
  */
-import { type Cause, Chunk, Duration, Effect, FiberSet, flow, Layer, Schedule } from "effect"
+import { type Cause, Chunk, Duration, Effect, Fiber, FiberSet, Layer, Schedule } from "effect"
 import * as Metrics from "../metrics/metrics.js"
 import { rawMessage } from "../framing.js"
 import type { UdpSendError } from "../udp/errors.js"
@@ -23,7 +23,7 @@ export interface UdpGreetingServerOptions {
   readonly delay?: Duration.DurationInput | undefined
   /**
    * With a delay, most datagrams waiting out their delay at once; default 1024. Beyond it, new
-   * datagrams wait in the socket's buffer, and are dropped when that is full too.
+   * datagrams wait in the socket's buffer (not taken out of it), and are dropped when that is full.
    */
   readonly concurrency?: number | undefined
 }
@@ -33,15 +33,6 @@ export const defaults = {
   concurrency: 1024,
   shutdownGrace: Duration.seconds(5)
 } as const
-
-/** Counts the replies that went out; a failed send is one warning line, and the server goes on. */
-const account = (sent: number) => (failures: ReadonlyArray<UdpSendError>): Effect.Effect<void> => {
-  Metrics.messagesSent.unsafeUpdate(sent - failures.length, Metrics.noTags)
-  Metrics.datagramsAnswered.unsafeUpdate(sent - failures.length, Metrics.noTags)
-  return failures.length === 0
-    ? Effect.void
-    : Effect.logWarning(failures[0]!.message + (failures.length > 1 ? ` (and ${failures.length - 1} more)` : ""))
-}
 
 /** Warns, once a second at most, of datagrams dropped because they came faster than they were answered. */
 const reportDrops = (socket: Socket) => {
@@ -60,6 +51,10 @@ const reportDrops = (socket: Socket) => {
  * Answers datagrams until interrupted. Without a delay, the datagrams that arrived together are
  * answered together, in this fiber, with one wait for the OS. With a delay, each waits in a fiber
  * of its own, at most `concurrency` at once, so that a slow reply never holds up the others.
+ *
+ * Every datagram received ends answered or dropped, and is counted as such: dropped by the
+ * socket when its buffer is full, or at shutdown when it was still waiting there; dropped here
+ * when its reply could not be sent or the shutdown's grace ran out before its delay did.
  */
 export const serve = (options: UdpGreetingServerOptions = {}): Effect.Effect<never, never, UdpSocket> =>
   Effect.scoped(Effect.gen(function*() {
@@ -70,46 +65,99 @@ export const serve = (options: UdpGreetingServerOptions = {}): Effect.Effect<nev
       const reply = Greeting.reply(rawMessage(data))
       return { data: reply.length <= socket.maxDatagramBytes ? reply : tooLong, address }
     }
+
+    // What became of the datagrams taken from the socket (the socket counts the ones it dropped).
+    let answered = 0
+    let dropped = 0
+    const drop = (count: number) => {
+      dropped += count
+      Metrics.datagramsDropped.unsafeUpdate(count, Metrics.noTags)
+    }
+    /** Counts the replies that went out; a failed send is a drop and one warning line, and the server goes on. */
+    const account = (sent: number) => (failures: ReadonlyArray<UdpSendError>): Effect.Effect<void> => {
+      answered += sent - failures.length
+      Metrics.messagesSent.unsafeUpdate(sent - failures.length, Metrics.noTags)
+      Metrics.datagramsAnswered.unsafeUpdate(sent - failures.length, Metrics.noTags)
+      if (failures.length === 0) return Effect.void
+      drop(failures.length)
+      return Effect.logWarning(failures[0]!.message + (failures.length > 1 ? ` (and ${failures.length - 1} more)` : ""))
+    }
     const answer = (datagrams: ReadonlyArray<Datagram>) =>
       Effect.flatMap(socket.sendAll(datagrams.map(replyTo)), account(datagrams.length))
 
-    yield* Effect.forkScoped(reportDrops(socket))
+    const reporter = yield* Effect.forkScoped(reportDrops(socket))
     yield* Effect.addFinalizer(() =>
-      Effect.logInfo(`stopped: ${socket.received()} datagram(s) received, ${socket.dropped()} dropped`)
+      Effect.logInfo(
+        `stopped: ${socket.received()} datagram(s) received, ${answered} answered, ${socket.dropped() + dropped} dropped`
+      )
     )
 
-    const slots = yield* Effect.makeSemaphore(options.concurrency ?? defaults.concurrency)
+    // With a delay, a datagram leaves the socket's buffer only into a free slot: the ones waiting
+    // for a slot stay in that buffer, so they are bounded by its size alone.
+    let free = options.concurrency ?? defaults.concurrency
+    const slotFreed = Effect.unsafeMakeLatch(true)
+    const aFreeSlot: Effect.Effect<void> = Effect.suspend(() => {
+      if (free > 0) return Effect.void
+      slotFreed.unsafeClose()
+      return Effect.zipRight(slotFreed.await, aFreeSlot)
+    })
+    const release = Effect.sync(() => {
+      free++
+      slotFreed.unsafeOpen()
+    })
+
     const delayed = yield* FiberSet.make()
     const run = yield* FiberSet.runtime(delayed)()
-    // Registered after the FiberSet, so it runs first: the replies in flight go out, up to the grace.
+    // Registered after the FiberSet, so it runs first: no new datagram is taken, the ones still
+    // waiting are dropped, and the replies in flight go out, up to the grace.
     const grace = Duration.decode(options.shutdownGrace ?? defaults.shutdownGrace)
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
+        yield* Fiber.interrupt(reporter)
+        const waiting = yield* socket.stopReceiving
         const inFlight = yield* FiberSet.size(delayed)
+        const parts = [
+          ...(waiting > 0 ? [`dropping ${waiting} datagram(s) not yet being answered`] : []),
+          ...(inFlight > 0 ? [`letting ${inFlight} delayed reply(s) go out, for up to ${Duration.format(grace)}`] : [])
+        ]
+        if (parts.length > 0) yield* Effect.logInfo(`shutting down: ${parts.join(", ")}`)
         if (inFlight === 0) return
-        yield* Effect.logInfo(`shutting down: letting ${inFlight} delayed reply(s) go out, for up to ${Duration.format(grace)}`)
         yield* Effect.raceAll([FiberSet.awaitEmpty(delayed), Effect.sleep(grace), options.forceShutdown ?? Effect.never])
-        const dropped = yield* FiberSet.size(delayed)
-        yield* Effect.logInfo(`shutdown: ${inFlight - dropped} delayed reply(s) sent, ${dropped} dropped`)
+        const cut = yield* FiberSet.size(delayed)
+        yield* Effect.logInfo(`shutdown: ${inFlight - cut} delayed reply(s) sent, ${cut} dropped`)
       })
     )
+    // Only the delay can be cut short: once it is over, the reply goes out.
     const answerLater = (datagram: Datagram) =>
-      Effect.sleep(delay).pipe(Effect.zipRight(answer([datagram])), Effect.ensuring(slots.release(1)))
-    // A chunk answered at once is answered whole, even when a shutdown comes meanwhile.
-    const handle = Duration.isZero(delay) ? flow(answer, Effect.uninterruptible) : Effect.forEach(
-      // Waiting for a slot leaves the next datagrams in the socket's buffer: bounded, like the slots.
-      (datagram: Datagram) => Effect.zipRight(slots.take(1), Effect.sync(() => run(answerLater(datagram)))),
-      { discard: true }
-    )
+      Effect.uninterruptibleMask((restore) =>
+        restore(Effect.sleep(delay)).pipe(
+          Effect.onInterrupt(() => Effect.sync(() => drop(1))),
+          Effect.zipRight(answer([datagram])),
+          Effect.ensuring(release)
+        )
+      )
 
+    const taken = (chunk: Chunk.Chunk<Datagram>) => {
+      Metrics.messagesReceived.unsafeUpdate(chunk.length, Metrics.noTags)
+      return Chunk.toReadonlyArray(chunk)
+    }
+    // Each step takes datagrams and hands them over in one uninterruptible piece (only the waits
+    // can be interrupted), so that a shutdown never loses one between the two. A chunk answered at
+    // once is answered whole.
+    const step: Effect.Effect<void, Cause.NoSuchElementException> = Duration.isZero(delay)
+      ? Effect.uninterruptible(Effect.flatMap(socket.receive, (chunk) => answer(taken(chunk))))
+      : Effect.zipRight(
+        aFreeSlot,
+        Effect.uninterruptible(Effect.flatMap(Effect.suspend(() => socket.receiveUpTo(free)), (chunk) =>
+          Effect.sync(() => {
+            for (const datagram of taken(chunk)) {
+              free--
+              run(answerLater(datagram))
+            }
+          })))
+      )
     // The hot path pulls from the socket itself: a Stream would add its machinery to every chunk.
-    const loop: Effect.Effect<void, Cause.NoSuchElementException> = Effect.flatMap(
-      socket.receive,
-      (chunk) => {
-        Metrics.messagesReceived.unsafeUpdate(chunk.length, Metrics.noTags)
-        return Effect.zipRight(handle(Chunk.toReadonlyArray(chunk)), loop)
-      }
-    )
+    const loop: Effect.Effect<void, Cause.NoSuchElementException> = Effect.flatMap(step, () => loop)
     yield* Effect.catchTag(loop, "NoSuchElementException", () => Effect.void)
     return yield* Effect.never
   }))

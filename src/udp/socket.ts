@@ -6,18 +6,25 @@
  * UDP has no flow control: a dgram socket cannot be paused, so between it and the consumer sits
  * a bounded buffer. When the consumer falls behind and the buffer is full, new datagrams are
  * dropped (as the kernel does when its own buffer is full) and counted, never held without limit.
+ * A consumer that can start on only a few datagrams takes only those (`receiveUpTo`): the rest
+ * stay in the buffer, so the bound is the buffer's size, not that plus what was taken.
  *
  * The hot path: Node runs microtasks after each datagram's callback, so waking the consumer
  * from the callback would cost a fiber resumption per datagram. The consumer is woken once per
  * event-loop turn instead (setImmediate), and takes every datagram of that turn as one chunk;
  * `sendAll` answers such a chunk with one wait.
+ *
+ * Broadcast and multicast are options of the socket (`broadcast`, `multicastGroups`, ...) and,
+ * for groups, `joinGroup`/`leaveGroup` while it is open. To receive a group's datagrams, bind the
+ * group's address (only its datagrams arrive) or the wildcard, not a unicast address.
  */
 import { Cause, Chunk, Context, Effect, Layer, Option, Runtime, type Scope, Stream } from "effect"
 import * as Dgram from "node:dgram"
 import { isIPv6 } from "node:net"
 import { describeError, formatAddress, type SocketAddress } from "../address.js"
 import * as Metrics from "../metrics/metrics.js"
-import { UdpBindError, UdpSendError } from "./errors.js"
+import { UdpBindError, UdpMulticastError, UdpSendError } from "./errors.js"
+import { multicast, type MulticastOptions } from "./multicast.js"
 
 /** One datagram: as received, its sender; to send, its destination. */
 export interface Datagram {
@@ -25,13 +32,20 @@ export interface Datagram {
   readonly address: SocketAddress
 }
 
-export interface UdpSocketOptions {
+export interface UdpSocketOptions extends MulticastOptions {
   /** Address to bind; default 127.0.0.1. An IPv6 address (`::1`, `::`) makes an IPv6 socket. */
   readonly host?: string | undefined
   /** Port to bind; 0 (the default) lets the OS pick a free one, see `address`. */
   readonly port?: number | undefined
   /** Most datagrams waiting for the consumer of `datagrams`; more are dropped. Default 1024. */
   readonly bufferSize?: number | undefined
+  /**
+   * Lets other sockets bind the same address and port (SO_REUSEADDR): for several members of a
+   * multicast group on one host. Default false.
+   */
+  readonly reuseAddress?: boolean | undefined
+  /** Allows sending to broadcast addresses (SO_BROADCAST), such as 255.255.255.255. Default false. */
+  readonly broadcast?: boolean | undefined
 }
 
 export interface Socket {
@@ -48,18 +62,42 @@ export interface Socket {
   /**
    * What `datagrams` is made of, for a loop that wants no Stream machinery per chunk: the
    * datagrams waiting, or else the next ones to arrive; `NoSuchElementException` once the socket
-   * is closed and none is left.
+   * is closed (or `stopReceiving` was called) and none is left. Interruptible only while it
+   * waits: run it uninterruptibly together with what takes the datagrams over, and an
+   * interruption never loses one that was taken.
    */
   readonly receive: Effect.Effect<Chunk.Chunk<Datagram>, Cause.NoSuchElementException>
+  /** `receive`, taking at most `max` datagrams (at least 1); the others keep waiting in the buffer. */
+  readonly receiveUpTo: (max: number) => Effect.Effect<Chunk.Chunk<Datagram>, Cause.NoSuchElementException>
+  /**
+   * Stops taking datagrams in, for a server that is shutting down but still sends: those waiting
+   * and those that arrive from now on are dropped (and counted), and `receive` ends. Returns how
+   * many were waiting.
+   */
+  readonly stopReceiving: Effect.Effect<number>
+  /**
+   * Joins a multicast group on `iface` (default: the socket's `multicastInterface`, else the
+   * system's choice): from now on the socket receives the group's datagrams.
+   */
+  readonly joinGroup: (group: string, iface?: string) => Effect.Effect<void, UdpMulticastError>
+  /** Leaves a group joined before (on the same interface). */
+  readonly leaveGroup: (group: string, iface?: string) => Effect.Effect<void, UdpMulticastError>
   /** Sends one datagram; completes once the OS has taken it. */
   readonly send: (data: Uint8Array, to: SocketAddress) => Effect.Effect<void, UdpSendError>
   /** Sends each datagram to its address, with one wait for them all; returns the failures. */
   readonly sendAll: (datagrams: ReadonlyArray<Datagram>) => Effect.Effect<ReadonlyArray<UdpSendError>>
   /** Datagrams received so far, dropped ones included. */
   readonly received: () => number
-  /** Datagrams dropped so far because the buffer was full (the consumer fell behind). */
+  /**
+   * Datagrams dropped so far: the buffer was full (the consumer fell behind), or they were
+   * waiting or arrived after `stopReceiving`. Received = taken + waiting + dropped.
+   */
   readonly dropped: () => number
+  /** Datagrams in the buffer now, waiting to be taken: at most `bufferSize`. */
+  readonly waiting: () => number
 }
+
+export { isMulticast, type MulticastMembership, type MulticastOptions } from "./multicast.js"
 
 /** The socket a UDP server serves on, or a client talks through. */
 export class UdpSocket extends Context.Tag("effect-net/UdpSocket")<UdpSocket, Socket>() {}
@@ -81,16 +119,22 @@ const toAddress = ({ address, port }: { readonly address: string; readonly port:
 const closed = Effect.fail(new Cause.NoSuchElementException("the UDP socket is closed"))
 
 /** Binds; the scope closes the socket and ends `datagrams`. */
-export const make = (options: UdpSocketOptions = {}): Effect.Effect<Socket, UdpBindError, Scope.Scope> =>
+export const make = (
+  options: UdpSocketOptions = {}
+): Effect.Effect<Socket, UdpBindError | UdpMulticastError, Scope.Scope> =>
   Effect.gen(function*() {
     const host = options.host ?? defaults.host
     const port = options.port ?? 0
     const bufferSize = options.bufferSize ?? defaults.bufferSize
     const runtime = yield* Effect.runtime<never>()
 
+    // The datagrams waiting are buffer[head...]: a partial take moves `head` instead of copying.
     let buffer: Array<Datagram> = []
+    let head = 0
+    const waiting = () => buffer.length - head
     let open = true
-    let waiting = false
+    let receiving = true
+    let consumerWaiting = false
     let wakeScheduled = false
     const readable = Effect.unsafeMakeLatch(false)
     const wake = () => {
@@ -100,17 +144,17 @@ export const make = (options: UdpSocketOptions = {}): Effect.Effect<Socket, UdpB
 
     let received = 0
     let dropped = 0
+    const drop = (count: number) => {
+      dropped += count
+      Metrics.datagramsDropped.unsafeUpdate(count, Metrics.noTags)
+    }
     const onMessage = (data: Buffer, from: Dgram.RemoteInfo) => {
       received++
       Metrics.datagramsReceived.unsafeUpdate(1, Metrics.noTags)
       Metrics.datagramBytesReceived.unsafeUpdate(data.length, Metrics.noTags)
-      if (buffer.length >= bufferSize) {
-        dropped++
-        Metrics.datagramsDropped.unsafeUpdate(1, Metrics.noTags)
-        return
-      }
+      if (!receiving || waiting() >= bufferSize) return drop(1)
       buffer.push({ data, address: toAddress(from) })
-      if (waiting && !wakeScheduled) {
+      if (consumerWaiting && !wakeScheduled) {
         wakeScheduled = true
         setImmediate(wake)
       }
@@ -124,7 +168,7 @@ export const make = (options: UdpSocketOptions = {}): Effect.Effect<Socket, UdpB
 
     const socket = yield* Effect.acquireRelease(
       Effect.async<Dgram.Socket, UdpBindError>((resume) => {
-        const socket = Dgram.createSocket(isIPv6(host) ? "udp6" : "udp4")
+        const socket = Dgram.createSocket({ type: isIPv6(host) ? "udp6" : "udp4", reuseAddr: options.reuseAddress ?? false })
         const onBindError = (cause: Error) => {
           socket.close()
           resume(Effect.fail(UdpBindError.fromCause(host, port, cause)))
@@ -136,6 +180,11 @@ export const make = (options: UdpSocketOptions = {}): Effect.Effect<Socket, UdpB
           socket.off("error", onBindError)
           socket.on("error", onError(formatAddress(toAddress(socket.address()))))
           socket.on("message", onMessage)
+          try {
+            if (options.broadcast === true) socket.setBroadcast(true)
+          } catch (cause) {
+            return onBindError(cause as Error)
+          }
           resume(Effect.succeed(socket))
         })
       }),
@@ -147,26 +196,49 @@ export const make = (options: UdpSocketOptions = {}): Effect.Effect<Socket, UdpB
         })
     )
 
-    const awaitReadable = readable.await.pipe(Effect.ensuring(Effect.sync(() => {
-      waiting = false
+    const awaitReadable = Effect.interruptible(readable.await).pipe(Effect.ensuring(Effect.sync(() => {
+      consumerWaiting = false
     })))
-    const receive: Effect.Effect<Chunk.Chunk<Datagram>, Cause.NoSuchElementException> = Effect.suspend(
-      function next(): Effect.Effect<Chunk.Chunk<Datagram>, Cause.NoSuchElementException> {
-        if (buffer.length > 0) {
-          const chunk = Chunk.unsafeFromArray(buffer)
-          buffer = []
-          return Effect.succeed(chunk)
-        }
-        if (!open) return closed
-        readable.unsafeClose()
-        waiting = true
-        return Effect.flatMap(awaitReadable, next)
+    /** Takes up to `max` of the datagrams waiting (there is at least one). */
+    const take = (max: number): Chunk.Chunk<Datagram> => {
+      if (max >= waiting()) {
+        const taken = head === 0 ? buffer : buffer.slice(head)
+        buffer = []
+        head = 0
+        return Chunk.unsafeFromArray(taken)
       }
-    )
+      const taken = buffer.slice(head, head + max)
+      head += max
+      // Compact now and then, so that the array stays within twice the bound.
+      if (head >= bufferSize) {
+        buffer = buffer.slice(head)
+        head = 0
+      }
+      return Chunk.unsafeFromArray(taken)
+    }
+    const receiveUpTo = (max: number): Effect.Effect<Chunk.Chunk<Datagram>, Cause.NoSuchElementException> =>
+      Effect.suspend(function next(): Effect.Effect<Chunk.Chunk<Datagram>, Cause.NoSuchElementException> {
+        if (waiting() > 0) return Effect.succeed(take(Math.max(1, max)))
+        if (!open || !receiving) return closed
+        readable.unsafeClose()
+        consumerWaiting = true
+        return Effect.flatMap(awaitReadable, next)
+      })
+
+    const stopReceiving = Effect.sync(() => {
+      if (!receiving) return 0
+      receiving = false
+      const count = waiting()
+      buffer = []
+      head = 0
+      drop(count)
+      readable.unsafeOpen()
+      return count
+    })
 
     /** Hands one datagram to Node; `done` gets the error, if any. Bad ports and a closed socket throw at once. */
     const sendOne = ({ data, address }: Datagram, done: (error: UdpSendError | undefined) => void) => {
-      const fail = (cause: unknown) => done(new UdpSendError({ address, size: data.length, cause }))
+      const fail = (cause: unknown) => done(UdpSendError.fromCause(address, data.length, cause))
       const sent = () => {
         Metrics.datagramBytesSent.unsafeUpdate(data.length, Metrics.noTags)
         done(undefined)
@@ -195,19 +267,27 @@ export const make = (options: UdpSocketOptions = {}): Effect.Effect<Socket, UdpB
         for (const datagram of datagrams) sendOne(datagram, done)
       })
 
+    const { joinGroup, leaveGroup, setUp } = multicast(socket, isIPv6(host) ? "IPv6" : "IPv4", options)
+    yield* setUp
+    const receive = receiveUpTo(Infinity)
     const address = toAddress(socket.address())
     return {
       address,
       maxDatagramBytes: isIPv6(address.host) ? 65527 : 65507,
       datagrams: Stream.repeatEffectChunkOption(Effect.mapError(receive, () => Option.none())),
       receive,
+      receiveUpTo,
+      stopReceiving,
+      joinGroup,
+      leaveGroup,
       send,
       sendAll,
       received: () => received,
-      dropped: () => dropped
+      dropped: () => dropped,
+      waiting
     } satisfies Socket
   })
 
 /** The socket as a layer, for programs that serve on it or talk through it. */
-export const layer = (options: UdpSocketOptions = {}): Layer.Layer<UdpSocket, UdpBindError> =>
+export const layer = (options: UdpSocketOptions = {}): Layer.Layer<UdpSocket, UdpBindError | UdpMulticastError> =>
   Layer.scoped(UdpSocket, make(options))

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { rejectsFlags, stopsCleanly } from "../helpers/cli.js"
+import { rejectsFlags, stopsCleanly, udpSummary } from "../helpers/cli.js"
 import * as Http from "../helpers/http.js"
 import { startServer } from "../helpers/process.js"
 import * as UdpPeer from "../helpers/udp-peer.js"
@@ -18,6 +18,7 @@ describe("start:udp graceful shutdown", () => {
       const replies = yield* peer.waitFor(names.length)
       expect([...replies].sort()).toEqual(names.map((name) => `Hello, ${name}!`).sort())
       expect(server.stderr()).toContain("shutdown: 20 delayed reply(s) sent, 0 dropped")
+      expect(udpSummary(server.stderr())).toEqual({ received: 20, answered: 20, dropped: 0 })
     }))
 
   it.scopedLive("drops what is still waiting after --shutdown-grace, and exits 0", () =>
@@ -28,6 +29,24 @@ describe("start:udp graceful shutdown", () => {
       yield* Effect.sleep("300 millis")
       yield* stopsCleanly(server, 1500)
       expect(server.stderr()).toContain("shutdown: 0 delayed reply(s) sent, 1 dropped")
+      expect(udpSummary(server.stderr())).toEqual({ received: 1, answered: 0, dropped: 1 })
+    }))
+
+  it.scopedLive("with --delay 2 --concurrency 1, 10 datagrams and SIGTERM at 1 s: 1 answered, 9 dropped, and the logs say so", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("start:udp", ["--port", "0", "--delay", "2", "--concurrency", "1"])
+      const peer = yield* UdpPeer.open()
+      for (let i = 0; i < 10; i++) peer.send(`d${i}`, server.port)
+      yield* Effect.sleep("1 second")
+      yield* stopsCleanly(server, 3000)
+      // The one waiting out its delay goes out; the 9 waiting for a slot are dropped, and counted.
+      yield* peer.waitFor(1)
+      expect(peer.received()).toEqual(["Hello, d0!"])
+      expect(server.stderr()).toContain(
+        "shutting down: dropping 9 datagram(s) not yet being answered, letting 1 delayed reply(s) go out, for up to 5s"
+      )
+      expect(server.stderr()).toContain("shutdown: 1 delayed reply(s) sent, 0 dropped")
+      expect(udpSummary(server.stderr())).toEqual({ received: 10, answered: 1, dropped: 9 })
     }))
 
   it.scopedLive("a second signal stops waiting at once", () =>

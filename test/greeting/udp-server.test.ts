@@ -1,6 +1,7 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Context, Effect, Layer, Logger } from "effect"
+import { Context, Effect, Exit, Layer, Logger, Scope } from "effect"
 import * as UdpGreetingServer from "../../src/greeting/udp-server.js"
+import * as Metrics from "../../src/metrics/metrics.js"
 import * as UdpSocket from "../../src/udp/socket.js"
 import * as UdpPeer from "../helpers/udp-peer.js"
 
@@ -15,6 +16,24 @@ const exchange = (datagrams: ReadonlyArray<string | Uint8Array>) =>
     for (const datagram of datagrams) peer.send(datagram, address.port)
     return yield* peer.waitFor(datagrams.length)
   })
+
+/** A logger that keeps the messages, for the tests of what the server says. */
+const capturedLogs = () => {
+  const logs: Array<string> = []
+  const logger = Logger.make(({ message }) => logs.push(Array.isArray(message) ? message.join(" ") : String(message)))
+  return { logs, layer: Logger.replace(Logger.defaultLogger, logger) }
+}
+
+/** The UDP datagram counters of the process (the metrics are global: compare before and after). */
+const ledger = () => ({
+  received: Metrics.datagramsReceived.unsafeValue(Metrics.noTags).count,
+  answered: Metrics.datagramsAnswered.unsafeValue(Metrics.noTags).count,
+  dropped: Metrics.datagramsDropped.unsafeValue(Metrics.noTags).count
+})
+
+/** Waits, polling, until `condition` holds (bounded by the test's timeout). */
+const until = (condition: () => boolean): Effect.Effect<void> =>
+  Effect.suspend(() => condition() ? Effect.void : Effect.zipRight(Effect.sleep("5 millis"), until(condition)))
 
 describe("UDP greeting server", () => {
   layer(serverOn({}), { excludeTestServices: true })((it) => {
@@ -75,18 +94,15 @@ describe("UDP greeting server", () => {
 
   it.scopedLive("at its concurrency, leaves datagrams in the buffer, drops and counts when that is full, warns, recovers", () =>
     Effect.gen(function*() {
-      const logs: Array<string> = []
-      const logger = Logger.make(({ message }) => logs.push(Array.isArray(message) ? message.join(" ") : String(message)))
+      const { layer: logger, logs } = capturedLogs()
       const context = yield* Layer.build(
-        serverOn({ delay: "200 millis", concurrency: 4 }, { bufferSize: 8 }).pipe(
-          Layer.provide(Logger.replace(Logger.defaultLogger, logger))
-        )
+        serverOn({ delay: "200 millis", concurrency: 4 }, { bufferSize: 8 }).pipe(Layer.provide(logger))
       )
       const socket = Context.get(context, UdpSocket.UdpSocket)
       const peer = yield* UdpPeer.open()
       for (let i = 0; i < 50; i++) peer.send(`d${i}`, socket.address.port)
       while (socket.received() < 50) yield* Effect.sleep("10 millis")
-      // At most 4 wait out their delay, one chunk waits for a slot, and 8 more wait in the buffer.
+      // At most 4 wait out their delay and 8 wait in the buffer.
       const dropped = socket.dropped()
       expect(dropped).toBeGreaterThan(0)
       const replies = yield* peer.waitFor(50 - dropped)
@@ -97,5 +113,41 @@ describe("UDP greeting server", () => {
       expect(logs.at(-1)).toMatch(new RegExp(`^dropped \\d+ datagram\\(s\\): they came faster than the server answers them \\(total ${dropped}\\)$`))
       peer.send("again", socket.address.port)
       expect((yield* peer.waitFor(51 - dropped)).at(-1)).toBe("Hello, again!")
+    }))
+
+  it.scopedLive("takes a datagram from the buffer only into a free slot: exactly bufferSize wait, and each ends answered or dropped", () =>
+    Effect.gen(function*() {
+      const before = ledger()
+      const { layer: logger, logs } = capturedLogs()
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(
+        serverOn({ delay: "30 seconds", concurrency: 4, shutdownGrace: 0 }, { bufferSize: 8 }).pipe(Layer.provide(logger)),
+        scope
+      )
+      const socket = Context.get(context, UdpSocket.UdpSocket)
+      const peer = yield* UdpPeer.open()
+      // 4 take the 4 slots, for 30 s.
+      for (let i = 0; i < 4; i++) peer.send(`slot${i}`, socket.address.port)
+      yield* until(() => socket.received() === 4 && socket.waiting() === 0)
+      // Two bursts while no slot is free: 8 wait in the buffer, whatever the timing, and the rest is dropped.
+      for (const burst of [1, 2]) {
+        for (let i = 0; i < 50; i++) peer.send(`b${burst}-${i}`, socket.address.port)
+        yield* until(() => socket.received() === 4 + 50 * burst)
+      }
+      expect(socket.dropped()).toBe(92)
+      expect(socket.waiting()).toBe(8)
+
+      // A shutdown with no grace drops the 4 in their slots and the 8 waiting.
+      yield* Scope.close(scope, Exit.void)
+      expect(logs).toContain("shutting down: dropping 8 datagram(s) not yet being answered, letting 4 delayed reply(s) go out, for up to 0")
+      expect(logs).toContain("shutdown: 0 delayed reply(s) sent, 4 dropped")
+      expect(logs).toContain("stopped: 104 datagram(s) received, 0 answered, 104 dropped")
+      const after = ledger()
+      expect({
+        received: after.received - before.received,
+        answered: after.answered - before.answered,
+        dropped: after.dropped - before.dropped
+      }).toEqual({ received: 104, answered: 0, dropped: 104 })
+      expect(peer.received()).toEqual([])
     }))
 })

@@ -8,6 +8,13 @@ import { type Running, runScript } from "./process.js"
 /** The non-empty lines of a program's output. */
 export const lines = (text: string): Array<string> => text.split("\n").filter((line) => line !== "")
 
+/** A UDP server's last words, `stopped: R datagram(s) received, A answered, D dropped`, as numbers. */
+export const udpSummary = (stderr: string) => {
+  const match = stderr.match(/message="stopped: (\d+) datagram\(s\) received, (\d+) answered, (\d+) dropped"/)
+  if (!match) throw new Error(`no summary in the server's logs:\n${stderr}`)
+  return { received: Number(match[1]), answered: Number(match[2]), dropped: Number(match[3]) }
+}
+
 /** One test per case: `script` rejects `flags` with exactly `error: message` on stderr and exit code 2. */
 export const rejectsFlags = (script: string, cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]>) => {
   for (const [flags, message] of cases) {

@@ -4,6 +4,10 @@ import * as UdpSocket from "../../src/udp/socket.js"
 import * as UdpPeer from "../helpers/udp-peer.js"
 
 const text = (data: Uint8Array) => Buffer.from(data).toString("latin1")
+const texts = (chunk: Chunk.Chunk<UdpSocket.Datagram>) => Chunk.toReadonlyArray(chunk).map((datagram) => text(datagram.data))
+/** Waits, polling, until `condition` holds (bounded by the test's timeout). */
+const until = (condition: () => boolean): Effect.Effect<void> =>
+  Effect.suspend(() => condition() ? Effect.void : Effect.zipRight(Effect.sleep("5 millis"), until(condition)))
 const take = (socket: UdpSocket.Socket, n: number) =>
   socket.datagrams.pipe(Stream.take(n), Stream.runCollect, Effect.map(Chunk.toReadonlyArray))
 
@@ -98,6 +102,60 @@ describe("UdpSocket", () => {
       const [later] = yield* take(socket, 1)
       expect(text(later!.data)).toBe("later")
       expect(socket.dropped()).toBe(42)
+    }))
+
+  it.scopedLive("receiveUpTo takes at most that many, in order; the others keep waiting, within the bound", () =>
+    Effect.gen(function*() {
+      const socket = yield* UdpSocket.make({ port: 0, bufferSize: 4 })
+      const peer = yield* UdpPeer.open()
+      for (let i = 0; i < 6; i++) peer.send(`d${i}`, socket.address.port)
+      yield* until(() => socket.received() === 6)
+      expect([socket.waiting(), socket.dropped()]).toEqual([4, 2])
+      expect(texts(yield* socket.receiveUpTo(3))).toEqual(["d0", "d1", "d2"])
+      expect(socket.waiting()).toBe(1)
+      // One at a time, with the buffer full again after each: first in, first out, never more than 4 waiting.
+      const order: Array<string> = []
+      for (let i = 0; i < 12; i++) {
+        peer.send(`e${i}`, socket.address.port)
+        peer.send(`f${i}`, socket.address.port)
+        peer.send(`g${i}`, socket.address.port)
+        peer.send(`h${i}`, socket.address.port)
+        yield* until(() => socket.received() === 10 + 4 * i)
+        expect(socket.waiting()).toBe(4)
+        order.push(...texts(yield* socket.receiveUpTo(1)))
+      }
+      // Room for 3 in the first round, then for 1 in each.
+      expect(order).toEqual(["d3", "e0", "f0", "g0", ...Array.from({ length: 8 }, (_, i) => `e${i + 1}`)])
+      expect(socket.dropped()).toBe(2 + 1 + 11 * 3)
+      expect(texts(yield* socket.receive)).toEqual(["e9", "e10", "e11"])
+    }))
+
+  it.scopedLive("stopReceiving drops what waits and what comes, counted, ends receive, and still sends", () =>
+    Effect.gen(function*() {
+      const socket = yield* UdpSocket.make({ port: 0 })
+      const peer = yield* UdpPeer.open()
+      for (const name of ["a", "b", "c"]) peer.send(name, socket.address.port)
+      yield* until(() => socket.received() === 3)
+      expect(yield* socket.stopReceiving).toBe(3)
+      expect((yield* Effect.flip(socket.receive))._tag).toBe("NoSuchElementException")
+      peer.send("late", socket.address.port)
+      yield* until(() => socket.received() === 4)
+      expect([socket.waiting(), socket.dropped()]).toEqual([0, 4])
+      expect(yield* socket.stopReceiving).toBe(0)
+      yield* socket.send(Buffer.from("bye"), { host: "127.0.0.1", port: peer.port })
+      expect(yield* peer.waitFor(1)).toEqual(["bye"])
+    }))
+
+  it.scopedLive("receive is interruptible while it waits, and an interrupted receive takes nothing", () =>
+    Effect.gen(function*() {
+      const socket = yield* UdpSocket.make({ port: 0 })
+      // Even inside an uninterruptible region: only the wait can be interrupted.
+      const waiting = yield* Effect.fork(Effect.uninterruptible(socket.receive))
+      yield* Effect.sleep("20 millis")
+      yield* Fiber.interrupt(waiting)
+      const peer = yield* UdpPeer.open()
+      peer.send("kept", socket.address.port)
+      expect(texts(yield* socket.receive)).toEqual(["kept"])
     }))
 
   it.scopedLive("on scope close ends the datagrams after those still buffered, and closes the socket", () =>
