@@ -42,6 +42,10 @@ export const linesTooLong = counter(
   "effect_net_tcp_lines_too_long_total",
   "Connections closed for a line over --max-line-bytes"
 )
+export const logLinesDropped = counter(
+  "effect_net_log_lines_dropped_total",
+  "Log lines dropped because stderr was not being read (its buffer was full) or was closed"
+)
 
 // Registered now, so that a scrape shows every metric, zeros included.
 for (
@@ -60,6 +64,7 @@ for (
     datagramsDropped,
     datagramBytesReceived,
     datagramBytesSent,
-    linesTooLong
+    linesTooLong,
+    logLinesDropped
   ]
 ) metric.unsafeValue(noTags)
