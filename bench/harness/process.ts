@@ -14,10 +14,17 @@ export interface Running {
   readonly child: ChildProcess
   readonly stdout: () => string
   readonly stderr: () => string
-  /** Resolves with the exit code (or the signal's name) once the process has exited. */
+  /** Starts reading stderr, for a process started with `stderrUnread` (a no-op otherwise). */
+  readonly readStderr: () => void
+  /**
+   * Resolves with the exit code (or the signal's name) once the process has exited and its output
+   * is read to the end (with `stderrUnread`, not before `readStderr`).
+   */
   readonly exited: Effect.Effect<number | string>
   /** Waits until stdout has a line matching `pattern`; fails after `timeout`. */
   readonly waitFor: (pattern: RegExp, timeout?: Duration.DurationInput) => Effect.Effect<RegExpMatchArray, ProcessError>
+  /** Waits until stderr has a line matching `pattern`; fails after `timeout`. */
+  readonly waitForStderr: (pattern: RegExp, timeout?: Duration.DurationInput) => Effect.Effect<RegExpMatchArray, ProcessError>
   /** Writes to the process's stdin. */
   readonly send: (text: string) => void
 }
@@ -30,6 +37,8 @@ export interface StartOptions {
    * program that runs the real one as a child (npx, a shell) and would leave it behind.
    */
   readonly group?: boolean | undefined
+  /** Nothing reads its stderr until `readStderr` (a stuck log collector): once the pipe is full, its writes to stderr wait. */
+  readonly stderrUnread?: boolean | undefined
 }
 
 /** Starts a process; the scope kills it (SIGKILL) if it is still running. */
@@ -43,29 +52,35 @@ export const start = (command: ReadonlyArray<string>, options: StartOptions = {}
       let err = ""
       const exit = yield* Deferred.make<number | string>()
       child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk))
-      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (err += chunk))
+      const readStderr = () => {
+        if (child.stderr.listenerCount("data") === 0) child.stderr.setEncoding("utf8").on("data", (chunk: string) => (err += chunk))
+      }
+      if (options.stderrUnread !== true) readStderr()
       child.on("close", (code, signal) => Deferred.unsafeDone(exit, Effect.succeed(code ?? signal ?? "unknown")))
       child.on("error", (error) => Deferred.unsafeDone(exit, Effect.succeed(`spawn failed: ${error.message}`)))
+      const waitFor = (output: () => string, name: string) => (pattern: RegExp, timeout: Duration.DurationInput = Duration.seconds(20)) =>
+        Effect.suspend(() => {
+          const match = output().match(pattern)
+          return match ? Effect.succeed(match) : Effect.fail(new ProcessError({ message: "no match yet" }))
+        }).pipe(
+          Effect.retry(Schedule.spaced("20 millis")),
+          Effect.timeoutFail({
+            duration: timeout,
+            onTimeout: () =>
+              new ProcessError({
+                message: `${command.join(" ")}: no line matching ${pattern} on ${name} within ${Duration.format(timeout)}\nstdout: ${out}\nstderr: ${err}`
+              })
+          })
+        )
       const running: Running = {
         child,
         stdout: () => out,
         stderr: () => err,
+        readStderr,
         exited: Deferred.await(exit),
         send: (text) => child.stdin.write(text),
-        waitFor: (pattern, timeout = Duration.seconds(20)) =>
-          Effect.suspend(() => {
-            const match = out.match(pattern)
-            return match ? Effect.succeed(match) : Effect.fail(new ProcessError({ message: "no match yet" }))
-          }).pipe(
-            Effect.retry(Schedule.spaced("20 millis")),
-            Effect.timeoutFail({
-              duration: timeout,
-              onTimeout: () =>
-                new ProcessError({
-                  message: `${command.join(" ")}: no line matching ${pattern} within ${Duration.format(timeout)}\nstdout: ${out}\nstderr: ${err}`
-                })
-            })
-          )
+        waitFor: waitFor(() => out, "stdout"),
+        waitForStderr: waitFor(() => err, "stderr")
       }
       return running
     }),

@@ -20,9 +20,7 @@ import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import { Cause, type Console, Context, Deferred, Effect, Exit, FiberId, HashSet, Layer, Logger, Option, Predicate } from "effect"
 import { version } from "../version.js"
 import { advise } from "./advice.js"
-
-/** Logs as logfmt lines on stderr, leaving stdout to the program's output. */
-export const loggerLayer = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
+import * as LogWriter from "./log-writer.js"
 
 /** Completes on the second SIGINT/SIGTERM: a shutdown in progress must stop waiting. */
 export class ForceShutdown extends Context.Tag("effect-net/cli/ForceShutdown")<ForceShutdown, Effect.Effect<void>>() {}
@@ -153,7 +151,7 @@ const exitCode = (exit: Exit.Exit<unknown, unknown>): number => {
 }
 
 /** A last line of defence: a bug in a callback is logged, and the server keeps serving the others. */
-const logUncaught = (what: string) => (error: unknown) =>
+const logUncaught = (loggerLayer: Layer.Layer<never>, what: string) => (error: unknown) =>
   Effect.runSync(
     Effect.logError(`${what} (a bug, please report it); still running`, Cause.die(error)).pipe(Effect.provide(loggerLayer))
   )
@@ -173,6 +171,9 @@ export const run = <Name extends string, R extends FileSystem.FileSystem | Path.
     process.exitCode = 2
     return
   }
+  // Logs as logfmt lines on stderr (bounded), leaving stdout to the program's output.
+  const log = LogWriter.make(Logger.logfmtLogger)
+  const loggerLayer = Logger.replace(Logger.defaultLogger, log.logger)
   const force = Deferred.unsafeMake<void>(FiberId.none)
   const cli = Command.run(command, { name: "effect-net", version })
   const program = cli(argv).pipe(
@@ -194,8 +195,8 @@ export const run = <Name extends string, R extends FileSystem.FileSystem | Path.
     else if (signals === 2) Deferred.unsafeDone(force, Exit.void)
     else process.exit(interruptedExitCode)
   }
-  const onUncaughtException = logUncaught("uncaught exception")
-  const onUnhandledRejection = logUncaught("unhandled promise rejection")
+  const onUncaughtException = logUncaught(loggerLayer, "uncaught exception")
+  const onUnhandledRejection = logUncaught(loggerLayer, "unhandled promise rejection")
   process.on("SIGINT", onSignal)
   process.on("SIGTERM", onSignal)
   process.on("uncaughtException", onUncaughtException)
@@ -206,7 +207,13 @@ export const run = <Name extends string, R extends FileSystem.FileSystem | Path.
     process.off("uncaughtException", onUncaughtException)
     process.off("unhandledRejection", onUnhandledRejection)
     process.exitCode = exitCode(exit)
-    // Let stdout drain and Node exit on its own; a signal means the user wants out now.
-    if (signals > 0) process.exit()
+    // The last lines (a shutdown summary) go out if stderr takes them in time: on a stuck pipe,
+    // Node would wait for ever. Otherwise let stdout drain and Node exit on its own; a signal
+    // means the user wants out now.
+    Effect.runCallback(log.flush(LogWriter.defaults.exitFlushTimeout), {
+      onExit: (flushed) => {
+        if (signals > 0 || !Exit.isSuccess(flushed) || !flushed.value) process.exit()
+      }
+    })
   })
 }

@@ -44,6 +44,10 @@ export const linesTooLong = counter(
   "effect_net_tcp_lines_too_long_total",
   "Connections closed for a line over --max-line-bytes"
 )
+export const logLinesDropped = counter(
+  "effect_net_log_lines_dropped_total",
+  "Log lines dropped because stderr was not being read (its buffer was full) or was closed"
+)
 export const linesTimedOut = counter(
   "effect_net_tcp_lines_timed_out_total",
   "Connections closed for a line not complete within --line-timeout of its first byte"
@@ -99,6 +103,7 @@ for (
     datagramBytesReceived,
     datagramBytesSent,
     linesTooLong,
-    linesTimedOut
+    linesTimedOut,
+    logLinesDropped
   ]
 ) metric.unsafeValue(noTags)

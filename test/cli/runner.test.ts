@@ -3,14 +3,15 @@ import { Effect } from "effect"
 import { stopsCleanly } from "../helpers/cli.js"
 import { build } from "esbuild"
 import * as Path from "node:path"
-import { root, scratch, start } from "../helpers/process.js"
+import { lines } from "../helpers/cli.js"
+import { processExit, root, scratch, start } from "../helpers/process.js"
 
-/** The fixture as a program of its own (bundled as the real one is). */
-const bundle = Effect.promise(async () => {
-  const outfile = Path.join(scratch, "uncaught.mjs")
+/** A fixture of test/fixtures as a program of its own (bundled as the real one is). */
+const bundle = (fixture: string) => Effect.promise(async () => {
+  const outfile = Path.join(scratch, `${fixture}.mjs`)
   await build({
     absWorkingDir: root,
-    entryPoints: ["test/fixtures/uncaught.ts"],
+    entryPoints: [`test/fixtures/${fixture}.ts`],
     outfile,
     bundle: true,
     platform: "node",
@@ -24,7 +25,7 @@ const bundle = Effect.promise(async () => {
 describe("the programs' runner", () => {
   it.scopedLive("logs an uncaught exception and an unhandled rejection, and keeps running", () =>
     Effect.gen(function*() {
-      const program = yield* start([process.execPath, yield* bundle, "uncaught"])
+      const program = yield* start([process.execPath, yield* bundle("uncaught"), "uncaught"])
       yield* program.waitFor(/^ready$/m)
       yield* Effect.sleep("300 millis")
       expect(program.child.exitCode).toBeNull()
@@ -33,5 +34,27 @@ describe("the programs' runner", () => {
       expect(program.stderr()).toMatch(/level=ERROR .*message="unhandled promise rejection \(a bug, please report it\); still running"/)
       expect(program.stderr()).toContain("rejected in a callback")
       yield* stopsCleanly(program, 2000)
+    }))
+
+  // 5,000 lines of about 90 bytes: more than a pipe and its reader's buffer hold, within the bound.
+  it.scopedLive("at the end, the lines still waiting for stderr go out when it takes them", () =>
+    Effect.gen(function*() {
+      const program = yield* start([process.execPath, yield* bundle("log-lines"), "log-lines", "5000"], { stderrUnread: true })
+      yield* program.waitFor(/^done$/m)
+      yield* Effect.sleep("300 millis")
+      program.readStderr()
+      expect(yield* program.exited).toBe(0)
+      const logged = lines(program.stderr())
+      expect(logged).toHaveLength(5000)
+      expect(logged.at(-1)).toMatch(/level=INFO .*message="line 5000 of 5000"/)
+    }))
+
+  it.scopedLive("at the end, a stuck stderr does not keep the program from exiting", () =>
+    Effect.gen(function*() {
+      const program = yield* start([process.execPath, yield* bundle("log-lines"), "log-lines", "5000"], { stderrUnread: true })
+      yield* program.waitFor(/^done$/m)
+      const done = Date.now()
+      expect(yield* processExit(program.child).pipe(Effect.timeout("5 seconds"))).toBe(0)
+      expect(Date.now() - done).toBeLessThan(3000)
     }))
 })

@@ -7,10 +7,6 @@ import { run, runScript, scriptCommand, start, startServer, tutorial } from "../
 
 const tutorialOutput = "Welcome!\nHello, Michael!\nHello, Tracy!\nHello, Sarah!\n"
 
-/** Waits for the server's `metrics on URL` line and scrapes it. */
-const scrape = (server: { waitFor: (pattern: RegExp) => Effect.Effect<RegExpMatchArray, unknown> }) =>
-  Effect.flatMap(server.waitFor(/^metrics on (\S+)$/m), ([, url]) => Http.get(url!))
-
 describe("start:tcp --max-connections", () => {
   it.scopedLive("with 50 allowed and 60 clients: 50 served, 10 told the server is busy; freed slots are reused", () =>
     Effect.gen(function*() {
@@ -88,7 +84,7 @@ describe("start:tcp --line-timeout", () => {
       // The slots are free again.
       const client = yield* runScript("client:tcp", ["--port", String(server.port), "--framing", "line"])
       expect(client.stdout).toBe(tutorialOutput)
-      const metrics = yield* scrape(server)
+      const metrics = yield* Http.scrape(server)
       expect(Http.sample(metrics, "effect_net_tcp_lines_timed_out_total")).toBe(3)
       expect(server.stderr()).toMatch(/level=INFO .*message="line not complete within 1 s: closing" peer=127\.0\.0\.1:\d+/)
     }))
@@ -147,7 +143,7 @@ describe("start:tcp --metrics-port", () => {
         "--port", "0", "--delay", "0", "--framing", "line", "--max-line-bytes", "8",
         "--max-connections", "1", "--idle-timeout", "0.3", "--metrics-port", "0"
       ])
-      const zero = yield* scrape(server)
+      const zero = yield* Http.scrape(server)
       expect(Http.sample(zero, "effect_net_tcp_connections_rejected_total")).toBe(0)
       const first = yield* Peer.connect(server.port)
       yield* first.waitFor("Welcome!")
@@ -160,7 +156,7 @@ describe("start:tcp --metrics-port", () => {
       const idle = yield* Peer.connect(server.port)
       yield* idle.closed()
       yield* Effect.sleep("100 millis")
-      const metrics = yield* scrape(server)
+      const metrics = yield* Http.scrape(server)
       expect(metrics).toContain("# TYPE effect_net_tcp_connections_accepted_total counter")
       expect({
         accepted: Http.sample(metrics, "effect_net_tcp_connections_accepted_total"),

@@ -21,6 +21,10 @@ export const get = (url: string) =>
     return Effect.sync(() => request.destroy())
   })
 
+/** Waits for a server's `metrics on URL` line and scrapes it. */
+export const scrape = (server: { waitFor: (pattern: RegExp) => Effect.Effect<RegExpMatchArray, unknown> }) =>
+  Effect.flatMap(server.waitFor(/^metrics on (\S+)$/m), ([, url]) => get(url!))
+
 /** The value of an unlabelled sample in a Prometheus text exposition. */
 export const sample = (exposition: string, name: string): number => {
   const match = exposition.match(new RegExp(`^${name} (\\S+)$`, "m"))

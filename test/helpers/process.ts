@@ -3,6 +3,7 @@
  * build step that `pnpm test` already did) and the tutorial's Python programs.
  */
 import { type Duration, Effect } from "effect"
+import type { ChildProcess } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { inject } from "vitest"
@@ -16,6 +17,18 @@ export const scratch = inject("scratch")
 /** Starts a program (in `scratch` by default); the scope kills it if it is still running. */
 export const start = (command: ReadonlyArray<string>, options: Parameters<typeof Harness.start>[1] = {}) =>
   Harness.start(command, { cwd: scratch, ...options })
+
+/**
+ * Resolves with a process's exit code (or the signal's name) once it has exited, whether or not
+ * its output was read (`Running.exited` waits for that too).
+ */
+export const processExit = (child: ChildProcess) =>
+  Effect.async<number | string>((resume) => {
+    const done = () => resume(Effect.succeed(child.exitCode ?? child.signalCode ?? "unknown"))
+    if (child.exitCode !== null || child.signalCode !== null) return done()
+    child.once("exit", done)
+    return Effect.sync(() => child.off("exit", done))
+  })
 
 /** Runs a program to completion (in `scratch`); fails if it takes longer than `timeout`. */
 export const run = (command: ReadonlyArray<string>, timeout?: Duration.DurationInput) =>
@@ -41,14 +54,15 @@ export const scriptCommand = (name: string): Array<string> => {
 }
 
 /** Starts a pnpm script's program; `args` are its flags. */
-export const startScript = (name: string, args: ReadonlyArray<string> = []) => start([...scriptCommand(name), ...args])
+export const startScript = (name: string, args: ReadonlyArray<string> = [], options: Parameters<typeof start>[1] = {}) =>
+  start([...scriptCommand(name), ...args], options)
 export const runScript = (name: string, args: ReadonlyArray<string> = [], timeout?: Duration.DurationInput) =>
   run([...scriptCommand(name), ...args], timeout)
 
 /** Starts a server script and waits for its `listening on PROTO://HOST:PORT` line. */
-export const startServer = (name: string, args: ReadonlyArray<string>) =>
+export const startServer = (name: string, args: ReadonlyArray<string>, options: Parameters<typeof start>[1] = {}) =>
   Effect.gen(function*() {
-    const server = yield* startScript(name, args)
+    const server = yield* startScript(name, args, options)
     const [, host, port] = yield* server.waitFor(/^listening on \w+:\/\/\[?([^\]\s]+?)\]?:(\d+)$/m)
     return { ...server, host: host!, port: Number(port) }
   })
