@@ -19,7 +19,7 @@ import { latin1 } from "../bytes.js"
 import * as HttpGet from "../http/get.js"
 import * as Url from "../http/url.js"
 import * as Cli from "./options.js"
-import { exitOnInterrupt } from "./runner.js"
+import { exitOnSignal } from "./runner.js"
 
 /** The output could not be written (a missing directory, a full disk, a closed pipe...). */
 class OutputError extends Data.TaggedError("OutputError")<{ readonly path: string; readonly cause: unknown }> {
@@ -169,6 +169,6 @@ export const command = Command.make("http-get", {
     if (head.status < 200 || head.status > 299) {
       return yield* new HttpStatusError({ status: head.status, reason: head.reason, output: output === toStdout ? "stdout" : output })
     }
-  }).pipe(exitOnInterrupt(130)))).pipe(
+  }).pipe(exitOnSignal))).pipe(
     Command.withDescription("Get a URL over the project's own sockets (TLS for https) and save the body to a file.")
   )

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Schedule } from "effect"
+import { readFileSync } from "node:fs"
 import { rejectsFlags, stopsCleanly } from "../helpers/cli.js"
 import * as Http from "../helpers/http.js"
 import * as Peer from "../helpers/peer.js"
@@ -83,6 +84,59 @@ describe("start:tcp graceful shutdown", () => {
       const replies = yield* Effect.forEach(peers, (peer) => peer.closed())
       expect(replies).toEqual(["Welcome!Hello, Ada!", "Welcome!Hello, Grace!", "Welcome!Hello, Alan!", "Welcome!Hello, Barbara!"])
       expect(server.stderr()).toContain("shutdown: 4 connection(s) finished, 0 forced closed")
+    }))
+
+  it.scopedLive("on SIGHUP (a closed terminal), the same: the owed reply, then EOF; exit 0; a second SIGHUP forces", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("start:tcp", ["--port", "0", "--delay", "1", "--shutdown-grace", "3"])
+      const peer = yield* Peer.connect(server.port)
+      yield* peer.waitFor("Welcome!")
+      yield* peer.write("Ada")
+      yield* Effect.sleep("300 millis")
+      yield* stopsCleanly(server, 4000, "SIGHUP")
+      expect(yield* peer.closed()).toBe("Welcome!Hello, Ada!")
+      expect(server.stderr()).toContain("shutdown: 1 connection(s) finished, 0 forced closed")
+      const stuck = yield* startServer("start:tcp", ["--port", "0", "--delay", "30", "--shutdown-grace", "60"])
+      const waiting = yield* Peer.connect(stuck.port)
+      yield* waiting.waitFor("Welcome!")
+      yield* waiting.write("Ada")
+      yield* Effect.sleep("300 millis")
+      stuck.child.kill("SIGHUP")
+      yield* Effect.sleep("300 millis")
+      expect(stuck.child.exitCode).toBeNull()
+      yield* stopsCleanly(stuck, 1000, "SIGHUP")
+      expect(stuck.stderr()).toContain("1 forced closed")
+    }))
+
+  it.scopedLive("when its terminal is closed (SIGHUP, then every write to it fails), the owed reply still goes out and it exits", () =>
+    Effect.gen(function*() {
+      const command = [...scriptCommand("start:tcp"), "--port", "0", "--delay", "1", "--shutdown-grace", "3"].join(" ")
+      // `script` gives the server a terminal of its own; killing `script` closes it (a hang-up).
+      const terminal = yield* start(["script", "-qefc", `echo pid=$$; exec ${command}`, "/dev/null"])
+      const [, pid] = yield* terminal.waitFor(/pid=(\d+)/)
+      const [, port] = yield* terminal.waitFor(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/)
+      const peer = yield* Peer.connect(Number(port))
+      yield* peer.waitFor("Welcome!")
+      yield* peer.write("Ada")
+      yield* Effect.sleep("300 millis")
+      terminal.child.kill("SIGKILL")
+      expect(yield* peer.closed()).toBe("Welcome!Hello, Ada!")
+      // The server's process (the shell's, which exec'd it) is gone within the grace and a second.
+      // A zombie (not yet reaped by whoever inherits it) has exited.
+      const running = () => {
+        try {
+          return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"))
+        } catch {
+          return false
+        }
+      }
+      const gone = yield* Effect.suspend(() => running() ? Effect.fail("still running") : Effect.succeed(true)).pipe(
+        Effect.retry(Schedule.spaced("50 millis")),
+        Effect.timeout("4 seconds"),
+        Effect.catchAll(() => Effect.succeed(false))
+      )
+      if (!gone) process.kill(Number(pid), "SIGKILL")
+      expect(gone).toBe(true)
     }))
 
   it.scopedLive("force-closes after --shutdown-grace what has not finished, and exits 0", () =>
