@@ -1,10 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Schedule } from "effect"
-import { readFileSync } from "node:fs"
+import { Effect } from "effect"
 import { rejectsFlags, stopsCleanly } from "../helpers/cli.js"
 import * as Http from "../helpers/http.js"
 import * as Peer from "../helpers/peer.js"
-import { run, scriptCommand, start, startServer, tutorial } from "../helpers/process.js"
+import { hasExited, run, scriptCommand, start, startInTerminal, startServer, tutorial } from "../helpers/process.js"
 
 const tutorialOutput = "Welcome!\nHello, Michael!\nHello, Tracy!\nHello, Sarah!\n"
 
@@ -110,10 +109,7 @@ describe("start:tcp graceful shutdown", () => {
 
   it.scopedLive("when its terminal is closed (SIGHUP, then every write to it fails), the owed reply still goes out and it exits", () =>
     Effect.gen(function*() {
-      const command = [...scriptCommand("start:tcp"), "--port", "0", "--delay", "1", "--shutdown-grace", "3"].join(" ")
-      // `script` gives the server a terminal of its own; killing `script` closes it (a hang-up).
-      const terminal = yield* start(["script", "-qefc", `echo pid=$$; exec ${command}`, "/dev/null"])
-      const [, pid] = yield* terminal.waitFor(/pid=(\d+)/)
+      const { pid, terminal } = yield* startInTerminal([...scriptCommand("start:tcp"), "--port", "0", "--delay", "1", "--shutdown-grace", "3"])
       const [, port] = yield* terminal.waitFor(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/)
       const peer = yield* Peer.connect(Number(port))
       yield* peer.waitFor("Welcome!")
@@ -121,22 +117,8 @@ describe("start:tcp graceful shutdown", () => {
       yield* Effect.sleep("300 millis")
       terminal.child.kill("SIGKILL")
       expect(yield* peer.closed()).toBe("Welcome!Hello, Ada!")
-      // The server's process (the shell's, which exec'd it) is gone within the grace and a second.
-      // A zombie (not yet reaped by whoever inherits it) has exited.
-      const running = () => {
-        try {
-          return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"))
-        } catch {
-          return false
-        }
-      }
-      const gone = yield* Effect.suspend(() => running() ? Effect.fail("still running") : Effect.succeed(true)).pipe(
-        Effect.retry(Schedule.spaced("50 millis")),
-        Effect.timeout("4 seconds"),
-        Effect.catchAll(() => Effect.succeed(false))
-      )
-      if (!gone) process.kill(Number(pid), "SIGKILL")
-      expect(gone).toBe(true)
+      // Gone within the grace and a second, its log lines to the closed terminal failing.
+      expect(yield* hasExited(pid, "4 seconds")).toBe(true)
     }))
 
   it.scopedLive("force-closes after --shutdown-grace what has not finished, and exits 0", () =>
