@@ -36,7 +36,8 @@ const descriptions: Record<string, string> = {
   EAFNOSUPPORT: "address family not supported (no IPv6 on this machine?)",
   ENOENT: "no such file or directory",
   EISDIR: "is a directory",
-  ENOSPC: "no space left on device"
+  ENOSPC: "no space left on device",
+  ELOOP: "too many levels of symbolic links"
 }
 
 /** Why binding an address failed (TCP or UDP). */

@@ -3,8 +3,12 @@
  * headers go to stderr, the body to a file (written under a temporary name, renamed once
  * complete) or to stdout.
  *
+ * What the server sent is shown on stderr with its control characters escaped (a terminal would
+ * act on them); the body, and the head with `--include`, are output, written as received.
+ *
  * Exit codes: 0 for a 2xx response; 3, 4 or 5 for a 3xx, 4xx or 5xx response (its body is saved
- * all the same); 1 when the download fails; 2 for bad flags or a bad URL.
+ * all the same); 1 when the download fails; 2 for bad flags or a bad URL; 141 when the output's
+ * reader closes it (`| head`); 128 + the signal's number when a signal stops it (130 for Ctrl+C).
  */
 import { Args, Command, HelpDoc, Options } from "@effect/cli"
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -13,18 +17,32 @@ import * as NodeSink from "@effect/platform-node/NodeSink"
 import { Console, Data, Effect, Exit, Option, Sink, Stream } from "effect"
 import { randomBytes } from "node:crypto"
 import { createWriteStream } from "node:fs"
+import { constants } from "node:os"
 import * as Path from "node:path"
-import { describeError } from "../address.js"
-import { latin1 } from "../bytes.js"
+import { describeError, errorCode } from "../address.js"
 import * as HttpGet from "../http/get.js"
+import { headLines } from "../http/response.js"
 import * as Url from "../http/url.js"
+import { printable } from "../text.js"
 import * as Cli from "./options.js"
-import { exitOnInterrupt } from "./runner.js"
+import { exitOnSignal } from "./runner.js"
 
-/** The output could not be written (a missing directory, a full disk, a closed pipe...). */
+/** The output could not be written (a missing directory, a full disk, a pipe its reader closed...). */
 class OutputError extends Data.TaggedError("OutputError")<{ readonly path: string; readonly cause: unknown }> {
+  /** Its reader closed it (`| head`): not a failure of the download. */
+  get closedByReader(): boolean {
+    return errorCode(this.cause) === "EPIPE"
+  }
+
+  /** 141 for a closed pipe, as the shell reports a program that SIGPIPE stopped. */
+  get exitCode(): number {
+    return this.closedByReader ? 128 + constants.signals.SIGPIPE : 1
+  }
+
   override get message(): string {
-    return `cannot write ${this.path}: ${describeError(this.cause)}`
+    return this.closedByReader
+      ? `${this.path} was closed by its reader (EPIPE); the rest of the body was not written`
+      : `cannot write ${this.path}: ${describeError(this.cause)}`
   }
 }
 
@@ -39,7 +57,7 @@ class HttpStatusError extends Data.TaggedError("HttpStatusError")<{
   }
 
   override get message(): string {
-    return `the server answered ${this.status} ${this.reason}; the body was written to ${this.output}`
+    return `the server answered ${this.status} ${printable(this.reason)}; the body was written to ${this.output}`
   }
 }
 
@@ -95,6 +113,25 @@ const writeTo = (path: string, writable: () => NodeJS.WritableStream, options: {
 <E, R>(body: Stream.Stream<Uint8Array, E, R>) =>
   Stream.run(body, NodeSink.fromWritable(writable, (cause) => new OutputError({ path, cause }), options))
 
+/** How many symbolic links in a row are followed, as Linux does (ELOOP beyond). */
+const maxLinks = 40
+
+/**
+ * Where `path` leads through symbolic links: the file a link points to, even one that does not
+ * exist yet (a dangling link), so that it is written there and the link kept.
+ */
+const followLinks = (fs: FileSystem.FileSystem, path: string) =>
+  Effect.gen(function*() {
+    let current = path
+    for (let links = 0; links < maxLinks; links++) {
+      // Fails for what is not a link (EINVAL) or does not exist (ENOENT): the end of the chain.
+      const link = yield* Effect.option(fs.readLink(current))
+      if (Option.isNone(link)) return current
+      current = Path.resolve(Path.dirname(current), link.value)
+    }
+    return yield* new OutputError({ path, cause: Object.assign(new Error("too many symbolic links"), { code: "ELOOP" }) })
+  })
+
 /**
  * Writes the body under a temporary name beside `path`, renamed to `path` once complete: a
  * failed or interrupted download leaves no file that looks complete (and no temporary file).
@@ -105,13 +142,13 @@ const saveTo = (path: string) => <E, R>(body: Stream.Stream<Uint8Array, E, R>) =
     // The platform's error wraps Node's, whose code says what went wrong.
     const failed = (error: PlatformError) => new OutputError({ path, cause: error.cause ?? error })
     const sink = (file: string, options?: FileSystem.SinkOptions) => Sink.mapError(fs.sink(file, options), failed)
-    const existing = yield* Effect.option(fs.stat(path))
+    // Through a symbolic link, the file it points to is written, not the link.
+    const target = yield* followLinks(fs, path)
+    const existing = yield* Effect.option(fs.stat(target))
     // A device or a pipe (/dev/null, say) is written in place: a rename would replace it by a file.
     if (Option.isSome(existing) && existing.value.type !== "File") {
-      return yield* writeTo(path, () => createWriteStream(path), { endOnDone: true })(body)
+      return yield* writeTo(path, () => createWriteStream(target), { endOnDone: true })(body)
     }
-    // Through a symbolic link, the file it points to is replaced, not the link.
-    const target = Option.isSome(existing) ? yield* Effect.mapError(fs.realPath(path), failed) : path
     const temporary = Path.join(Path.dirname(target), `.${Path.basename(target)}.${randomBytes(4).toString("hex")}.part`)
     const written = Stream.run(body, sink(temporary, { flag: "wx" })).pipe(
       Effect.zipRight(Effect.mapError(fs.rename(temporary, target), failed))
@@ -136,7 +173,7 @@ export const command = Command.make("http-get", {
   ),
   include: Options.boolean("include").pipe(
     Options.withAlias("i"),
-    Options.withDescription("Also write the status line and headers, as received, before the body.")
+    Options.withDescription("Also write the status line and headers, as received (unescaped), before the body.")
   ),
   follow: Options.boolean("follow").pipe(
     Options.withAlias("L"),
@@ -156,8 +193,8 @@ export const command = Command.make("http-get", {
       raw: options.raw
     })
     const { head } = response
-    // The head as received, without its blank line.
-    yield* Console.error(latin1(head.bytes.subarray(0, -4)).replaceAll("\r\n", "\n"))
+    // The head's lines, what a terminal would act on escaped.
+    yield* Console.error(headLines(head).map(printable).join("\n"))
     const output = Option.getOrElse(options.output, () => Url.fileName(options.url))
     const body = Stream.concat(
       options.include ? Stream.make(head.bytes) : Stream.empty,
@@ -169,6 +206,6 @@ export const command = Command.make("http-get", {
     if (head.status < 200 || head.status > 299) {
       return yield* new HttpStatusError({ status: head.status, reason: head.reason, output: output === toStdout ? "stdout" : output })
     }
-  }).pipe(exitOnInterrupt(130)))).pipe(
+  }).pipe(exitOnSignal))).pipe(
     Command.withDescription("Get a URL over the project's own sockets (TLS for https) and save the body to a file.")
   )

@@ -4,10 +4,12 @@
  *
  * Exit codes: 0 on success and on `--help`; 1 when the program fails (one line on stderr, no
  * stack trace), or the error's own `exitCode`; 2 for bad flags; 70 for a bug (with its cause).
- * A stop by SIGINT/SIGTERM exits 0 (a server stopping cleanly), or the code a command set with
- * `exitOnInterrupt` (130 for a client cut short). The first signal interrupts the program, so its
- * scopes close (a server drains its connections); the second completes `ForceShutdown` (the drain
- * stops waiting); a third ends the process at once.
+ * A stop by SIGINT, SIGTERM, SIGHUP (its terminal closed) or SIGQUIT exits 0 (a server stopping
+ * cleanly), or, for a command marked with `exitOnSignal` (a client cut short), 128 + the signal's
+ * number, as a shell reports a program a signal killed (130 for Ctrl+C). The first signal
+ * interrupts the program, so its scopes close (a server drains its connections, a download
+ * removes its temporary file); the second completes `ForceShutdown` (the drain stops waiting); a
+ * third ends the process at once.
  */
 import { Command, HelpDoc, ValidationError } from "@effect/cli"
 import type { Usage } from "@effect/cli/Usage"
@@ -18,22 +20,32 @@ import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import { Cause, type Console, Context, Deferred, Effect, Exit, FiberId, HashSet, Layer, Logger, Option, Predicate } from "effect"
+import { constants } from "node:os"
 import { version } from "../version.js"
 import { advise } from "./advice.js"
 import * as LogWriter from "./log-writer.js"
 
-/** Completes on the second SIGINT/SIGTERM: a shutdown in progress must stop waiting. */
+/** Completes on the second signal: a shutdown in progress must stop waiting. */
 export class ForceShutdown extends Context.Tag("effect-net/cli/ForceShutdown")<ForceShutdown, Effect.Effect<void>>() {}
 
 /** A command line the program refuses before running anything (exit code 2). */
 class UsageError extends Error {}
 
-/** The exit code when a signal stops the program; a command may change it (see `exitOnInterrupt`). */
-let interruptedExitCode = 0
+/** The signals that stop a program gracefully. */
+const stopSignals = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const
 
-/** Marks a command whose stop by a signal is a failure (a client cut short exits 130). */
-export const exitOnInterrupt = (code: number) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.zipRight(Effect.sync(() => (interruptedExitCode = code)), effect)
+/** Whether a stop by a signal is a failure of the command (see `exitOnSignal`). */
+let signalIsFailure = false
+
+/** Marks a command whose stop by a signal is a failure: it exits 128 + the signal's number (130 for Ctrl+C). */
+export const exitOnSignal = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.zipRight(Effect.sync(() => (signalIsFailure = true)), effect)
+
+/** The first signal received, if any. */
+let stoppedBy: NodeJS.Signals | undefined
+
+/** The exit code of a stop by the signal received. */
+const signalExitCode = (): number => signalIsFailure && stoppedBy !== undefined ? 128 + constants.signals[stoppedBy] : 0
 
 /** Whether @effect/cli is still parsing: what it prints of a bad command line, the runner says itself. */
 let parsing = true
@@ -136,7 +148,7 @@ const ownExitCode = (error: unknown): number | undefined =>
 
 const exitCode = (exit: Exit.Exit<unknown, unknown>): number => {
   if (Exit.isSuccess(exit)) return 0
-  if (Cause.isInterruptedOnly(exit.cause)) return interruptedExitCode
+  if (Cause.isInterruptedOnly(exit.cause)) return signalExitCode()
   const failure = Cause.failureOption(exit.cause)
   if (failure._tag === "None") {
     process.stderr.write(`internal error (please report it):\n${Cause.pretty(exit.cause)}\n`)
@@ -155,6 +167,9 @@ const logUncaught = (loggerLayer: Layer.Layer<never>, what: string) => (error: u
   Effect.runSync(
     Effect.logError(`${what} (a bug, please report it); still running`, Cause.die(error)).pipe(Effect.provide(loggerLayer))
   )
+
+/** For stdout: a closed terminal (EIO) or a reader gone (EPIPE) loses what it shows, nothing more. */
+const ignoreOutputError = () => {}
 
 /** Runs `command` (`effect-net` and its subcommands) on this process's command line. */
 export const run = <Name extends string, R extends FileSystem.FileSystem | Path.Path | Terminal.Terminal | ForceShutdown, E, A>(
@@ -189,21 +204,24 @@ export const run = <Name extends string, R extends FileSystem.FileSystem | Path.
   )
   const fiber = Effect.runFork(program as Effect.Effect<void, E | ValidationError.ValidationError>)
   let signals = 0
-  const onSignal = () => {
+  const onSignal = (signal: NodeJS.Signals) => {
     signals++
+    stoppedBy ??= signal
     if (signals === 1) fiber.unsafeInterruptAsFork(fiber.id())
     else if (signals === 2) Deferred.unsafeDone(force, Exit.void)
-    else process.exit(interruptedExitCode)
+    else process.exit(signalExitCode())
   }
   const onUncaughtException = logUncaught(loggerLayer, "uncaught exception")
   const onUnhandledRejection = logUncaught(loggerLayer, "unhandled promise rejection")
-  process.on("SIGINT", onSignal)
-  process.on("SIGTERM", onSignal)
+  for (const signal of stopSignals) process.on(signal, onSignal)
   process.on("uncaughtException", onUncaughtException)
   process.on("unhandledRejection", onUnhandledRejection)
+  // Never an uncaught exception, whose log line would fail the same way, again and again, so that
+  // a server whose terminal closed still shuts down (stderr's errors are the log writer's, which
+  // counts what it could not write; a command writing its output to stdout sees the error there too).
+  process.stdout.on("error", ignoreOutputError)
   fiber.addObserver((exit) => {
-    process.off("SIGINT", onSignal)
-    process.off("SIGTERM", onSignal)
+    for (const signal of stopSignals) process.off(signal, onSignal)
     process.off("uncaughtException", onUncaughtException)
     process.off("unhandledRejection", onUnhandledRejection)
     process.exitCode = exitCode(exit)

@@ -7,7 +7,7 @@ import * as Greeting from "../greeting/protocol.js"
 import * as TcpGreetingClient from "../greeting/tcp-client.js"
 import * as TcpClient from "../tcp/client.js"
 import * as Cli from "./options.js"
-import { exitOnInterrupt } from "./runner.js"
+import { exitOnSignal } from "./runner.js"
 
 export const command = Command.make("tcp-client", {
   host: Cli.host(TcpClient.defaults.host),
@@ -23,7 +23,7 @@ export const command = Command.make("tcp-client", {
   }).pipe(
     Stream.runForEach((line) => Console.log(line)),
     Effect.provide(TcpClient.layer({ host: options.host, port: options.port, connectTimeout: options.timeout })),
-    exitOnInterrupt(130)
+    exitOnSignal
   )).pipe(
     Command.withDescription("Talk to a greeting server: print the welcome and each reply on its own line, then send exit.")
   )

@@ -7,7 +7,7 @@ import * as Greeting from "../greeting/protocol.js"
 import * as UdpGreetingClient from "../greeting/udp-client.js"
 import * as UdpSocket from "../udp/socket.js"
 import * as Cli from "./options.js"
-import { exitOnInterrupt } from "./runner.js"
+import { exitOnSignal } from "./runner.js"
 
 export const command = Command.make("udp-client", {
   host: Cli.host(UdpSocket.defaults.host),
@@ -37,7 +37,7 @@ export const command = Command.make("udp-client", {
       multicastInterface: Option.getOrUndefined(multicastInterface),
       multicastTtl: Option.getOrUndefined(multicastTtl)
     })),
-    exitOnInterrupt(130)
+    exitOnSignal
   )).pipe(
     Command.withDescription(
       "Greet each name over UDP and print the replies, one per line, in the order of the names. --host may be a multicast group, or a broadcast address with --broadcast: the first reply to each name counts."

@@ -6,6 +6,7 @@
  */
 import { Channel, Chunk, Either, Stream } from "effect"
 import { latin1 } from "../bytes.js"
+import { quote } from "../text.js"
 import { HttpBodyError, HttpResponseError } from "./errors.js"
 import { header, type ResponseHead } from "./response.js"
 
@@ -131,14 +132,14 @@ export class ChunkedDecoder implements Decoder {
       case "Size": {
         const size = /^([0-9A-Fa-f]+)[ \t]*(?:;.*)?$/.exec(line)
         const value = size === null ? NaN : parseInt(size[1]!, 16)
-        if (!Number.isSafeInteger(value)) return `invalid chunk size line ${JSON.stringify(line)}`
+        if (!Number.isSafeInteger(value)) return `invalid chunk size line ${quote(line)}`
         this.remaining = value
         this.state = value === 0 ? "Trailer" : "Data"
         return undefined
       }
       case "DataEnd":
         this.state = "Size"
-        return line === "" ? undefined : `no CRLF after a chunk's data (found ${JSON.stringify(line)})`
+        return line === "" ? undefined : `no CRLF after a chunk's data (found ${quote(line)})`
       default:
         // Trailer fields are ignored; the blank line ends the message.
         if (line === "") this.state = "Done"

@@ -3,23 +3,31 @@
  * names flags belongs to the program, see src/cli).
  */
 import { Data } from "effect"
+import { quote } from "../text.js"
 
 /** The URL could not be parsed, or names a scheme other than http and https. */
 export class HttpUrlError extends Data.TaggedError("HttpUrlError")<{
+  /** The URL as given, its password (if any) masked. */
   readonly url: string
   readonly reason: "Invalid" | "UnsupportedScheme"
 }> {
   override get message(): string {
     return this.reason === "Invalid"
-      ? `invalid URL ${JSON.stringify(this.url)}; expected http://HOST[:PORT]/PATH or https://...`
-      : `unsupported scheme in ${JSON.stringify(this.url)}; only http:// and https:// are supported`
+      ? `invalid URL ${quote(this.url)}; expected http://HOST[:PORT]/PATH or https://...`
+      : `unsupported scheme in ${quote(this.url)}; only http:// and https:// are supported`
   }
 }
 
 /** The server's status line or header section is not HTTP/1.x, or is too large. */
 export class HttpResponseError extends Data.TaggedError("HttpResponseError")<{
-  readonly reason: "NoResponse" | "IncompleteHead" | "MalformedStatusLine" | "MalformedHeader" | "HeadTooLarge"
-  /** The offending line, or the limit in bytes for `HeadTooLarge`. */
+  readonly reason:
+    | "NoResponse"
+    | "IncompleteHead"
+    | "MalformedStatusLine"
+    | "MalformedHeader"
+    | "HeadTooLarge"
+    | "TooManyInterimResponses"
+  /** The offending line, the limit in bytes for `HeadTooLarge`, the limit for `TooManyInterimResponses`. */
   readonly detail?: string | undefined
 }> {
   override get message(): string {
@@ -29,11 +37,13 @@ export class HttpResponseError extends Data.TaggedError("HttpResponseError")<{
       case "IncompleteHead":
         return "the server closed the connection in the middle of the response's header section"
       case "MalformedStatusLine":
-        return `malformed status line ${JSON.stringify(this.detail)} (expected HTTP/1.x CODE REASON); is it an HTTP server (https:// for a TLS port)?`
+        return `malformed status line ${quote(this.detail ?? "")} (expected HTTP/1.x CODE REASON); is it an HTTP server (https:// for a TLS port)?`
       case "MalformedHeader":
-        return `malformed header ${JSON.stringify(this.detail)} in the server's response`
+        return `malformed header ${quote(this.detail ?? "")} in the server's response`
       case "HeadTooLarge":
         return `the response's header section is over ${this.detail} bytes; the server is not speaking HTTP, or is misbehaving`
+      case "TooManyInterimResponses":
+        return `more than ${this.detail} interim (1xx) responses before the final one; the server is misbehaving`
     }
   }
 }
@@ -69,6 +79,7 @@ export class HttpTimeoutError extends Data.TaggedError("HttpTimeoutError")<{
 
 /** `follow` met more redirects than it may follow. */
 export class HttpRedirectError extends Data.TaggedError("HttpRedirectError")<{
+  /** The next URL, its password (if any) masked. */
   readonly url: string
   readonly maxRedirects: number
 }> {

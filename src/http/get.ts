@@ -1,11 +1,13 @@
 /**
  * `GET` over the project's own TCP client (TLS for https): connect within a timeout, send the
  * tutorial's request, read the head, and hand back the body as a Stream pulled from the socket.
- * With `follow`, 3xx responses with a `Location` are followed, each over a new connection.
+ * With `follow`, 3xx responses with a `Location` are followed, each over a new connection (the
+ * URL's credentials only to the same origin).
  */
 import { Duration, Effect, ExecutionStrategy, Exit, Scope, Stream } from "effect"
 import { formatAddress } from "../address.js"
 import * as TcpClient from "../tcp/client.js"
+import { printable } from "../text.js"
 import type { TcpConnectError, TcpSocketError } from "../tcp/errors.js"
 import * as Body from "./body.js"
 import {
@@ -32,6 +34,8 @@ export interface GetOptions {
   readonly raw?: boolean | undefined
   /** The limit on the response's header section; default 64 KiB. */
   readonly maxHeadBytes?: number | undefined
+  /** The limit on interim (1xx) responses before the final one; default 100. */
+  readonly maxInterimResponses?: number | undefined
 }
 
 export type HttpGetError =
@@ -56,7 +60,8 @@ export interface HttpGetResponse {
 export const defaults = {
   timeout: Duration.seconds(30),
   maxRedirects: 5,
-  maxHeadBytes: Response.defaultMaxHeadBytes
+  maxHeadBytes: Response.defaultMaxHeadBytes,
+  maxInterimResponses: Response.defaultMaxInterimResponses
 } as const
 
 const redirects = new Set([301, 302, 303, 307, 308])
@@ -79,10 +84,11 @@ const exchange = (url: Url.HttpUrl, options: GetOptions): Effect.Effect<HttpGetR
     const silent = ({ seconds }: { readonly seconds: number }) => new HttpTimeoutError({ server: formatAddress(url), seconds })
     const reads = Stream.catchTag(connection.reads, "TcpTimeoutError", (error) => Stream.fail(silent(error)))
     yield* Effect.catchTag(connection.write(Request.get(url)), "TcpTimeoutError", (error) => Effect.fail(silent(error)))
-    const split = Response.split(options.maxHeadBytes ?? defaults.maxHeadBytes)
-    // Informational (1xx) heads, such as 103 Early Hints, come before the real one.
-    let [head, rest] = yield* split(reads)
-    while (head.status < 200) [head, rest] = yield* split(rest)
+    // Interim (1xx) heads, such as 103 Early Hints, come before the final one: split skips them.
+    const [head, rest] = yield* Response.split(
+      options.maxHeadBytes ?? defaults.maxHeadBytes,
+      options.maxInterimResponses ?? defaults.maxInterimResponses
+    )(reads)
     const length = yield* Body.bodyLength(head)
     return {
       url,
@@ -112,8 +118,8 @@ export const get = (
       // The redirect's body is not wanted: its connection closes before the next one opens.
       yield* Scope.close(hop, Exit.void)
       const next = yield* Url.resolve(target, location)
-      if (followed === maxRedirects) return yield* Effect.fail(new HttpRedirectError({ url: next.href, maxRedirects }))
-      yield* Effect.logInfo(`${response.head.status} ${response.head.reason}: following the redirect to ${next.href}`)
+      if (followed === maxRedirects) return yield* Effect.fail(new HttpRedirectError({ url: Url.display(next), maxRedirects }))
+      yield* Effect.logInfo(`${response.head.status} ${printable(response.head.reason)}: following the redirect to ${Url.display(next)}`)
       target = next
     }
   })

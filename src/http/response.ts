@@ -1,7 +1,9 @@
 /**
- * The head of an HTTP/1.x response: the bytes up to the first CRLFCRLF, found whatever the
- * read boundaries are (the blank line may span reads), then parsed into the status line and
- * the headers. `split` takes the head off a connection's reads and leaves the body as a Stream.
+ * The head of an HTTP/1.x response: the bytes up to the first empty line, found whatever the
+ * read boundaries are (the empty line may span reads), then parsed into the status line and
+ * the headers. Lines end in CRLF or, as RFC 9112 (2.2) lets a recipient accept, a bare LF.
+ * `split` takes the head off a connection's reads, skipping interim (1xx) heads, and leaves
+ * the body as a Stream.
  */
 import { Chunk, Effect, Either, Option, type Scope, Stream } from "effect"
 import { concat, latin1 } from "../bytes.js"
@@ -9,6 +11,9 @@ import { HttpResponseError } from "./errors.js"
 
 /** The limit on the header section (status line, headers and blank line), as common servers use. */
 export const defaultMaxHeadBytes = 64 * 1024
+
+/** The limit on interim (1xx) heads before the final one: a server cannot keep us reading heads. */
+export const defaultMaxInterimResponses = 100
 
 export interface ResponseHead {
   /** `HTTP/1.1` or `HTTP/1.0`. */
@@ -31,17 +36,17 @@ export const header = (head: ResponseHead, name: string): string | undefined => 
 
 const CR = 0x0d
 const LF = 0x0a
-const blankLine = [CR, LF, CR, LF]
 
 /**
- * Incremental search for the end of the head. Holds the head's bytes seen so far, never more
- * than `maxHeadBytes`; the body bytes after it stay in the read they came in.
+ * Incremental search for the end of the head: an empty line (LF or CRLF right after a line's
+ * LF). Holds the head's bytes seen so far, never more than `maxHeadBytes`; the body bytes after
+ * it stay in the read they came in.
  */
 export class HeadDecoder {
   private readonly parts: Array<Uint8Array> = []
   private size = 0
-  /** How many bytes of CRLFCRLF end what has been scanned: the match survives read boundaries. */
-  private matched = 0
+  /** Where the scan is: in a line, at the start of one, or after a CR that starts one (across reads). */
+  private at: "Line" | "LineStart" | "LineStartCR" = "Line"
 
   constructor(readonly maxHeadBytes: number = defaultMaxHeadBytes) {}
 
@@ -50,8 +55,11 @@ export class HeadDecoder {
     const limit = Math.min(read.length, this.maxHeadBytes - this.size)
     for (let i = 0; i < limit; i++) {
       const byte = read[i]
-      this.matched = byte === blankLine[this.matched] ? this.matched + 1 : byte === CR ? 1 : 0
-      if (this.matched === blankLine.length) {
+      if (byte !== LF) {
+        this.at = byte === CR && this.at === "LineStart" ? "LineStartCR" : "Line"
+      } else if (this.at === "Line") {
+        this.at = "LineStart"
+      } else {
         this.parts.push(read.subarray(0, i + 1))
         this.size += i + 1
         return i + 1
@@ -72,7 +80,7 @@ export class HeadDecoder {
     return this.size >= this.maxHeadBytes
   }
 
-  /** The head's bytes, through its blank line (once `push` found it). */
+  /** The head's bytes, through its empty line (once `push` found it). */
   head(): Uint8Array {
     return concat(...this.parts)
   }
@@ -81,9 +89,15 @@ export class HeadDecoder {
 const statusLine = /^(HTTP\/1\.\d) (\d{3})(?: (.*))?$/
 const headerLine = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*$/
 
-/** Parses a complete head (through its blank line). */
+/** The lines of a complete head (through its empty line), without their line ends. */
+const linesOf = (bytes: Uint8Array): Array<string> => latin1(bytes).replace(/\r?\n\r?\n$/, "").split(/\r?\n/)
+
+/** The status line and the header lines as received (folded ones apart), without their line ends. */
+export const headLines = (head: ResponseHead): Array<string> => linesOf(head.bytes)
+
+/** Parses a complete head (through its empty line). A bare CR within a line makes it malformed. */
 export const parseHead = (bytes: Uint8Array): Either.Either<ResponseHead, HttpResponseError> => {
-  const [first = "", ...lines] = latin1(bytes.subarray(0, bytes.length - blankLine.length)).split("\r\n")
+  const [first = "", ...lines] = linesOf(bytes)
   const status = statusLine.exec(first)
   if (status === null) return Either.left(new HttpResponseError({ reason: "MalformedStatusLine", detail: first }))
   const headers: Array<[string, string]> = []
@@ -102,32 +116,51 @@ export const parseHead = (bytes: Uint8Array): Either.Either<ResponseHead, HttpRe
 }
 
 /**
- * Splits a response into its head and its body: pulls reads until the head is complete, then
- * returns it with the body, the rest of the reads (pulled on demand, within the scope). Fails
- * when the head is malformed, over `maxHeadBytes`, or cut off.
+ * Splits a response into its final head and its body: pulls reads until a head is complete,
+ * skips it if it is an interim (1xx) one (at most `maxInterimResponses` of them), and returns the
+ * final head with the body, the rest of the reads (pulled on demand, within the scope). Each
+ * head is read from the same pull, so interim heads cost nothing once passed. Fails when a head
+ * is malformed, over `maxHeadBytes`, or cut off, or when there are too many interim ones.
  */
-export const split = (maxHeadBytes: number = defaultMaxHeadBytes) =>
+export const split = (maxHeadBytes: number = defaultMaxHeadBytes, maxInterimResponses: number = defaultMaxInterimResponses) =>
 <E, R>(
   reads: Stream.Stream<Uint8Array, E, R>
 ): Effect.Effect<[ResponseHead, Stream.Stream<Uint8Array, E, R>], E | HttpResponseError, Scope.Scope | R> =>
   Effect.gen(function*() {
     // A pull rather than Stream.peel: peel turns a failure of the reads after the head into a defect.
     const pull = yield* Stream.toPull(reads)
-    const decoder = new HeadDecoder(maxHeadBytes)
-    for (;;) {
-      const chunk = yield* Effect.mapError(pull, Option.getOrElse(() =>
-        new HttpResponseError({ reason: decoder.empty ? "NoResponse" : "IncompleteHead" })
-      ))
-      const pulled = Chunk.toReadonlyArray(chunk)
-      for (let i = 0; i < pulled.length; i++) {
-        const read = pulled[i]!
-        const bodyStart = decoder.push(read)
-        if (bodyStart !== -1) {
-          const head = yield* parseHead(decoder.head())
-          const rest = [read.subarray(bodyStart), ...pulled.slice(i + 1)].filter((bytes) => bytes.length > 0)
-          return [head, Stream.concat(Stream.fromIterable(rest), Stream.repeatEffectChunkOption(pull))]
+    // The reads pulled and not yet scanned are pulled[next...].
+    let pulled: Array<Uint8Array> = []
+    let next = 0
+    for (let interim = 0;; interim++) {
+      const decoder = new HeadDecoder(maxHeadBytes)
+      let head: ResponseHead | undefined
+      while (head === undefined) {
+        if (next === pulled.length) {
+          const chunk = yield* Effect.mapError(pull, Option.getOrElse(() =>
+            new HttpResponseError({ reason: decoder.empty && interim === 0 ? "NoResponse" : "IncompleteHead" })
+          ))
+          pulled = Chunk.toArray(chunk)
+          next = 0
+          continue
         }
-        if (decoder.tooLarge) return yield* new HttpResponseError({ reason: "HeadTooLarge", detail: String(maxHeadBytes) })
+        const read = pulled[next]!
+        const bodyStart = decoder.push(read)
+        if (bodyStart === -1) {
+          if (decoder.tooLarge) return yield* new HttpResponseError({ reason: "HeadTooLarge", detail: String(maxHeadBytes) })
+          next++
+          continue
+        }
+        head = yield* parseHead(decoder.head())
+        // What follows the head in its read is the next head, or the body.
+        pulled[next] = read.subarray(bodyStart)
+      }
+      if (head.status >= 200) {
+        const rest = pulled.slice(next).filter((bytes) => bytes.length > 0)
+        return [head, Stream.concat(Stream.fromIterable(rest), Stream.repeatEffectChunkOption(pull))]
+      }
+      if (interim === maxInterimResponses) {
+        return yield* new HttpResponseError({ reason: "TooManyInterimResponses", detail: String(maxInterimResponses) })
       }
     }
   })

@@ -3,6 +3,7 @@ import { Effect, Fiber, Schedule } from "effect"
 import {
   existsSync,
   lstatSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -14,7 +15,18 @@ import {
 import { tmpdir } from "node:os"
 import * as Path from "node:path"
 import { lines } from "../helpers/cli.js"
-import { freePort, root, rss, run, runScript, scriptCommand, start, tutorial } from "../helpers/process.js"
+import {
+  freePort,
+  hasExited,
+  root,
+  rss,
+  run,
+  runScript,
+  scriptCommand,
+  start,
+  startInTerminal,
+  tutorial
+} from "../helpers/process.js"
 import { httpServer, httpsServer, rawServer, silentServer, writeApart } from "../helpers/servers.js"
 
 const MB = 1024 * 1024
@@ -24,6 +36,13 @@ const directory = Effect.acquireRelease(
   Effect.sync(() => mkdtempSync(Path.join(tmpdir(), "http-get-"))),
   (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
 )
+
+/** Waits until `dir` holds a file (a download has started writing). */
+const untilFiles = (dir: string) =>
+  Effect.suspend(() => readdirSync(dir).length > 0 ? Effect.void : Effect.fail("no file yet")).pipe(
+    Effect.retry(Schedule.spaced("20 millis")),
+    Effect.timeout("10 seconds")
+  )
 
 /** `pnpm http:get ARGS` with `-o DIR/out`: the exit code, stderr, and the file's content if there is one. */
 const getToFile = (args: ReadonlyArray<string>) =>
@@ -63,6 +82,18 @@ describe("pnpm http:get", () => {
       expect(readFileSync(Path.join(dir, "index.html"), "utf8")).toBe("you asked for /")
     }))
 
+  it.scopedLive("never creates a name holding a control character: they stay percent-encoded", () =>
+    Effect.gen(function*() {
+      const dir = yield* directory
+      const port = yield* httpServer((_req, res) => res.end("data"))
+      for (const path of ["/a%0Ab.txt", "/nul%00.txt", "/%1B%5B2J"]) {
+        const running = yield* start([...scriptCommand("http:get"), `http://127.0.0.1:${port}${path}`], { cwd: dir })
+        running.child.stdin?.end()
+        expect(yield* running.exited, running.stderr()).toBe(0)
+      }
+      expect(readdirSync(dir).sort()).toEqual(["%1B[2J", "a%0Ab.txt", "nul%00.txt"])
+    }))
+
   it.scopedLive("run as `pnpm http:get`, saves a relative path in the directory pnpm was run from", () =>
     Effect.gen(function*() {
       const dir = yield* directory
@@ -86,6 +117,62 @@ describe("pnpm http:get", () => {
         stdout: response
       })
     }))
+
+  it.scopedLive("accepts a head whose lines end in a bare LF", () =>
+    Effect.gen(function*() {
+      const port = yield* rawServer((socket) => socket.end("HTTP/1.1 200 OK\nContent-Length: 6\nX-Test: yes\n\nhello\n"))
+      expect(yield* getToFile([`http://127.0.0.1:${port}/`])).toMatchObject({
+        code: 0,
+        stderr: "HTTP/1.1 200 OK\nContent-Length: 6\nX-Test: yes\n",
+        file: "hello\n"
+      })
+    }))
+
+  describe("the server's text on stderr", () => {
+    // A reason phrase and a header that would set the terminal's title, clear it, and start a C1 control sequence.
+    const hostile = "Not\x1b]0;owned\x07Found \x1b[2J\x7f\x9b"
+    const escaped = "Not\\x1b]0;owned\\x07Found \\x1b[2J\\x7f\\x9b"
+    /** What a terminal would act on: control characters other than a newline. */
+    const controls = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/
+
+    it.scopedLive("has its control characters escaped: the head and the error line", () =>
+      Effect.gen(function*() {
+        const port = yield* rawServer((socket) => socket.end(`HTTP/1.1 404 ${hostile}\r\nX-Evil: a\x1b[2Jb\r\nContent-Length: 2\r\n\r\nok`, "latin1"))
+        const result = yield* getToFile([`http://127.0.0.1:${port}/`])
+        expect(result).toMatchObject({ code: 4, file: "ok" })
+        expect(result.stderr).not.toMatch(controls)
+        expect(lines(result.stderr)).toEqual([
+          `HTTP/1.1 404 ${escaped}`,
+          "X-Evil: a\\x1b[2Jb",
+          "Content-Length: 2",
+          expect.stringMatching(new RegExp(`^error: the server answered 404 ${escaped.replace(/[\\[\]]/g, "\\$&")}; the body was written to .*out$`))
+        ])
+      }))
+
+    it.scopedLive("has its control characters escaped in the redirect's log line", () =>
+      Effect.gen(function*() {
+        const port = yield* rawServer((socket, request) =>
+          socket.end(
+            request.startsWith("GET /old ")
+              ? `HTTP/1.1 302 ${hostile}\r\nLocation: /new\r\nContent-Length: 0\r\n\r\n`
+              : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            "latin1"
+          ))
+        const result = yield* getToFile([`http://127.0.0.1:${port}/old`, "--follow"])
+        expect(result).toMatchObject({ code: 0, file: "ok" })
+        expect(result.stderr).not.toMatch(controls)
+        expect(result.stderr).toContain("following the redirect")
+      }))
+
+    it.scopedLive("but --include -o - writes the head as received: it is output, as the body is", () =>
+      Effect.gen(function*() {
+        const response = "HTTP/1.1 200 \x1b]0;title\x07OK\r\nContent-Length: 2\r\n\r\nok"
+        const port = yield* rawServer((socket) => socket.end(response))
+        const result = yield* runScript("http:get", [`http://127.0.0.1:${port}/`, "-o", "-", "--include"])
+        expect(result).toMatchObject({ code: 0, stdout: response })
+        expect(result.stderr).not.toMatch(controls)
+      }))
+  })
 
   it.scopedLive("decodes a chunked body cut in awkward places", () =>
     Effect.gen(function*() {
@@ -161,6 +248,50 @@ describe("pnpm http:get", () => {
       expect(readdirSync(dir)).toEqual([])
     }))
 
+  for (const [signal, code] of [["SIGTERM", 143], ["SIGHUP", 129], ["SIGQUIT", 131]] as const) {
+    it.scopedLive(`removes the temporary file on ${signal} in the middle of a download, and exits ${code}`, () =>
+      Effect.gen(function*() {
+        const dir = yield* directory
+        const out = Path.join(dir, "out")
+        const port = yield* rawServer((socket) => socket.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nstalled"))
+        const running = yield* start([...scriptCommand("http:get"), `http://127.0.0.1:${port}/`, "-o", out])
+        yield* untilFiles(dir)
+        expect(readdirSync(dir)).toEqual([expect.stringMatching(/^\.out\.[0-9a-f]{8}\.part$/)])
+        running.child.kill(signal)
+        expect(yield* running.exited).toBe(code)
+        expect(readdirSync(dir)).toEqual([])
+      }))
+  }
+
+  it.scopedLive("removes the temporary file when its terminal is closed", () =>
+    Effect.gen(function*() {
+      const dir = yield* directory
+      const out = Path.join(dir, "out")
+      const port = yield* rawServer((socket) => socket.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nstalled"))
+      const { pid, terminal } = yield* startInTerminal([...scriptCommand("http:get"), `http://127.0.0.1:${port}/`, "-o", out])
+      yield* untilFiles(dir)
+      terminal.child.kill("SIGKILL")
+      expect(yield* hasExited(pid, "5 seconds")).toBe(true)
+      expect(readdirSync(dir)).toEqual([])
+    }))
+
+  it.scopedLive("says so, and exits 141, when its output is a pipe closed by its reader (| head -c 10)", () =>
+    Effect.gen(function*() {
+      const port = yield* rawServer((socket) => {
+        const block = Buffer.alloc(64 * 1024, "x")
+        const pump = () => {
+          while (!socket.destroyed && socket.write(block));
+          if (!socket.destroyed) socket.once("drain", pump)
+        }
+        socket.write("HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n")
+        pump()
+      })
+      const command = [...scriptCommand("http:get"), `http://127.0.0.1:${port}/`, "-o", "-"]
+      const result = yield* run(["bash", "-c", `"$@" | head -c 10; echo "exit \${PIPESTATUS[0]}"`, "bash", ...command])
+      expect(result.stdout).toBe("xxxxxxxxxxexit 141\n")
+      expect(lines(result.stderr).at(-1)).toBe("error: stdout was closed by its reader (EPIPE); the rest of the body was not written")
+    }))
+
   describe("status codes", () => {
     const redirecting = httpServer((req, res) => {
       if (req.url === "/old") return void res.writeHead(302, { Location: "/new/place" }).end("moved")
@@ -185,6 +316,21 @@ describe("pnpm http:get", () => {
         expect(result).toMatchObject({ code: 3, file: "moved" })
         expect(result.stderr).toMatch(/^Location: \/new\/place$/m)
         expect(lines(result.stderr).at(-1)).toMatch(/^error: the server answered 302 Found; the body was written to .*out$/)
+      }))
+
+    it.scopedLive("sends the URL's user info as Basic credentials, and never shows the password", () =>
+      Effect.gen(function*() {
+        let authorization: string | undefined
+        const port = yield* httpServer((req, res) => {
+          authorization ??= req.headers.authorization
+          if (req.url === "/old") return void res.writeHead(302, { Location: "/new/place" }).end("moved")
+          res.end("arrived")
+        })
+        const result = yield* getToFile([`http://user:secret@127.0.0.1:${port}/old`, "--follow"])
+        expect(result).toMatchObject({ code: 0, file: "arrived" })
+        expect(authorization).toBe("Basic dXNlcjpzZWNyZXQ=")
+        expect(result.stderr).toContain(`message="302 Found: following the redirect to http://user:***@127.0.0.1:${port}/new/place"`)
+        expect(result.stderr).not.toContain("secret")
       }))
 
     it.scopedLive("saves a 404's body and exits 4; a 500 exits 5", () =>
@@ -266,6 +412,26 @@ describe("pnpm http:get", () => {
 
     it.scopedLive("an unsupported scheme: 2", () =>
       expectError(["ftp://example.com/file"], 2, `error: unsupported scheme in "ftp://example.com/file"; only http:// and https:// are supported`))
+
+    it.scopedLive("a URL of another scheme without //, such as mailto:a@b: 2", () =>
+      expectError(["mailto:a@b"], 2, `error: unsupported scheme in "mailto:a@b"; only http:// and https:// are supported`))
+
+    it.scopedLive("a bad URL with a password, which is not shown: 2", () =>
+      expectError(
+        ["http://user:secret@exa mple.com/"],
+        2,
+        `error: invalid URL "http://user:***@exa mple.com/"; expected http://HOST[:PORT]/PATH or https://...`
+      ))
+
+    it.scopedLive("more than 100 interim (1xx) responses: 1", () =>
+      Effect.gen(function*() {
+        const port = yield* rawServer((socket) => socket.end("HTTP/1.1 103 Early Hints\r\n\r\n".repeat(10_000)))
+        yield* expectError(
+          [`http://127.0.0.1:${port}/`],
+          1,
+          "error: more than 100 interim (1xx) responses before the final one; the server is misbehaving"
+        )
+      }))
 
     it.scopedLive("a host that does not resolve: 1", () =>
       expectError(
@@ -359,6 +525,36 @@ describe("pnpm http:get", () => {
       expect((yield* runScript("http:get", [`http://127.0.0.1:${port}/`, "-o", Path.join(dir, "link")])).code).toBe(0)
       expect(lstatSync(Path.join(dir, "link")).isSymbolicLink()).toBe(true)
       expect(readFileSync(Path.join(dir, "target"), "utf8")).toBe("new")
+    }))
+
+  it.scopedLive("writes where a dangling symbolic link points, creating the file, and keeps the link", () =>
+    Effect.gen(function*() {
+      const dir = yield* directory
+      const port = yield* rawServer((socket) => socket.end("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nnew"))
+      mkdirSync(Path.join(dir, "sub"))
+      // A relative link to a relative link, resolved from the directory each one is in.
+      symlinkSync("sub/middle", Path.join(dir, "link"))
+      symlinkSync("../target", Path.join(dir, "sub", "middle"))
+      const result = yield* runScript("http:get", [`http://127.0.0.1:${port}/`, "-o", Path.join(dir, "link")])
+      expect(result.code, result.stderr).toBe(0)
+      expect(lstatSync(Path.join(dir, "link")).isSymbolicLink()).toBe(true)
+      expect(lstatSync(Path.join(dir, "sub", "middle")).isSymbolicLink()).toBe(true)
+      expect(readFileSync(Path.join(dir, "target"), "utf8")).toBe("new")
+      expect(readdirSync(dir).sort()).toEqual(["link", "sub", "target"])
+    }))
+
+  it.scopedLive("refuses a loop of symbolic links, and leaves it as it is", () =>
+    Effect.gen(function*() {
+      const dir = yield* directory
+      const port = yield* rawServer((socket) => socket.end("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nnew"))
+      symlinkSync("b", Path.join(dir, "a"))
+      symlinkSync("a", Path.join(dir, "b"))
+      const out = Path.join(dir, "a")
+      const result = yield* runScript("http:get", [`http://127.0.0.1:${port}/`, "-o", out])
+      expect(result.code).toBe(1)
+      expect(lines(result.stderr).at(-1)).toBe(`error: cannot write ${out}: too many levels of symbolic links (ELOOP)`)
+      expect(readdirSync(dir).sort()).toEqual(["a", "b"])
+      expect(lstatSync(out).isSymbolicLink()).toBe(true)
     }))
 
   it.scopedLive("draws a progress line when stderr is a terminal, and none otherwise", () =>

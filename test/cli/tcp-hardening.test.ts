@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import { rejectsFlags, stopsCleanly } from "../helpers/cli.js"
 import * as Http from "../helpers/http.js"
 import * as Peer from "../helpers/peer.js"
-import { run, runScript, scriptCommand, start, startServer, tutorial } from "../helpers/process.js"
+import { hasExited, run, runScript, scriptCommand, start, startInTerminal, startServer, tutorial } from "../helpers/process.js"
 
 const tutorialOutput = "Welcome!\nHello, Michael!\nHello, Tracy!\nHello, Sarah!\n"
 
@@ -106,6 +106,42 @@ describe("start:tcp graceful shutdown", () => {
       const replies = yield* Effect.forEach(peers, (peer) => peer.closed())
       expect(replies).toEqual(["Welcome!Hello, Ada!", "Welcome!Hello, Grace!", "Welcome!Hello, Alan!", "Welcome!Hello, Barbara!"])
       expect(server.stderr()).toContain("shutdown: 4 connection(s) finished, 0 forced closed")
+    }))
+
+  it.scopedLive("on SIGHUP (a closed terminal), the same: the owed reply, then EOF; exit 0; a second SIGHUP forces", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("start:tcp", ["--port", "0", "--delay", "1", "--shutdown-grace", "3"])
+      const peer = yield* Peer.connect(server.port)
+      yield* peer.waitFor("Welcome!")
+      yield* peer.write("Ada")
+      yield* Effect.sleep("300 millis")
+      yield* stopsCleanly(server, 4000, "SIGHUP")
+      expect(yield* peer.closed()).toBe("Welcome!Hello, Ada!")
+      expect(server.stderr()).toContain("shutdown: 1 connection(s) finished, 0 forced closed")
+      const stuck = yield* startServer("start:tcp", ["--port", "0", "--delay", "30", "--shutdown-grace", "60"])
+      const waiting = yield* Peer.connect(stuck.port)
+      yield* waiting.waitFor("Welcome!")
+      yield* waiting.write("Ada")
+      yield* Effect.sleep("300 millis")
+      stuck.child.kill("SIGHUP")
+      yield* Effect.sleep("300 millis")
+      expect(stuck.child.exitCode).toBeNull()
+      yield* stopsCleanly(stuck, 1000, "SIGHUP")
+      expect(stuck.stderr()).toContain("1 forced closed")
+    }))
+
+  it.scopedLive("when its terminal is closed (SIGHUP, then every write to it fails), the owed reply still goes out and it exits", () =>
+    Effect.gen(function*() {
+      const { pid, terminal } = yield* startInTerminal([...scriptCommand("start:tcp"), "--port", "0", "--delay", "1", "--shutdown-grace", "3"])
+      const [, port] = yield* terminal.waitFor(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/)
+      const peer = yield* Peer.connect(Number(port))
+      yield* peer.waitFor("Welcome!")
+      yield* peer.write("Ada")
+      yield* Effect.sleep("300 millis")
+      terminal.child.kill("SIGKILL")
+      expect(yield* peer.closed()).toBe("Welcome!Hello, Ada!")
+      // Gone within the grace and a second, its log lines to the closed terminal failing.
+      expect(yield* hasExited(pid, "4 seconds")).toBe(true)
     }))
 
   it.scopedLive("force-closes after --shutdown-grace what has not finished, and exits 0", () =>

@@ -21,6 +21,18 @@ describe("start:udp graceful shutdown", () => {
       expect(udpSummary(server.stderr())).toEqual({ received: 20, answered: 20, dropped: 0 })
     }))
 
+  it.scopedLive("on SIGHUP (a closed terminal), the same: the delayed replies go out; exit 0", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("start:udp", ["--port", "0", "--delay", "1", "--shutdown-grace", "3"])
+      const peer = yield* UdpPeer.open()
+      for (const name of names) peer.send(name, server.port)
+      yield* Effect.sleep("300 millis")
+      yield* stopsCleanly(server, 4000, "SIGHUP")
+      const replies = yield* peer.waitFor(names.length)
+      expect([...replies].sort()).toEqual(names.map((name) => `Hello, ${name}!`).sort())
+      expect(server.stderr()).toContain("shutdown: 20 delayed reply(s) sent, 0 dropped")
+    }))
+
   it.scopedLive("drops what is still waiting after --shutdown-grace, and exits 0", () =>
     Effect.gen(function*() {
       const server = yield* startServer("start:udp", ["--port", "0", "--delay", "30", "--shutdown-grace", "0.5"])

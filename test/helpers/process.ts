@@ -2,7 +2,7 @@
  * Child processes for tests: the project's pnpm scripts (run as package.json says, minus the
  * build step that `pnpm test` already did) and the tutorial's Python programs.
  */
-import { type Duration, Effect } from "effect"
+import { type Duration, Effect, Schedule } from "effect"
 import type { ChildProcess } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
@@ -67,3 +67,33 @@ export const startServer = (name: string, args: ReadonlyArray<string>, options: 
     return { ...server, host: host!, port: Number(port) }
   })
 
+
+/** Whether process `pid` is still running (a zombie, not yet reaped by whoever inherited it, has exited). */
+const isRunning = (pid: number): boolean => {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"))
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Starts a program in a terminal of its own (`script` gives it a pseudo-terminal, its output is
+ * the terminal's): killing `terminal` closes that terminal, a hang-up. `pid` is the program's
+ * own; the scope kills it if it is still running.
+ */
+export const startInTerminal = (command: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const terminal = yield* start(["script", "-qefc", `echo pid=$$; exec ${command.join(" ")}`, "/dev/null"])
+    const [, pid] = yield* terminal.waitFor(/pid=(\d+)/)
+    yield* Effect.addFinalizer(() => Effect.sync(() => isRunning(Number(pid)) && process.kill(Number(pid), "SIGKILL")))
+    return { terminal, pid: Number(pid) }
+  })
+
+/** Waits until process `pid` has exited: true, or false if it still runs after `timeout`. */
+export const hasExited = (pid: number, timeout: Duration.DurationInput) =>
+  Effect.suspend(() => isRunning(pid) ? Effect.fail("still running") : Effect.succeed(true)).pipe(
+    Effect.retry(Schedule.spaced("50 millis")),
+    Effect.timeout(timeout),
+    Effect.catchAll(() => Effect.succeed(false))
+  )

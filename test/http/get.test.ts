@@ -5,6 +5,16 @@ import { header } from "../../src/http/response.js"
 import { freePort } from "../helpers/process.js"
 import { httpServer, httpsServer, rawServer, silentServer, writeApart } from "../helpers/servers.js"
 
+const MB = 1024 * 1024
+const gc = (globalThis as { gc?: () => void }).gc
+
+/** The heap in use after full collections (vitest runs with --expose-gc). */
+const heapUsed = () => {
+  gc!()
+  gc!()
+  return process.memoryUsage().heapUsed
+}
+
 /** GETs `url`: the status, the headers and the body as latin1 text; or the error's tag and message. */
 const fetch = (url: string, options: HttpGet.GetOptions = {}) =>
   Effect.scoped(Effect.gen(function*() {
@@ -90,6 +100,79 @@ describe("HttpGet.get", () => {
       })
       expect(yield* fetch(`http://127.0.0.1:${port}/`)).toMatchObject({ status: 200, body: "after hints" })
     }))
+
+  describe("interim (1xx) heads", () => {
+    const interimServer = (count: number) =>
+      rawServer((socket) => {
+        socket.write("HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n".repeat(count))
+        socket.end("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+      })
+
+    it.scopedLive("takes up to 100, and fails on more, saying why", () =>
+      Effect.gen(function*() {
+        expect(yield* fetch(`http://127.0.0.1:${yield* interimServer(100)}/`)).toMatchObject({ status: 200, body: "ok" })
+        expect(yield* fetch(`http://127.0.0.1:${yield* interimServer(101)}/`)).toEqual({
+          error: "HttpResponseError",
+          message: "more than 100 interim (1xx) responses before the final one; the server is misbehaving"
+        })
+        expect(yield* fetch(`http://127.0.0.1:${yield* interimServer(3)}/`, { maxInterimResponses: 2 })).toMatchObject({
+          error: "HttpResponseError"
+        })
+      }))
+
+    it.scopedLive.skipIf(gc === undefined)("cost constant memory: 20,000 of them leave nothing held", () =>
+      Effect.gen(function*() {
+        const port = yield* interimServer(20_000)
+        // Once first, so that what is loaded once (modules, a TCP client) is not counted.
+        expect(yield* fetch(`http://127.0.0.1:${port}/`, { maxInterimResponses: 20_000 })).toMatchObject({ status: 200, body: "ok" })
+        const before = heapUsed()
+        const response = yield* HttpGet.get(`http://127.0.0.1:${port}/`, { maxInterimResponses: 20_000 })
+        // The final head is in, the body not yet read: whatever the interim heads left is still held.
+        const after = heapUsed()
+        expect(response.head.status).toBe(200)
+        expect(after - before, `heap ${(before / MB).toFixed(1)} -> ${(after / MB).toFixed(1)} MB`).toBeLessThan(4 * MB)
+      }))
+  })
+
+  describe("user info in the URL", () => {
+    /** A server that answers with the Authorization header it got (or "none"), and redirects /away to `away`. */
+    const authServer = (away: () => string) =>
+      httpServer((req, res) => {
+        if (req.url === "/away") return void res.writeHead(302, { Location: away() }).end()
+        if (req.url === "/here") return void res.writeHead(302, { Location: "/echo" }).end()
+        res.end(req.headers.authorization ?? "none")
+      })
+
+    it.scopedLive("is sent as Basic credentials", () =>
+      Effect.gen(function*() {
+        const port = yield* authServer(() => "/echo")
+        expect(yield* fetch(`http://user:secret@127.0.0.1:${port}/echo`)).toMatchObject({ status: 200, body: "Basic dXNlcjpzZWNyZXQ=" })
+      }))
+
+    it.scopedLive("follows a redirect on the same origin, and is dropped on a redirect to another host", () =>
+      Effect.gen(function*() {
+        const other = yield* authServer(() => "/echo")
+        const port = yield* authServer(() => `http://localhost:${other}/echo`)
+        expect(yield* fetch(`http://user:secret@127.0.0.1:${port}/here`, { follow: true })).toMatchObject({
+          url: `http://127.0.0.1:${port}/echo`,
+          body: "Basic dXNlcjpzZWNyZXQ="
+        })
+        expect(yield* fetch(`http://user:secret@127.0.0.1:${port}/away`, { follow: true })).toMatchObject({
+          url: `http://localhost:${other}/echo`,
+          body: "none"
+        })
+      }))
+
+    it.scopedLive("shows no password in the redirect error", () =>
+      Effect.gen(function*() {
+        const port = yield* authServer(() => "/here")
+        const result = yield* fetch(`http://user:secret@127.0.0.1:${port}/here`, { follow: true, maxRedirects: 0 })
+        expect(result).toEqual({
+          error: "HttpRedirectError",
+          message: `more than 0 redirects (the last one to http://user:***@127.0.0.1:${port}/echo); the server may be redirecting in a loop`
+        })
+      }))
+  })
 
   describe("redirects", () => {
     const redirecting = (hops: number) =>
