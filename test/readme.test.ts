@@ -7,11 +7,14 @@ describe("README", () => {
   it.scoped("its example runs: the server layer and the client layer composed in one program", () =>
     Effect.map(program, (lines) => expect(Chunk.toReadonlyArray(lines)).toEqual(["Welcome!", "Hello, Ada!", "Hello, Grace!"])))
 
-  it("shows that example verbatim", () => {
-    const example = readFileSync(new URL("./readme-example.ts", import.meta.url), "utf8")
-    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8")
-    expect(readme).toContain(example.slice(example.indexOf("import ")).trim())
-  })
+  // The @effect/rpc example runs in test/platform/rpc.test.ts.
+  for (const file of ["readme-example.ts", "readme-rpc-example.ts"]) {
+    it(`shows ${file} verbatim`, () => {
+      const example = readFileSync(new URL(`./${file}`, import.meta.url), "utf8")
+      const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8")
+      expect(readme).toContain(example.slice(example.indexOf("import ")).trim())
+    })
+  }
 
   it("gives the two set-up commands that CI runs", () => {
     const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8")
