@@ -172,8 +172,8 @@ export interface NetOptions extends TcpClient.TcpClientOptions, PlatformSocketOp
 
 /**
  * A client socket: each `run` connects with `TcpClient.connect` (within `connectTimeout`, TLS
- * with `tls`), and its scope closes the connection, flushed and half-closed first when `run`
- * succeeded. @effect/rpc's client reconnects by running again.
+ * with `tls`), and its scope closes the connection, flushed and half-closed first (within
+ * `writeTimeout`, if set) when `run` succeeded. @effect/rpc's client reconnects by running again.
  */
 export const makeNet = (options: NetOptions): Effect.Effect<Socket.Socket> =>
   Effect.sync(() =>
