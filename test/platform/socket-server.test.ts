@@ -9,6 +9,8 @@ import * as Peer from "../helpers/peer.js"
 import { bundle, rss, start } from "../helpers/process.js"
 
 const MB = 1024 * 1024
+/** The most the flooding client writes: the platform's server takes it all in a second or two. */
+const floodCap = 1024 * MB
 const text = (data: Uint8Array) => Buffer.from(data).toString("latin1")
 
 /** Waits until `check` holds (for 5 s at most). */
@@ -56,7 +58,7 @@ const flood = (implementation: "effect-net" | "platform") =>
     const sampler = yield* Effect.fork(
       Effect.sync(() => (peak = Math.max(peak, rss(pid)))).pipe(Effect.repeat(Schedule.spaced("50 millis")))
     )
-    const client = yield* Peer.floodWithoutReading(port, Number.POSITIVE_INFINITY, 5)
+    const client = yield* Peer.floodWithoutReading(port, floodCap, 5)
     yield* Effect.sleep("5200 millis")
     yield* Fiber.interrupt(sampler)
     return { written: client.written() / MB, growth: (peak - baseline) / MB }
@@ -158,8 +160,13 @@ describe("PlatformSocketServer", () => {
     Effect.gen(function*() {
       const ours = yield* flood("effect-net")
       const platform = yield* flood("platform")
-      console.log(`flood for 5 s: client wrote ${ours.written.toFixed(1)} MB, server RSS grew ${ours.growth.toFixed(1)} MB (NodeSocketServer: ${platform.written.toFixed(1)} MB, ${platform.growth.toFixed(1)} MB)`)
-      expect(ours.written).toBeLessThan(32)
+      const line = (name: string, { growth, written }: typeof ours) =>
+        `${name.padEnd(20)} ${written.toFixed(1).padStart(7)} MB${written * MB >= floodCap ? " (all it had)" : ""}, server RSS +${growth.toFixed(1)} MB`
+      console.log(`flooded for 5 s by a client that never reads; the handler takes 50 ms per read:
+${line("PlatformSocketServer", ours)}
+${line("NodeSocketServer", platform)}`)
+      // The kernel's buffers and one read a handler holds, not what the client has.
+      expect(ours.written).toBeLessThan(25)
       expect(ours.growth).toBeLessThan(30)
     }), 60_000)
 })
