@@ -30,3 +30,6 @@ export * as UdpGreetingServer from "./greeting/udp-server.js"
 
 export * from "./http/errors.js"
 export * as HttpGet from "./http/index.js"
+
+export * as PlatformSocket from "./platform/socket.js"
+export * as PlatformSocketServer from "./platform/socket-server.js"

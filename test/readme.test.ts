@@ -18,11 +18,14 @@ describe("README", () => {
       expect(yield* peer.closed()).toBe("HELLO\nWORLD\n")
     }))
 
-  it("shows that example verbatim", () => {
-    const example = readFileSync(new URL("./readme-example.ts", import.meta.url), "utf8")
-    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8")
-    expect(readme).toContain(example.slice(example.indexOf("import ")).trim())
-  })
+  // The @effect/rpc example runs in test/platform/rpc.test.ts.
+  for (const file of ["readme-example.ts", "readme-rpc-example.ts"]) {
+    it(`shows ${file} verbatim`, () => {
+      const example = readFileSync(new URL(`./${file}`, import.meta.url), "utf8")
+      const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8")
+      expect(readme).toContain(example.slice(example.indexOf("import ")).trim())
+    })
+  }
 
   it("gives the two set-up commands that CI runs", () => {
     const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8")

@@ -1,31 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { stopsCleanly } from "../helpers/cli.js"
-import { build } from "esbuild"
-import * as Path from "node:path"
 import { lines } from "../helpers/cli.js"
-import { processExit, root, scratch, start } from "../helpers/process.js"
-
-/** A fixture of test/fixtures as a program of its own (bundled as the real one is). */
-const bundle = (fixture: string) => Effect.promise(async () => {
-  const outfile = Path.join(scratch, `${fixture}.mjs`)
-  await build({
-    absWorkingDir: root,
-    entryPoints: [`test/fixtures/${fixture}.ts`],
-    outfile,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    logLevel: "warning",
-    banner: { js: "import { createRequire } from \"node:module\"; const require = createRequire(import.meta.url);" }
-  })
-  return outfile
-})
+import { bundle, processExit, start } from "../helpers/process.js"
 
 describe("the programs' runner", () => {
   it.scopedLive("logs an uncaught exception and an unhandled rejection, and keeps running", () =>
     Effect.gen(function*() {
-      const program = yield* start([process.execPath, yield* bundle("uncaught"), "uncaught"])
+      const program = yield* start([process.execPath, yield* bundle("test/fixtures/uncaught.ts"), "uncaught"])
       yield* program.waitFor(/^ready$/m)
       yield* Effect.sleep("300 millis")
       expect(program.child.exitCode).toBeNull()
@@ -39,7 +21,7 @@ describe("the programs' runner", () => {
   // 5,000 lines of about 90 bytes: more than a pipe and its reader's buffer hold, within the bound.
   it.scopedLive("at the end, the lines still waiting for stderr go out when it takes them", () =>
     Effect.gen(function*() {
-      const program = yield* start([process.execPath, yield* bundle("log-lines"), "log-lines", "5000"], { stderrUnread: true })
+      const program = yield* start([process.execPath, yield* bundle("test/fixtures/log-lines.ts"), "log-lines", "5000"], { stderrUnread: true })
       yield* program.waitFor(/^done$/m)
       yield* Effect.sleep("300 millis")
       program.readStderr()
@@ -51,7 +33,7 @@ describe("the programs' runner", () => {
 
   it.scopedLive("at the end, a stuck stderr does not keep the program from exiting", () =>
     Effect.gen(function*() {
-      const program = yield* start([process.execPath, yield* bundle("log-lines"), "log-lines", "5000"], { stderrUnread: true })
+      const program = yield* start([process.execPath, yield* bundle("test/fixtures/log-lines.ts"), "log-lines", "5000"], { stderrUnread: true })
       yield* program.waitFor(/^done$/m)
       const done = Date.now()
       expect(yield* processExit(program.child).pipe(Effect.timeout("5 seconds"))).toBe(0)

@@ -79,3 +79,27 @@ export const connect = (port: number, host = "127.0.0.1"): Effect.Effect<Peer, P
     }),
     ({ socket }) => Effect.sync(() => socket.destroy())
   )
+
+/** Connects and writes `total` bytes as fast as the socket takes them, never reading a reply. */
+export const floodWithoutReading = (port: number, total: number, seconds: number) =>
+  Effect.acquireRelease(
+    Effect.async<{ socket: Net.Socket; written: () => number }>((resume) => {
+      const socket = Net.connect({ port, host: "127.0.0.1" })
+      socket.pause()
+      socket.on("error", () => {})
+      let written = 0
+      const deadline = Date.now() + seconds * 1000
+      const block = Buffer.alloc(64 * 1024, "x")
+      const pump = () => {
+        while (written < total && Date.now() < deadline) {
+          written += block.length
+          if (!socket.write(block)) return void socket.once("drain", pump)
+        }
+      }
+      socket.once("connect", () => {
+        pump()
+        resume(Effect.succeed({ socket, written: () => written }))
+      })
+    }),
+    ({ socket }) => Effect.sync(() => socket.destroy())
+  )

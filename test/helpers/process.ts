@@ -1,10 +1,13 @@
 /**
  * Child processes for tests: the project's pnpm scripts (run as package.json says, minus the
- * build step that `pnpm test` already did) and the tutorial's Python programs.
+ * build step that `pnpm test` already did), the tutorial's Python programs, and fixtures bundled
+ * into programs of their own.
  */
 import { type Duration, Effect, Schedule } from "effect"
+import { build } from "esbuild"
 import type { ChildProcess } from "node:child_process"
 import { readFileSync } from "node:fs"
+import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { inject } from "vitest"
 import * as Harness from "../../bench/harness/process.js"
@@ -97,3 +100,23 @@ export const hasExited = (pid: number, timeout: Duration.DurationInput) =>
     Effect.timeout(timeout),
     Effect.catchAll(() => Effect.succeed(false))
   )
+
+/**
+ * A fixture (a path from the repository's root, e.g. `test/fixtures/uncaught.ts`) bundled into
+ * one program in `scratch`, as the real one is; returns its path.
+ */
+export const bundle = (entryPoint: string) =>
+  Effect.promise(async () => {
+    const outfile = Path.join(scratch, `${Path.basename(entryPoint, ".ts")}.mjs`)
+    await build({
+      absWorkingDir: root,
+      entryPoints: [entryPoint],
+      outfile,
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      logLevel: "warning",
+      banner: { js: "import { createRequire } from \"node:module\"; const require = createRequire(import.meta.url);" }
+    })
+    return outfile
+  })

@@ -1,13 +1,14 @@
 /**
- * Local servers for the HTTP client's tests, on 127.0.0.1 and a port the OS picks: `node:http`
- * and `node:https` ones (independent of the code under test), and raw `node:net` ones that
- * answer with exactly the bytes, the pauses and the closes a test needs.
+ * Local servers for the clients' tests, on 127.0.0.1 and a port the OS picks: `node:http` and
+ * `node:https` ones (independent of the code under test), raw `node:net` ones that answer with
+ * exactly the bytes, the pauses and the closes a test needs, and one whose backlog is full.
  */
 import { Effect, type Scope } from "effect"
 import { readFileSync } from "node:fs"
 import * as Http from "node:http"
 import * as Https from "node:https"
 import * as Net from "node:net"
+import { start } from "./process.js"
 
 /** The self-signed certificate of `httpsServer` (for `localhost`, `127.0.0.1` and `::1`), or its key. */
 const fixture = (name: "cert.pem" | "key.pem") => readFileSync(new URL(`../fixtures/tls/${name}`, import.meta.url))
@@ -50,6 +51,13 @@ export const rawServer = (respond: (socket: Net.Socket, request: string) => void
     socket.on("data", onData)
   }))
 
+/** A TCP server that hands each connection (half-open allowed) to `onConnection`. */
+export const tcpServer = (onConnection: (socket: Net.Socket) => void) =>
+  listen(Net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    socket.on("error", () => {})
+    onConnection(socket)
+  }))
+
 /** A TCP server that accepts and then says nothing. */
 export const silentServer = () => listen(Net.createServer((socket) => socket.on("error", () => {})))
 
@@ -66,3 +74,22 @@ export const writeApart = (socket: Net.Socket, parts: ReadonlyArray<string | Uin
   }
   next(0)
 }
+
+/**
+ * A port where connecting times out: a listener (in Python) that never accepts, with the
+ * smallest backlog, filled by a few connections, so that new SYNs go unanswered.
+ */
+export const fullBacklog = () =>
+  Effect.gen(function*() {
+    const python = yield* start([
+      "python3",
+      "-c",
+      "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)"
+    ])
+    const port = Number((yield* python.waitFor(/^(\d+)$/m))[1])
+    const fillers: Array<Net.Socket> = []
+    yield* Effect.addFinalizer(() => Effect.sync(() => fillers.forEach((socket) => socket.destroy())))
+    for (let i = 0; i < 4; i++) fillers.push(Net.connect({ port, host: "127.0.0.1" }).on("error", () => {}))
+    yield* Effect.sleep("200 millis")
+    return port
+  })

@@ -1,33 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Schedule } from "effect"
-import * as Net from "node:net"
+import { floodWithoutReading } from "../helpers/peer.js"
 import { rss, run, startServer, tutorial } from "../helpers/process.js"
 
 const MB = 1024 * 1024
-
-/** Connects and writes `total` bytes as fast as the socket takes them, never reading a reply. */
-const floodWithoutReading = (port: number, total: number, seconds: number) =>
-  Effect.acquireRelease(
-    Effect.async<{ socket: Net.Socket; written: () => number }>((resume) => {
-      const socket = Net.connect({ port, host: "127.0.0.1" })
-      socket.pause()
-      socket.on("error", () => {})
-      let written = 0
-      const deadline = Date.now() + seconds * 1000
-      const block = Buffer.alloc(64 * 1024, "x")
-      const pump = () => {
-        while (written < total && Date.now() < deadline) {
-          written += block.length
-          if (!socket.write(block)) return void socket.once("drain", pump)
-        }
-      }
-      socket.once("connect", () => {
-        pump()
-        resume(Effect.succeed({ socket, written: () => written }))
-      })
-    }),
-    ({ socket }) => Effect.sync(() => socket.destroy())
-  )
 
 describe("backpressure", () => {
   for (const delay of ["0", "1"]) {

@@ -4,7 +4,7 @@ import * as Net from "node:net"
 import * as TcpClient from "../../src/tcp/client.js"
 import * as TcpListener from "../../src/tcp/listener.js"
 import * as Peer from "../helpers/peer.js"
-import { start } from "../helpers/process.js"
+import { fullBacklog } from "../helpers/servers.js"
 
 const acceptOne = (listener: TcpListener.Listener) =>
   listener.accept.pipe(Stream.runHead, Effect.map(Option.getOrThrow))
@@ -217,17 +217,7 @@ describe("TcpClient", () => {
 
   it.scopedLive("gives up after the connect timeout when the server's backlog is full", () =>
     Effect.gen(function*() {
-      // A listener that never accepts, with the smallest backlog: once it is full, SYNs go unanswered.
-      const python = yield* start([
-        "python3",
-        "-c",
-        "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)"
-      ])
-      const port = Number((yield* python.waitFor(/^(\d+)$/m))[1])
-      const fillers: Array<Net.Socket> = []
-      yield* Effect.addFinalizer(() => Effect.sync(() => fillers.forEach((socket) => socket.destroy())))
-      for (let i = 0; i < 4; i++) fillers.push(Net.connect({ port, host: "127.0.0.1" }).on("error", () => {}))
-      yield* Effect.sleep("200 millis")
+      const port = yield* fullBacklog()
       const error = yield* Effect.flip(TcpClient.connect({ port, connectTimeout: "500 millis" }))
       expect(error.reason).toBe("Timeout")
       expect(error.message).toBe(`cannot connect to 127.0.0.1:${port}: timed out`)
