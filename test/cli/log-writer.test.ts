@@ -66,7 +66,8 @@ describe("start:tcp with stderr unread (a stuck log collector)", () => {
       expect(yield* server.exited).toBe(0)
       const logged = lines(server.stderr())
       expect(logged.filter((line) => / message="Connection from \S+ closed\."/.test(line))).toHaveLength(2_001)
-      expect(logged.at(-1)).toMatch(/level=INFO .*message="shutdown: 1 connection\(s\) finished, 0 forced closed"/)
+      expect(logged.at(-2)).toMatch(/level=INFO .*message="shutdown: 1 connection\(s\) finished, 0 forced closed"/)
+      expect(logged.at(-1)).toMatch(/level=INFO .*message="stopped: 2001 connection\(s\) accepted"/)
       expect(server.stderr()).not.toMatch(dropped)
     }))
 
