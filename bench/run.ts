@@ -174,34 +174,76 @@ const http = (bytes: number) =>
     return rows
   }))
 
+/**
+ * Start-up of each command: `effect-net SUBCOMMAND --help` (its peak RSS and wall time), and
+ * the servers once they listen (their RSS then: what a server costs before any client).
+ */
+const startup = Effect.gen(function*() {
+  const rows: Array<Row> = []
+  for (const subcommand of ["tcp-server", "tcp-client", "udp-server", "udp-client", "http-get"]) {
+    const started = Date.now()
+    const running = yield* start([process.execPath, "dist/bin/effect-net.js", subcommand, "--help"])
+    const pid = running.child.pid!
+    let peak = 0
+    const sampler = yield* Effect.fork(Effect.repeat(Effect.sync(() => {
+      try {
+        peak = Math.max(peak, peakRss(pid))
+      } catch {
+        // Gone between samples: the last one stands.
+      }
+    }), Schedule.spaced("5 millis")))
+    yield* running.exited
+    yield* Fiber.interrupt(sampler)
+    rows.push({ case: "start-up", server: `${subcommand} --help`, seconds: (Date.now() - started) / 1000, peakRss: peak / MB })
+  }
+  for (const server of [Servers.tcpProject("raw"), Servers.udpProject]) {
+    rows.push(yield* Effect.scoped(Effect.map(server.start, (running) => ({
+      case: "start-up",
+      server: `${server.name} listening`,
+      peakRss: peakRss(running.child.pid!) / MB
+    }))))
+  }
+  return rows
+})
+
 const command = Command.make("bench", {
-  quick: Options.boolean("quick").pipe(Options.withDescription("A smaller run of about 30 s, for a quick look."))
-}, ({ quick }) =>
+  quick: Options.boolean("quick").pipe(Options.withDescription("A smaller run of about a minute, for a quick look.")),
+  rounds: Options.integer("rounds").pipe(
+    Options.withDescription("Rounds of the TCP cases, each measuring every server in turn (default 3)."),
+    Options.withDefault(3)
+  )
+}, ({ quick, rounds }) =>
   Effect.gen(function*() {
     const scale = quick ? 0.05 : 1
     const rows: Array<Row> = []
     const add = (row: Row) => Effect.zipRight(Effect.sync(() => rows.push(row)), Console.error(`  ${row.case}: ${row.server}`))
-    const tcp = [Servers.tcpRaw, Servers.tcpProject("raw"), Servers.tcpProject("line"), Servers.tcpPlatform, Servers.tcpPython]
-    for (const [connections, roundTrips] of [[100, 2000], [1000, 200]] as const) {
-      for (const server of tcp) {
-        const framing = server === tcp[2] ? "line" : "raw"
-        yield* Effect.flatMap(pingPong(server, framing, connections, Math.round(roundTrips * scale)), add)
+    const tcp = [Servers.tcpRaw, Servers.tcpFiber, Servers.tcpProject("raw"), Servers.tcpProject("line"), Servers.tcpPlatform, Servers.tcpPython]
+    // Interleaved rounds: the machine's drift shows in every server alike.
+    for (let round = 1; round <= rounds; round++) {
+      const inRound = (row: Row): Row => ({ ...row, round })
+      for (const [connections, roundTrips] of [[100, 2000], [1000, 200]] as const) {
+        for (const server of tcp) {
+          const framing = server === tcp[3] ? "line" : "raw"
+          yield* Effect.flatMap(pingPong(server, framing, connections, Math.round(roundTrips * scale)), (row) => add(inRound(row)))
+        }
       }
-    }
-    for (const server of [Servers.tcpRaw, Servers.tcpProject("raw"), Servers.tcpPlatform]) {
-      yield* Effect.flatMap(idle(server, Math.round(5000 * scale)), add)
-    }
-    for (const server of [Servers.tcpRaw, Servers.tcpProject("raw"), Servers.tcpPlatform, Servers.tcpPython]) {
-      yield* Effect.flatMap(churn(server, Math.round(10000 * scale)), add)
+      for (const server of [Servers.tcpRaw, Servers.tcpFiber, Servers.tcpProject("raw"), Servers.tcpPlatform]) {
+        yield* Effect.flatMap(idle(server, Math.round(5000 * scale)), (row) => add(inRound(row)))
+      }
+      const churned = [Servers.tcpRaw, Servers.tcpFiber, Servers.tcpProject("raw"), Servers.tcpProjectLogging, Servers.tcpPlatform, Servers.tcpPython]
+      for (const server of churned) {
+        yield* Effect.flatMap(churn(server, Math.round(10000 * scale)), (row) => add(inRound(row)))
+      }
     }
     for (const server of [Servers.udpRaw, Servers.udpProject, Servers.udpPython]) {
       yield* Effect.flatMap(udp(server, Math.round(200_000 * scale)), add)
     }
     for (const row of yield* http(quick ? 64 * MB : 1024 * MB)) yield* add(row)
+    for (const row of yield* Effect.scoped(startup)) yield* add(row)
 
     yield* Console.log(table(rows))
     yield* Console.log(targets(rows))
-    writeFileSync("bench/results.json", JSON.stringify({ date: new Date().toISOString(), quick, rows }, null, 2) + "\n")
+    writeFileSync("bench/results.json", JSON.stringify({ date: new Date().toISOString(), quick, rounds, rows }, null, 2) + "\n")
     yield* Console.log("\nresults written to bench/results.json")
   }))
 

@@ -56,6 +56,8 @@ const quiet = ["--log-level", "warning"]
 
 export const tcpProject = (framing: "raw" | "line") =>
   listening(`effect-net ${framing}`, [node, "dist/bin/effect-net.js", "tcp-server", "--port", "0", "--delay", "0", "--framing", framing, ...quiet])
+/** With its info logs (a line per accept and per close) on stderr, which the harness reads. */
+export const tcpProjectLogging = listening("effect-net raw, info logs", [node, "dist/bin/effect-net.js", "tcp-server", "--port", "0", "--delay", "0"])
 export const tcpRaw = listening("node:net (baseline 1)", [node, "dist/bench/baselines/tcp-raw.js", "0"])
 export const tcpFiber = listening("bare fiber (floor)", [node, "dist/bench/baselines/tcp-fiber.js", "0"])
 export const tcpPlatform = listening("@effect/platform (baseline 2)", [node, "dist/bench/baselines/tcp-platform.js", "0"])
