@@ -8,7 +8,7 @@
 export interface Row {
   readonly case: string
   readonly server: string
-  /** Which round of the interleaved TCP cases this row belongs to (the others have one). */
+  /** Which round of the interleaved TCP and HTTP cases this row belongs to (the others have one). */
   readonly round?: number
   readonly throughput?: number
   readonly unit?: string
@@ -152,8 +152,8 @@ export const targets = (rows: ReadonlyArray<Row>): string => {
       }
       if (name.startsWith("http")) {
         checks.push(ratioCheck(rows, server, name, "throughput >= 0.8x curl", (row) => row.throughput, base, (r) => r >= 0.8))
-        const row = rows.find((row) => row.case === name && row.server === server)!
-        checks.push({ target: `${name}, ${server}: peak RSS < 100 MB`, measured: `${fixed(row.peakRss, 0)} MB`, met: row.peakRss! < 100 })
+        const peak = Math.max(...rows.filter((row) => row.case === name && row.server === server).map((row) => row.peakRss!))
+        checks.push({ target: `${name}, ${server}: peak RSS < 100 MB (the highest of the rounds)`, measured: `${fixed(peak, 0)} MB`, met: peak < 100 })
       }
     }
     if (name === "start-up") {

@@ -13,12 +13,12 @@
 import { Args, Command, HelpDoc, Options } from "@effect/cli"
 import * as FileSystem from "@effect/platform/FileSystem"
 import type { PlatformError } from "@effect/platform/Error"
-import * as NodeSink from "@effect/platform-node/NodeSink"
-import { Console, Data, Effect, Exit, Option, Sink, Stream } from "effect"
+import { Console, Data, Effect, Exit, Option } from "effect"
 import { randomBytes } from "node:crypto"
 import { createWriteStream } from "node:fs"
 import { constants } from "node:os"
 import * as Path from "node:path"
+import type { Writable } from "node:stream"
 import { describeError, errorCode } from "../address.js"
 import * as HttpGet from "../http/get.js"
 import { headLines } from "../http/response.js"
@@ -81,9 +81,21 @@ const formatBytes = (bytes: number): string => {
   return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`
 }
 
-/** `12.5 MiB  48.1 MiB/s  25%` on one line of a terminal, redrawn at most 5 times a second. */
-const withProgress = (total: number | undefined) => <E, R>(body: Stream.Stream<Uint8Array, E, R>) =>
-  Stream.suspend(() => {
+/**
+ * Writes one piece of the output; done once it is written, as the piece may be a view of the
+ * connection's read buffer, which the next read reuses (`HttpGetResponse.runBody`).
+ */
+type Write = (bytes: Uint8Array) => Effect.Effect<void, OutputError>
+
+/** What writes the output (the head with --include, then the body) with the `Write` it is given. */
+type Output<E, R> = (write: Write) => Effect.Effect<void, E, R>
+
+/**
+ * `write` counting what it writes: `12.5 MiB  48.1 MiB/s  25%` on one line of a terminal,
+ * redrawn at most 5 times a second, and once more when `run` ends.
+ */
+const withProgress = <E, R>(total: number | undefined, write: Write, run: Output<E, R>) =>
+  Effect.suspend(() => {
     const started = Date.now()
     let bytes = 0
     let drawn = 0
@@ -92,26 +104,47 @@ const withProgress = (total: number | undefined) => <E, R>(body: Stream.Stream<U
       const percent = total === undefined || total === 0 ? "" : `  ${Math.floor((bytes / total) * 100)}%`
       process.stderr.write(`\r\x1b[K${formatBytes(bytes)}  ${formatBytes(bytes / seconds)}/s${percent}`)
     }
-    return body.pipe(
-      Stream.tap((chunk) =>
-        Effect.sync(() => {
-          bytes += chunk.length
-          if (Date.now() - drawn < 200) return
-          drawn = Date.now()
-          draw()
-        })
-      ),
-      Stream.ensuring(Effect.sync(() => {
+    const counted: Write = (piece) => {
+      bytes += piece.length
+      if (Date.now() - drawn >= 200) {
+        drawn = Date.now()
         draw()
-        process.stderr.write("\n")
-      }))
-    )
+      }
+      return write(piece)
+    }
+    return Effect.ensuring(run(counted), Effect.sync(() => {
+      draw()
+      process.stderr.write("\n")
+    }))
   })
 
-/** Writes the body to a stream: stdout, or a pipe or a device, where writes at a position fail (ESPIPE). */
-const writeTo = (path: string, writable: () => NodeJS.WritableStream, options: { readonly endOnDone: boolean }) =>
-<E, R>(body: Stream.Stream<Uint8Array, E, R>) =>
-  Stream.run(body, NodeSink.fromWritable(writable, (cause) => new OutputError({ path, cause }), options))
+/**
+ * Writes to a stream: stdout, or a pipe or a device, where writes at a position fail (ESPIPE).
+ * Each write waits for its callback: the stream keeps no piece once it is written.
+ */
+const writeTo = <E, R>(path: string, writable: Writable, output: Output<E, R>) => {
+  const failed = (error: Error) => new OutputError({ path, cause: writable.errored ?? error })
+  return output((bytes) =>
+    Effect.async<void, OutputError>((resume) => {
+      writable.write(bytes, (error) => resume(error == null ? Effect.void : Effect.fail(failed(error))))
+    })
+  )
+}
+
+/** Writes in place to the device or the pipe `target` (what `path` leads to), closed when done. */
+const writeInPlace = <E, R>(path: string, target: string, output: Output<E, R>) =>
+  Effect.acquireUseRelease(
+    // Its errors (opening it, say) fail the writes and the end, which wait for them.
+    Effect.sync(() => createWriteStream(target).on("error", () => {})),
+    (writable) =>
+      Effect.zipRight(
+        writeTo(path, writable, output),
+        Effect.async<void, OutputError>((resume) => {
+          writable.end((error?: Error | null) => resume(error == null ? Effect.void : Effect.fail(new OutputError({ path, cause: error }))))
+        })
+      ),
+    (writable) => Effect.sync(() => writable.destroy())
+  )
 
 /** How many symbolic links in a row are followed, as Linux does (ELOOP beyond). */
 const maxLinks = 40
@@ -133,26 +166,25 @@ const followLinks = (fs: FileSystem.FileSystem, path: string) =>
   })
 
 /**
- * Writes the body under a temporary name beside `path`, renamed to `path` once complete: a
+ * Writes the output under a temporary name beside `path`, renamed to `path` once complete: a
  * failed or interrupted download leaves no file that looks complete (and no temporary file).
  */
-const saveTo = (path: string) => <E, R>(body: Stream.Stream<Uint8Array, E, R>) =>
+const saveTo = <E, R>(path: string, output: Output<E, R>) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     // The platform's error wraps Node's, whose code says what went wrong.
     const failed = (error: PlatformError) => new OutputError({ path, cause: error.cause ?? error })
-    const sink = (file: string, options?: FileSystem.SinkOptions) => Sink.mapError(fs.sink(file, options), failed)
     // Through a symbolic link, the file it points to is written, not the link.
     const target = yield* followLinks(fs, path)
     const existing = yield* Effect.option(fs.stat(target))
     // A device or a pipe (/dev/null, say) is written in place: a rename would replace it by a file.
-    if (Option.isSome(existing) && existing.value.type !== "File") {
-      return yield* writeTo(path, () => createWriteStream(target), { endOnDone: true })(body)
-    }
+    if (Option.isSome(existing) && existing.value.type !== "File") return yield* writeInPlace(path, target, output)
     const temporary = Path.join(Path.dirname(target), `.${Path.basename(target)}.${randomBytes(4).toString("hex")}.part`)
-    const written = Stream.run(body, sink(temporary, { flag: "wx" })).pipe(
-      Effect.zipRight(Effect.mapError(fs.rename(temporary, target), failed))
-    )
+    const written = Effect.scoped(Effect.gen(function*() {
+      const file = yield* Effect.mapError(fs.open(temporary, { flag: "wx" }), failed)
+      // writeAll is done once the bytes are in the file.
+      yield* output((bytes) => Effect.mapError(file.writeAll(bytes), failed))
+    })).pipe(Effect.zipRight(Effect.mapError(fs.rename(temporary, target), failed)))
     return yield* Effect.onExit(written, (exit) => Exit.isSuccess(exit) ? Effect.void : Effect.ignore(fs.remove(temporary)))
   })
 
@@ -196,13 +228,15 @@ export const command = Command.make("http-get", {
     // The head's lines, what a terminal would act on escaped.
     yield* Console.error(headLines(head).map(printable).join("\n"))
     const output = Option.getOrElse(options.output, () => Url.fileName(options.url))
-    const body = Stream.concat(
-      options.include ? Stream.make(head.bytes) : Stream.empty,
-      process.stderr.isTTY ? withProgress(response.length)(response.body) : response.body
-    )
+    // The head with --include, then the body, written as it is read.
+    const written: Output<HttpGet.HttpGetError | OutputError, never> = (write) =>
+      Effect.zipRight(
+        options.include ? write(head.bytes) : Effect.void,
+        process.stderr.isTTY ? withProgress(response.length, write, response.runBody) : response.runBody(write)
+      )
     yield* output === toStdout
-      ? writeTo("stdout", () => process.stdout, { endOnDone: false })(body)
-      : saveTo(Path.resolve(userDirectory, output))(body)
+      ? writeTo("stdout", process.stdout, written)
+      : saveTo(Path.resolve(userDirectory, output), written)
     if (head.status < 200 || head.status > 299) {
       return yield* new HttpStatusError({ status: head.status, reason: head.reason, output: output === toStdout ? "stdout" : output })
     }

@@ -1,10 +1,11 @@
 /**
- * Where a response's body ends, and its decoding, as Stream transformations of the reads
- * after the head: `Content-Length` (stop there; an early close is a truncation),
- * `Transfer-Encoding: chunked` (decoded, trailers ignored), or until the server closes.
+ * Where a response's body ends, and its decoding, of the reads after the head:
+ * `Content-Length` (stop there; an early close is a truncation), `Transfer-Encoding: chunked`
+ * (decoded, trailers ignored), or until the server closes. As a Stream transformation
+ * (`decode`), or as a loop that hands each piece to a function before it reads on (`run`).
  * Bytes pass through as views of the reads: a body is never held whole in memory.
  */
-import { Channel, Chunk, Either, Stream } from "effect"
+import { Channel, Chunk, Effect, Either, Stream } from "effect"
 import { latin1 } from "../bytes.js"
 import { quote } from "../text.js"
 import { HttpBodyError, HttpResponseError } from "./errors.js"
@@ -36,11 +37,11 @@ export const bodyLength = (head: ResponseHead): Either.Either<BodyLength, HttpRe
 }
 
 /** An incremental body decoder. */
-interface Decoder {
+export interface Decoder {
   /** Appends the body bytes `read` holds to `out`; true once the body is complete, or the error. */
   push(read: Uint8Array, out: Array<Uint8Array>): boolean | HttpBodyError
-  /** The error when the reads end before the body is complete. */
-  truncated(): HttpBodyError
+  /** When the reads end before `push` said the body is complete: the error (a truncation), if it is one. */
+  end(): HttpBodyError | undefined
 }
 
 /** Runs a decoder over the reads: ends with the body, without reading further. */
@@ -61,25 +62,41 @@ const decodeWith = (make: () => Decoder) =>
           return out.length === 0 ? loop : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), loop)
         },
         onFailure: Channel.failCause,
-        onDone: () => Channel.fail(decoder.truncated())
+        onDone: () => {
+          const error = decoder.end()
+          return error === undefined ? Channel.void : Channel.fail(error)
+        }
       })
     return Stream.pipeThroughChannelOrFail(reads, loop)
   })
 
+/** The first `length` bytes (at least one); a truncation when the reads end before. */
+const lengthDecoder = (length: number): Decoder => {
+  let received = 0
+  return {
+    push: (read, out) => {
+      const n = Math.min(read.length, length - received)
+      if (n > 0) out.push(n === read.length ? read : read.subarray(0, n))
+      received += n
+      return received === length
+    },
+    end: () => new HttpBodyError({ reason: "Truncated", received, expected: length })
+  }
+}
+
 /** The first `length` bytes; fails with a truncation when the reads end before. */
 export const contentLength = (length: number) =>
-  decodeWith(() => {
-    let received = 0
-    return {
-      push: (read, out) => {
-        const n = Math.min(read.length, length - received)
-        out.push(n === read.length ? read : read.subarray(0, n))
-        received += n
-        return received === length
-      },
-      truncated: () => new HttpBodyError({ reason: "Truncated", received, expected: length })
-    }
-  })
+<E, R>(reads: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E | HttpBodyError, R> =>
+  length === 0 ? Stream.empty : decodeWith(() => lengthDecoder(length))(reads)
+
+/** Everything until the reads end. */
+const untilCloseDecoder: Decoder = {
+  push: (read, out) => {
+    if (read.length > 0) out.push(read)
+    return false
+  },
+  end: () => undefined
+}
 
 const LF = 0x0a
 /** Longer chunk-size or trailer lines are refused, so that a peer cannot make us buffer without bound. */
@@ -122,7 +139,7 @@ export class ChunkedDecoder implements Decoder {
       this.line = ""
       if (problem !== undefined) return this.malformed(problem)
     }
-    if (this.raw) out.push(read.subarray(0, i))
+    if (this.raw && i > 0) out.push(read.subarray(0, i))
     return this.state === "Done"
   }
 
@@ -151,13 +168,25 @@ export class ChunkedDecoder implements Decoder {
     return new HttpBodyError({ reason: "MalformedChunk", received: this.received, detail })
   }
 
-  truncated(): HttpBodyError {
+  end(): HttpBodyError {
     return new HttpBodyError({ reason: "Truncated", received: this.received })
   }
 }
 
 /** Decodes a chunked body; `raw` passes the chunked bytes as received, still ending with the message. */
 export const chunked = (raw = false) => decodeWith(() => new ChunkedDecoder(raw))
+
+/** The decoder of a body of `length`; none when there is no body to read. */
+const decoderFor = (length: BodyLength, raw: boolean): Decoder | undefined => {
+  switch (length._tag) {
+    case "Length":
+      return length.length === 0 ? undefined : lengthDecoder(length.length)
+    case "Chunked":
+      return new ChunkedDecoder(raw)
+    case "UntilClose":
+      return untilCloseDecoder
+  }
+}
 
 /**
  * The body of a response whose head announced `length`. `raw` keeps the transfer coding
@@ -167,10 +196,48 @@ export const decode = (length: BodyLength, raw = false) =>
 <E, R>(reads: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E | HttpBodyError, R> => {
   switch (length._tag) {
     case "Length":
-      return length.length === 0 ? Stream.empty : contentLength(length.length)(reads)
+      return contentLength(length.length)(reads)
     case "Chunked":
       return chunked(raw)(reads)
     case "UntilClose":
       return reads
   }
 }
+
+/**
+ * The body of a response whose head announced `length`, from `first` (the bytes after the head)
+ * and then `read`, each piece handed to `onPiece` in order: the next read only once the Effect
+ * `onPiece` returned is done. So the pieces may be views of a buffer the next read reuses
+ * (`Connection.readLent`): the fast way to write a body out, with no Stream stage and no
+ * allocation per read. Ends with the body, without reading further; `raw` as for `decode`.
+ */
+export const run = (length: BodyLength, raw = false) =>
+<E, R, E2, R2>(
+  first: Uint8Array,
+  read: Effect.Effect<Uint8Array | undefined, E, R>,
+  onPiece: (bytes: Uint8Array) => Effect.Effect<void, E2, R2>
+): Effect.Effect<void, E | E2 | HttpBodyError, R | R2> =>
+  Effect.suspend(() => {
+    const decoder = decoderFor(length, raw)
+    if (decoder === undefined) return Effect.void
+    const pieces: Array<Uint8Array> = []
+    const onRead = (bytes: Uint8Array | undefined): Effect.Effect<void, E | E2 | HttpBodyError, R | R2> => {
+      if (bytes === undefined) {
+        const error = decoder.end()
+        return error === undefined ? Effect.void : Effect.fail(error)
+      }
+      pieces.length = 0
+      const result = decoder.push(bytes, pieces)
+      const then = result === false ? next : result === true ? Effect.void : Effect.fail(result)
+      switch (pieces.length) {
+        case 0:
+          return then
+        case 1:
+          return Effect.zipRight(onPiece(pieces[0]!), then)
+        default:
+          return Effect.zipRight(Effect.forEach(pieces, onPiece, { discard: true }), then)
+      }
+    }
+    const next: Effect.Effect<void, E | E2 | HttpBodyError, R | R2> = Effect.flatMap(read, onRead)
+    return onRead(first)
+  })

@@ -8,7 +8,7 @@ import { Duration, Effect, ExecutionStrategy, Exit, Scope, Stream } from "effect
 import { formatAddress } from "../address.js"
 import * as TcpClient from "../tcp/client.js"
 import { printable } from "../text.js"
-import type { TcpConnectError, TcpSocketError } from "../tcp/errors.js"
+import type { TcpConnectError, TcpSocketError, TcpTimeoutError } from "../tcp/errors.js"
 import * as Body from "./body.js"
 import {
   type HttpBodyError,
@@ -55,10 +55,20 @@ export interface HttpGetResponse {
   readonly length: number | undefined
   /** The body, read from the connection as it is pulled; valid within the scope of `get`. */
   readonly body: Stream.Stream<Uint8Array, HttpGetError>
+  /**
+   * The body, each piece handed to `onPiece` in order, the next read only once the Effect it
+   * returned is done: a piece may be a view of the connection's read buffer, which that read
+   * reuses, so `onPiece` writes it out (or decodes it) and keeps nothing of it but a copy. The
+   * fast way to save a body: no Stream stage, no allocation per read. Read the body once, with
+   * `body` or with this; valid within the scope of `get`.
+   */
+  readonly runBody: <E, R>(onPiece: (bytes: Uint8Array) => Effect.Effect<void, E, R>) => Effect.Effect<void, HttpGetError | E, R>
 }
 
 export const defaults = {
   timeout: Duration.seconds(30),
+  /** The connection's read buffer (plain http): how much one read may take from the OS. */
+  readBufferBytes: 1024 * 1024,
   maxRedirects: 5,
   maxHeadBytes: Response.defaultMaxHeadBytes,
   maxInterimResponses: Response.defaultMaxInterimResponses
@@ -76,25 +86,29 @@ const exchange = (url: Url.HttpUrl, options: GetOptions): Effect.Effect<HttpGetR
       connectTimeout: timeout,
       idleTimeout: timeout,
       tls: url.scheme === "https" ? { insecure: options.insecure } : undefined,
-      // While the body's writer is busy, up to 1 MiB may gather: fewer, larger chunks to carry
-      // and to write (a 1 GiB download to a file: 4 s instead of 6.4 s here).
-      readBufferBytes: 1024 * 1024
+      // Reads of up to 1 MiB into one buffer: fewer, larger pieces to carry and to write, and
+      // no 64 KiB buffer per read awaiting the garbage collector.
+      readBufferBytes: defaults.readBufferBytes
     })
     // The idle timeout (the only one set) is a silent server, as the user of a client sees it.
-    const silent = ({ seconds }: { readonly seconds: number }) => new HttpTimeoutError({ server: formatAddress(url), seconds })
-    const reads = Stream.catchTag(connection.reads, "TcpTimeoutError", (error) => Stream.fail(silent(error)))
-    yield* Effect.catchTag(connection.write(Request.get(url)), "TcpTimeoutError", (error) => Effect.fail(silent(error)))
-    // Interim (1xx) heads, such as 103 Early Hints, come before the final one: split skips them.
-    const [head, rest] = yield* Response.split(
+    const timedOut = ({ seconds }: TcpTimeoutError) => new HttpTimeoutError({ server: formatAddress(url), seconds })
+    const silent = <A>(effect: Effect.Effect<A, TcpSocketError | TcpTimeoutError>) =>
+      Effect.catchTag(effect, "TcpTimeoutError", (error) => Effect.fail(timedOut(error)))
+    yield* silent(connection.write(Request.get(url)))
+    // Interim (1xx) heads, such as 103 Early Hints, come before the final one: readHead skips them.
+    const [head, first] = yield* Response.readHead(
       options.maxHeadBytes ?? defaults.maxHeadBytes,
       options.maxInterimResponses ?? defaults.maxInterimResponses
-    )(reads)
+    )(silent(connection.read))
     const length = yield* Body.bodyLength(head)
+    const reads = Stream.catchTag(connection.reads, "TcpTimeoutError", (error) => Stream.fail(timedOut(error)))
+    const readLent = silent(connection.readLent)
     return {
       url,
       head,
       length: length._tag === "Length" ? length.length : undefined,
-      body: Body.decode(length, options.raw)(rest)
+      body: Body.decode(length, options.raw)(first.length === 0 ? reads : Stream.concat(Stream.make(first), reads)),
+      runBody: (onPiece) => Body.run(length, options.raw)(first, readLent, onPiece)
     }
   })
 

@@ -2,8 +2,8 @@
  * The head of an HTTP/1.x response: the bytes up to the first empty line, found whatever the
  * read boundaries are (the empty line may span reads), then parsed into the status line and
  * the headers. Lines end in CRLF or, as RFC 9112 (2.2) lets a recipient accept, a bare LF.
- * `split` takes the head off a connection's reads, skipping interim (1xx) heads, and leaves
- * the body as a Stream.
+ * `readHead` takes the head off a connection's reads, skipping interim (1xx) heads, and leaves
+ * the bytes after it; `split` does the same to a Stream of reads and leaves the body as a Stream.
  */
 import { Chunk, Effect, Either, Option, type Scope, Stream } from "effect"
 import { concat, latin1 } from "../bytes.js"
@@ -116,11 +116,45 @@ export const parseHead = (bytes: Uint8Array): Either.Either<ResponseHead, HttpRe
 }
 
 /**
- * Splits a response into its final head and its body: pulls reads until a head is complete,
- * skips it if it is an interim (1xx) one (at most `maxInterimResponses` of them), and returns the
- * final head with the body, the rest of the reads (pulled on demand, within the scope). Each
- * head is read from the same pull, so interim heads cost nothing once passed. Fails when a head
- * is malformed, over `maxHeadBytes`, or cut off, or when there are too many interim ones.
+ * Reads a response's final head with `read` (whose bytes may be kept: not a `readLent`): pulls
+ * reads until a head is complete, skips it if it is an interim (1xx) one (at most
+ * `maxInterimResponses` of them), and returns the final head with the bytes after it in its read
+ * (the body's first, possibly none). Each head is read from the same reads, so interim heads cost
+ * nothing once passed. Fails when a head is malformed, over `maxHeadBytes`, or cut off, or when
+ * there are too many interim ones.
+ */
+export const readHead = (maxHeadBytes: number = defaultMaxHeadBytes, maxInterimResponses: number = defaultMaxInterimResponses) =>
+<E, R>(read: Effect.Effect<Uint8Array | undefined, E, R>): Effect.Effect<[ResponseHead, Uint8Array], E | HttpResponseError, R> =>
+  Effect.gen(function*() {
+    // Bytes read and not yet scanned: what follows a head in its read is the next head, or the body.
+    let unscanned: Uint8Array | undefined
+    for (let interim = 0;; interim++) {
+      const decoder = new HeadDecoder(maxHeadBytes)
+      let head: ResponseHead | undefined
+      while (head === undefined) {
+        const bytes = unscanned ?? (yield* read)
+        unscanned = undefined
+        if (bytes === undefined) {
+          return yield* new HttpResponseError({ reason: decoder.empty && interim === 0 ? "NoResponse" : "IncompleteHead" })
+        }
+        const bodyStart = decoder.push(bytes)
+        if (bodyStart === -1) {
+          if (decoder.tooLarge) return yield* new HttpResponseError({ reason: "HeadTooLarge", detail: String(maxHeadBytes) })
+          continue
+        }
+        head = yield* parseHead(decoder.head())
+        unscanned = bytes.subarray(bodyStart)
+      }
+      if (head.status >= 200) return [head, unscanned!]
+      if (interim === maxInterimResponses) {
+        return yield* new HttpResponseError({ reason: "TooManyInterimResponses", detail: String(maxInterimResponses) })
+      }
+    }
+  })
+
+/**
+ * Splits a Stream of reads into the response's final head (see `readHead`) and its body, the
+ * rest of the reads (pulled on demand, within the scope).
  */
 export const split = (maxHeadBytes: number = defaultMaxHeadBytes, maxInterimResponses: number = defaultMaxInterimResponses) =>
 <E, R>(
@@ -129,38 +163,18 @@ export const split = (maxHeadBytes: number = defaultMaxHeadBytes, maxInterimResp
   Effect.gen(function*() {
     // A pull rather than Stream.peel: peel turns a failure of the reads after the head into a defect.
     const pull = yield* Stream.toPull(reads)
-    // The reads pulled and not yet scanned are pulled[next...].
+    // What the pull gave and `read` has not handed out yet.
     let pulled: Array<Uint8Array> = []
-    let next = 0
-    for (let interim = 0;; interim++) {
-      const decoder = new HeadDecoder(maxHeadBytes)
-      let head: ResponseHead | undefined
-      while (head === undefined) {
-        if (next === pulled.length) {
-          const chunk = yield* Effect.mapError(pull, Option.getOrElse(() =>
-            new HttpResponseError({ reason: decoder.empty && interim === 0 ? "NoResponse" : "IncompleteHead" })
-          ))
+    const read: Effect.Effect<Uint8Array | undefined, E, R> = Effect.suspend(() =>
+      pulled.length > 0 ? Effect.succeed(pulled.shift()) : Effect.matchEffect(pull, {
+        onFailure: Option.match({ onNone: () => Effect.succeed(undefined), onSome: Effect.fail }),
+        onSuccess: (chunk) => {
           pulled = Chunk.toArray(chunk)
-          next = 0
-          continue
+          return read
         }
-        const read = pulled[next]!
-        const bodyStart = decoder.push(read)
-        if (bodyStart === -1) {
-          if (decoder.tooLarge) return yield* new HttpResponseError({ reason: "HeadTooLarge", detail: String(maxHeadBytes) })
-          next++
-          continue
-        }
-        head = yield* parseHead(decoder.head())
-        // What follows the head in its read is the next head, or the body.
-        pulled[next] = read.subarray(bodyStart)
-      }
-      if (head.status >= 200) {
-        const rest = pulled.slice(next).filter((bytes) => bytes.length > 0)
-        return [head, Stream.concat(Stream.fromIterable(rest), Stream.repeatEffectChunkOption(pull))]
-      }
-      if (interim === maxInterimResponses) {
-        return yield* new HttpResponseError({ reason: "TooManyInterimResponses", detail: String(maxInterimResponses) })
-      }
-    }
+      })
+    )
+    const [head, first] = yield* readHead(maxHeadBytes, maxInterimResponses)(read)
+    const rest = [first, ...pulled].filter((bytes) => bytes.length > 0)
+    return [head, Stream.concat(Stream.fromIterable(rest), Stream.repeatEffectChunkOption(pull))]
   })

@@ -5,7 +5,7 @@
 import { Duration, Effect, Layer, type Scope } from "effect"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
-import { type Connection, fromSocket, TcpConnection, type TcpConnectionOptions } from "./connection.js"
+import { type Connection, fromSocket, onReadInto, TcpConnection, type TcpConnectionOptions } from "./connection.js"
 import { TcpConnectError } from "./errors.js"
 
 export interface TcpClientOptions extends TcpConnectionOptions {
@@ -16,9 +16,10 @@ export interface TcpClientOptions extends TcpConnectionOptions {
   /** Speak TLS: the connection is acquired once the handshake is done (within `connectTimeout`). */
   readonly tls?: TcpClientTlsOptions | undefined
   /**
-   * How many bytes the socket may hold for the reader before it stops reading from the OS
-   * (Node's default is 16 KiB). A bulk download wants more: fewer, larger reads. Plain TCP
-   * only: Node's TLS sockets keep their default.
+   * Plain TCP: read into one buffer of this size, reused from read to read, instead of a new
+   * 64 KiB buffer per read (Node's default). A bulk download wants it: reads of up to this size,
+   * no garbage per read, and `readLent` hands out views of the buffer (`read` copies). TLS
+   * sockets keep Node's reads: they go on delivering into the buffer after `pause()`.
    */
   readonly readBufferBytes?: number | undefined
 }
@@ -44,17 +45,14 @@ const open = (
   onFailure: (error: TcpConnectError) => void
 ): Net.Socket => {
   // allowHalfOpen: after our FIN we still read what the server sends.
-  const options = {
-    host,
-    port,
-    allowHalfOpen: true,
-    noDelay: true,
-    ...(readBufferBytes !== undefined && { readableHighWaterMark: readBufferBytes })
-  }
+  const options = { host, port, allowHalfOpen: true, noDelay: true }
   // Node sends no SNI unless told; an IP address must not be sent as one (RFC 6066).
   const servername = tls?.servername ?? (Net.isIP(host) === 0 ? host : undefined)
   const socket = tls === undefined
-    ? Net.connect(options)
+    ? Net.connect({
+      ...options,
+      ...(readBufferBytes !== undefined && { onread: { buffer: Buffer.allocUnsafe(readBufferBytes), callback: onReadInto } })
+    })
     : Tls.connect({ ...options, ...(servername !== undefined && { servername }), rejectUnauthorized: tls.insecure !== true })
   let connected = false
   const onError = (cause: Error) => {
@@ -83,7 +81,7 @@ export const connect = (options: TcpClientOptions): Effect.Effect<Connection, Tc
         port,
         options,
         // Wrapped at once: the connection's own 'error' listener must be in place before any I/O event.
-        (socket) => resume(Effect.succeed(fromSocket(socket, options))),
+        (socket) => resume(Effect.succeed(fromSocket(socket, options, options.tls === undefined && options.readBufferBytes !== undefined))),
         (error) => resume(Effect.fail(error))
       )
       return Effect.sync(() => socket.destroy())

@@ -30,6 +30,13 @@ export interface Connection {
    */
   readonly read: Effect.Effect<Uint8Array | undefined, TcpError>
   /**
+   * `read` without a copy, where the connection reads into a buffer of its own (a client's
+   * `readBufferBytes`): the bytes are then a view of that buffer, valid until the next read
+   * reuses it. For a loop that is done with each read before it reads again (writes it out,
+   * decodes it): keep nothing of it, or copy. Elsewhere the same as `read`.
+   */
+  readonly readLent: Effect.Effect<Uint8Array | undefined, TcpError>
+  /**
    * The bytes the peer sends as a Stream of `read`s, ending when the peer half-closes. One
    * consumer at a time; a later run continues where the previous one stopped.
    */
@@ -271,6 +278,10 @@ class SocketConnection implements Connection {
     })
   }
 
+  get readLent(): Effect.Effect<Uint8Array | undefined, TcpError> {
+    return this.read
+  }
+
   get reads(): Stream.Stream<Uint8Array, TcpError> {
     return Stream.repeatEffectOption(Effect.flatMap(
       Effect.mapError(this.read, Option.some),
@@ -357,11 +368,54 @@ class SocketConnection implements Connection {
 }
 
 /**
- * Wraps a connected socket (paused: it flows only while a read waits). The caller owns it:
- * `close` it when done (the listener and the client do so when their scopes close).
+ * The `onread` callback of a socket that reads into one buffer of its own: the read goes to the
+ * waiting reader as a view of the buffer, and the socket stops reading from the OS until the
+ * next read (which resumes it), so the buffer is not overwritten while lent. Called with the
+ * socket as `this`. Plain TCP only: a TLS socket goes on delivering after `pause()`, into the
+ * same buffer.
+ * @internal
  */
-export const fromSocket = (socket: Socket, options: TcpConnectionOptions = {}): Connection =>
-  new SocketConnection(socket, limits(options), undefined)
+export function onReadInto(this: Socket, length: number, buffer: Buffer): boolean {
+  const connection = (this as OwnedSocket)[owner]
+  const reader = connection.reader
+  // The socket reads only while a read waits; were it otherwise, a copy is held as a chunk would be.
+  if (reader === undefined) {
+    onData.call(this as OwnedSocket, Buffer.from(buffer.subarray(0, length)))
+    return true
+  }
+  // pause(), not returning false: that would stop the reads without the socket knowing it is paused.
+  this.pause()
+  Metrics.counts.bytesReceived += length
+  connection.reader = undefined
+  reader(Effect.succeed(buffer.subarray(0, length)))
+  return true
+}
+
+const copy = (bytes: Uint8Array | undefined): Uint8Array | undefined => bytes === undefined ? undefined : Buffer.from(bytes)
+
+/**
+ * A connection whose socket reads into one buffer of its own (`onReadInto`): `readLent` lends
+ * views of it; `read`, and so `reads`, copy them, as their bytes may be kept.
+ */
+class BufferedConnection extends SocketConnection {
+  private _copied: Effect.Effect<Uint8Array | undefined, TcpError> | undefined
+
+  override get readLent(): Effect.Effect<Uint8Array | undefined, TcpError> {
+    return super.read
+  }
+
+  override get read(): Effect.Effect<Uint8Array | undefined, TcpError> {
+    return this._copied ??= Effect.map(super.read, copy)
+  }
+}
+
+/**
+ * Wraps a connected socket (paused: it flows only while a read waits). The caller owns it:
+ * `close` it when done (the listener and the client do so when their scopes close). `buffered`:
+ * the socket was made with `onread: { buffer, callback: onReadInto }`.
+ */
+export const fromSocket = (socket: Socket, options: TcpConnectionOptions = {}, buffered = false): Connection =>
+  new (buffered ? BufferedConnection : SocketConnection)(socket, limits(options), undefined)
 
 /**
  * An accepted socket, with the limits of its listener resolved once, in the listener's set of

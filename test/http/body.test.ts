@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Either, Stream } from "effect"
-import { bodyLength, ChunkedDecoder, chunked, contentLength } from "../../src/http/body.js"
+import { type BodyLength, bodyLength, ChunkedDecoder, chunked, contentLength, decode, run } from "../../src/http/body.js"
 import { parseHead } from "../../src/http/response.js"
 
 const bytes = (s: string) => new Uint8Array(Buffer.from(s, "latin1"))
@@ -99,6 +99,64 @@ describe("contentLength", () => {
       const body = yield* Stream.runCollect(contentLength(5)(reads))
       expect(Chunk.toReadonlyArray(body).map(text)).toEqual(["hello"])
       expect(pulled).toBe(1)
+    }))
+})
+
+describe("run", () => {
+  /** Runs `run` over `first` and then `reads`: the body as text, or the error's message (with what came before it); and how many reads it took. */
+  const runReads = (length: BodyLength, raw: boolean, first: string, reads: ReadonlyArray<string>) =>
+    Effect.gen(function*() {
+      const left = reads.map(bytes)
+      let taken = 0
+      let body = ""
+      const read = Effect.sync(() => left.length === 0 ? undefined : (taken++, left.shift()))
+      const result = yield* Effect.either(run(length, raw)(bytes(first), read, (piece) => Effect.sync(() => (body += text(piece)))))
+      return { body: Either.isRight(result) ? body : `${body}|${result.left.message}`, taken }
+    })
+
+  const cases: ReadonlyArray<[string, BodyLength, boolean, string]> = [
+    ["chunked", { _tag: "Chunked" }, false, message],
+    ["chunked, raw", { _tag: "Chunked" }, true, message],
+    ["chunked, truncated", { _tag: "Chunked" }, false, "5\r\nhello\r\n5\r\nwo"],
+    ["chunked, malformed", { _tag: "Chunked" }, false, "3\r\nabcd\r\n"],
+    ["Content-Length", { _tag: "Length", length: 12 }, false, "hello, world and more"],
+    ["Content-Length, truncated", { _tag: "Length", length: 12 }, false, "hello"],
+    ["until the close", { _tag: "UntilClose" }, false, "hello, world"]
+  ]
+
+  it.effect("gives what decode gives, error included, at every split point and for every kind of body", () =>
+    Effect.gen(function*() {
+      for (const [name, length, raw, input] of cases) {
+        for (const reads of splits(input)) {
+          const streamed = yield* decodeReads(decode(length, raw), reads)
+          expect((yield* runReads(length, raw, "", reads)).body, `${name}: ${JSON.stringify(reads)}`).toBe(streamed)
+          // The bytes that came with the head first.
+          const [first = "", ...rest] = reads
+          expect((yield* runReads(length, raw, first, rest)).body, `${name}, first ${JSON.stringify(first)}`).toBe(streamed)
+        }
+      }
+    }))
+
+  it.effect("reads nothing past the body, and nothing at all for an empty one", () =>
+    Effect.gen(function*() {
+      expect(yield* runReads({ _tag: "Length", length: 5 }, false, "", ["hello", "never"])).toEqual({ body: "hello", taken: 1 })
+      expect(yield* runReads({ _tag: "Length", length: 5 }, false, "hello", ["never"])).toEqual({ body: "hello", taken: 0 })
+      expect(yield* runReads({ _tag: "Chunked" }, false, "", ["0\r\n\r\n", "never"])).toEqual({ body: "", taken: 1 })
+      expect(yield* runReads({ _tag: "Length", length: 0 }, false, "", ["never"])).toEqual({ body: "", taken: 0 })
+    }))
+
+  it.live("reads on only once the Effect of the last piece is done", () =>
+    Effect.gen(function*() {
+      const events: Array<string> = []
+      const reads = ["5\r\nhello\r\n", "5\r\nworld\r\n0\r\n\r\n"].map(bytes)
+      const read = Effect.sync(() => {
+        events.push("read")
+        return reads.shift()
+      })
+      const onPiece = (piece: Uint8Array) =>
+        Effect.zipRight(Effect.sleep("10 millis"), Effect.sync(() => events.push(`wrote ${text(piece)}`)))
+      yield* run({ _tag: "Chunked" }, false)(bytes(""), read, onPiece)
+      expect(events).toEqual(["read", "wrote hello", "read", "wrote world"])
     }))
 })
 

@@ -276,6 +276,81 @@ describe("HttpGet.get", () => {
       }))
   })
 
+  describe("runBody", () => {
+    // A block of the counting pattern (`byte i` is `i % 251`) that repeats it seamlessly.
+    const block = Buffer.from(Array.from({ length: 251 * 256 }, (_, i) => i % 251))
+
+    /** A server answering `total` bytes of the pattern, with a Content-Length, as fast as they are taken. */
+    const patterned = (total: number) =>
+      rawServer((socket) => {
+        let sent = 0
+        const pump = () => {
+          while (sent < total) {
+            const chunk = total - sent >= block.length ? block : block.subarray(0, total - sent)
+            sent += chunk.length
+            if (!socket.write(chunk)) return void socket.once("drain", pump)
+          }
+        }
+        socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${total}\r\n\r\n`)
+        pump()
+      })
+
+    /** The offset of the first byte of `bytes` that breaks the pattern from `offset` on, or -1. */
+    const mismatch = (bytes: Uint8Array, offset: number) => bytes.findIndex((byte, i) => byte !== (offset + i) % 251)
+
+    it.scopedLive("lends each piece, intact until its Effect is done: the next read waits for it", () =>
+      Effect.gen(function*() {
+        const total = 16 * MB
+        const port = yield* patterned(total)
+        const response = yield* HttpGet.get(`http://127.0.0.1:${port}/`)
+        const buffers = new Set<ArrayBufferLike>()
+        let offset = 0
+        let pieces = 0
+        yield* response.runBody((piece) =>
+          Effect.gen(function*() {
+            buffers.add(piece.buffer)
+            expect(mismatch(piece, offset)).toBe(-1)
+            // The server goes on sending meanwhile.
+            if (pieces++ % 8 === 0) yield* Effect.sleep("2 millis")
+            expect(mismatch(piece, offset)).toBe(-1)
+            offset += piece.length
+          })
+        )
+        expect(offset).toBe(total)
+        // The bytes after the head came with it, in the read that held the head; the rest are views of one buffer.
+        expect(buffers.size).toBeLessThanOrEqual(2)
+      }))
+
+    it.scopedLive("allocates no buffer per read: 256 MiB leave the memory of ArrayBuffers as it was", () =>
+      Effect.gen(function*() {
+        const total = 256 * MB
+        const port = yield* patterned(total)
+        const response = yield* HttpGet.get(`http://127.0.0.1:${port}/`)
+        const before = process.memoryUsage().arrayBuffers
+        let peak = before
+        let received = 0
+        yield* response.runBody((piece) =>
+          Effect.sync(() => {
+            received += piece.length
+            peak = Math.max(peak, process.memoryUsage().arrayBuffers)
+          })
+        )
+        expect(received).toBe(total)
+        // Node's own reads, a new 64 KiB buffer each, would pile up until a collection (tens of MB).
+        expect((peak - before) / MB).toBeLessThan(8)
+      }), 60_000)
+
+    it.scopedLive("over https, where reads are not lent, gives the body all the same", () =>
+      Effect.gen(function*() {
+        const body = Buffer.alloc(3 * MB + 7, "y")
+        const port = yield* httpsServer((_request, response) => response.end(body))
+        const response = yield* HttpGet.get(`https://127.0.0.1:${port}/`, { insecure: true })
+        const pieces: Array<Uint8Array> = []
+        yield* response.runBody((piece) => Effect.sync(() => pieces.push(piece)))
+        expect(Buffer.concat(pieces).equals(body)).toBe(true)
+      }))
+  })
+
   it.scopedLive("pulls the body from the socket only as it is consumed", () =>
     Effect.gen(function*() {
       let written = 0

@@ -7,7 +7,7 @@ import * as TcpClient from "../../src/tcp/client.js"
 import * as TcpConnection from "../../src/tcp/connection.js"
 import * as TcpListener from "../../src/tcp/listener.js"
 import * as Peer from "../helpers/peer.js"
-import { fullBacklog } from "../helpers/servers.js"
+import { fullBacklog, tcpServer } from "../helpers/servers.js"
 
 const acceptOne = (listener: TcpListener.Listener) =>
   listener.accept.pipe(Stream.runHead, Effect.map(Option.getOrThrow))
@@ -263,6 +263,57 @@ describe("TcpClient", () => {
       yield* Scope.close(scope, Exit.void)
       expect(Chunk.size(yield* Stream.runCollect(server.reads))).toBe(0)
     }))
+
+  describe("with readBufferBytes (one buffer reused from read to read)", () => {
+    /** A client reading with a 64 KiB buffer from a server that floods it with `total` bytes of a counting pattern, then closes. */
+    const flooded = (total: number) =>
+      Effect.gen(function*() {
+        const port = yield* tcpServer((socket) => {
+          void Effect.runPromise(flood(socket, total, Date.now() + 20_000)).then(() => socket.end())
+        })
+        return yield* TcpClient.connect({ port, readBufferBytes: 64 * 1024 })
+      })
+
+    /** The offset of the first byte of `bytes` that breaks the pattern from `offset` on, or -1. */
+    const mismatch = (bytes: Uint8Array, offset: number) => bytes.findIndex((byte, i) => byte !== (offset + i) % 251)
+
+    it.scopedLive("read and reads give copies: every read kept stays as it came", () =>
+      Effect.gen(function*() {
+        const total = 8 * 1024 * 1024
+        const client = yield* flooded(total)
+        const kept = [yield* client.read, yield* client.read].filter((bytes) => bytes !== undefined)
+        kept.push(...(yield* Stream.runCollect(client.reads)))
+        expect(new Set(kept.map((bytes) => bytes.buffer)).size).toBe(kept.length)
+        let offset = 0
+        for (const bytes of kept) {
+          expect(mismatch(bytes, offset)).toBe(-1)
+          offset += bytes.length
+        }
+        expect(offset).toBe(total)
+      }))
+
+    it.scopedLive("readLent lends views of the one buffer, left as they are until the next read", () =>
+      Effect.gen(function*() {
+        const total = 8 * 1024 * 1024
+        const client = yield* flooded(total)
+        const buffers = new Set<ArrayBufferLike>()
+        let offset = 0
+        let reads = 0
+        for (;;) {
+          const bytes = yield* client.readLent
+          if (bytes === undefined) break
+          buffers.add(bytes.buffer)
+          expect(mismatch(bytes, offset)).toBe(-1)
+          // The server goes on sending meanwhile: nothing is read into the buffer while it is lent.
+          if (reads++ % 16 === 0) yield* Effect.sleep("5 millis")
+          expect(mismatch(bytes, offset)).toBe(-1)
+          offset += bytes.length
+        }
+        expect(offset).toBe(total)
+        expect(reads).toBeGreaterThan(total / (64 * 1024) - 1)
+        expect(buffers.size).toBe(1)
+      }))
+  })
 
   it.scopedLive("says the connection was refused when nothing listens", () =>
     Effect.gen(function*() {
