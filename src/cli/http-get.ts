@@ -61,12 +61,6 @@ class HttpStatusError extends Data.TaggedError("HttpStatusError")<{
   }
 }
 
-/**
- * Where a relative output path starts: `pnpm http:get` runs in the project's directory, and pnpm
- * says in INIT_CWD where the user was; run any other way, the current directory.
- */
-const userDirectory = process.env.npm_lifecycle_event === "http:get" ? process.env.INIT_CWD ?? "." : "."
-
 /** `-o -` */
 const toStdout = "-"
 
@@ -202,7 +196,7 @@ export const command = Command.make("http-get", {
     )
     yield* output === toStdout
       ? writeTo("stdout", () => process.stdout, { endOnDone: false })(body)
-      : saveTo(Path.resolve(userDirectory, output))(body)
+      : saveTo(Path.resolve(Cli.userPath("http:get", output)))(body)
     if (head.status < 200 || head.status > 299) {
       return yield* new HttpStatusError({ status: head.status, reason: head.reason, output: output === toStdout ? "stdout" : output })
     }
