@@ -6,6 +6,7 @@
 import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
+import * as Path from "node:path"
 import { bindReason, errorCode, unixAddress } from "../address.js"
 import { TcpListenError } from "./errors.js"
 
@@ -55,6 +56,19 @@ const removeStale = (path: string): Effect.Effect<void, TcpListenError> =>
   })
 
 /**
+ * Why the directory of `path` cannot hold it, if it is missing or no directory: libuv reports
+ * either as EACCES when binding.
+ */
+const directoryError = (path: string): unknown => {
+  try {
+    Fs.opendirSync(Path.dirname(path)).closeSync()
+    return undefined
+  } catch (cause) {
+    return errorCode(cause) === "EACCES" ? undefined : cause
+  }
+}
+
+/**
  * Binds a listener to `path` with `listen` (a server's `listen` as an Effect): checks the path's
  * length first; replaces a stale socket file; then gives the file `mode`, if any.
  * @internal
@@ -71,7 +85,7 @@ export const bind = (
     }
     yield* listen.pipe(
       Effect.catchIf((cause) => errorCode(cause) === "EADDRINUSE", () => Effect.zipRight(removeStale(path), listen)),
-      Effect.mapError((cause) => cause instanceof TcpListenError ? cause : failed(path)(cause))
+      Effect.mapError((cause) => cause instanceof TcpListenError ? cause : failed(path)(directoryError(path) ?? cause))
     )
     // Set once bound: a client may connect in between with the umask's permissions (make its directory private if that matters).
     if (mode !== undefined) {

@@ -4,6 +4,7 @@
  */
 import { Data, Deferred, Duration, Effect, FiberId, type Scope } from "effect"
 import * as Net from "node:net"
+import * as Tls from "node:tls"
 
 /** What a failure message shows of the received text: enough to see, not megabytes. */
 const excerpt = (text: string) =>
@@ -80,11 +81,16 @@ export const connect = (port: number, host = "127.0.0.1"): Effect.Effect<Peer, P
     ({ socket }) => Effect.sync(() => socket.destroy())
   )
 
-/** Connects and writes `total` bytes as fast as the socket takes them, never reading a reply. */
-export const floodWithoutReading = (port: number, total: number, seconds: number) =>
+/**
+ * Connects (in TLS with `tls`, trusting any certificate) and writes `total` bytes as fast as the
+ * socket takes them, never reading a reply.
+ */
+export const floodWithoutReading = (port: number, total: number, seconds: number, tls?: "tls") =>
   Effect.acquireRelease(
     Effect.async<{ socket: Net.Socket; written: () => number }>((resume) => {
-      const socket = Net.connect({ port, host: "127.0.0.1" })
+      const socket = tls === undefined
+        ? Net.connect({ port, host: "127.0.0.1" })
+        : Tls.connect({ port, host: "127.0.0.1", rejectUnauthorized: false })
       socket.pause()
       socket.on("error", () => {})
       let written = 0
@@ -96,7 +102,7 @@ export const floodWithoutReading = (port: number, total: number, seconds: number
           if (!socket.write(block)) return void socket.once("drain", pump)
         }
       }
-      socket.once("connect", () => {
+      socket.once(tls === undefined ? "connect" : "secureConnect", () => {
         pump()
         resume(Effect.succeed({ socket, written: () => written }))
       })
