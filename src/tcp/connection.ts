@@ -18,6 +18,8 @@ import * as Metrics from "../metrics/metrics.js"
 import { TcpSocketError, TcpTimeoutError } from "./errors.js"
 import { isTls, session, tcpSocketOf, type TlsSession } from "./tls.js"
 
+export type { TlsSession } from "./tls.js"
+
 /** What can end a connection's reads or writes with an error. */
 export type TcpError = TcpSocketError | TcpTimeoutError
 

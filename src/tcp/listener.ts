@@ -11,8 +11,10 @@ import { describeError, formatAddress, type SocketAddress, unixAddress } from ".
 import * as Metrics from "../metrics/metrics.js"
 import { type Connection, fromAccepted, limits, sweepIdle, type TcpConnectionOptions } from "./connection.js"
 import { TcpListenError } from "./errors.js"
-import { describeHandshakeFailure, serverOptions, tcpSocketOf, type TcpListenerTlsOptions } from "./tls.js"
+import { describeHandshakeFailure, serverOptions, tcpSocketOf, type TcpListenerTlsOptions, defaults as tlsDefaults } from "./tls.js"
 import * as Unix from "./unix.js"
+
+export type { TcpListenerTlsOptions } from "./tls.js"
 
 /**
  * Server-side connection timeouts default to 300 s idle and 30 s for a write (0 turns one off):
@@ -68,7 +70,8 @@ export const defaults = {
   host: "127.0.0.1",
   backlog: 511,
   idleTimeout: Duration.seconds(300),
-  writeTimeout: Duration.seconds(30)
+  writeTimeout: Duration.seconds(30),
+  tlsHandshakeTimeout: tlsDefaults.handshakeTimeout
 } as const
 
 /** Starts listening as `target` says; fails with the OS error. */
