@@ -99,8 +99,8 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
     const runtime = yield* Effect.runtime<never>()
     const queue = yield* Queue.unbounded<Connection>()
     const open = new Set<Net.Socket>()
-    /** With TLS, the TCP sockets accepted, their handshake done or not: closed with the listener too. */
-    const underTls = new Set<Net.Socket>()
+    /** With TLS, the TCP sockets accepted whose handshake is not done: closed when accepting stops. */
+    const handshaking = new Set<Net.Socket>()
     let deliver = (connection: Connection): unknown => Queue.unsafeOffer(queue, connection)
 
     // allowHalfOpen: a peer's FIN ends our reads but we may still owe it replies. Under TLS, from
@@ -116,7 +116,7 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
       (server) =>
         Effect.async<void>((resume) => {
           for (const socket of open) socket.destroy()
-          for (const socket of underTls) socket.destroy()
+          for (const socket of handshaking) socket.destroy()
           if (!server.listening) return resume(Effect.void)
           server.close(() => resume(Effect.void))
         }).pipe(Effect.zipRight(Queue.shutdown(queue)))
@@ -142,15 +142,18 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
       server.on("connection", (socket: Net.Socket) => deliver(fromAccepted(socket, connectionLimits, open)))
     } else {
       function leave(this: Net.Socket) {
-        underTls.delete(this)
+        handshaking.delete(this)
       }
       server.on("connection", (socket: Net.Socket) => {
         // Asked now, Node keeps it: a failed handshake's log line names the peer.
         void socket.remoteAddress
-        underTls.add(socket)
+        handshaking.add(socket)
         socket.once("close", leave)
       })
       server.on("secureConnection", (socket: Tls.TLSSocket) => {
+        const tcp = tcpSocketOf(socket)
+        handshaking.delete(tcp)
+        tcp.off("close", leave)
         socket.allowHalfOpen = true
         deliver(fromAccepted(socket, connectionLimits, open))
       })
@@ -169,8 +172,11 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
       yield* Effect.addFinalizer(() => Effect.sync(() => clearInterval(sweeper)))
     }
 
-    const stopAccepting = Effect.sync(() => server.listening && server.close()).pipe(
-      // Connections accepted but not yet taken will not be served: close them now.
+    const stopAccepting = Effect.sync(() => {
+      if (server.listening) server.close()
+      for (const socket of handshaking) socket.destroy()
+    }).pipe(
+      // Connections accepted but not yet taken (or still in their TLS handshake) will not be served: close them now.
       Effect.zipRight(Queue.takeAll(queue)),
       Effect.flatMap(Effect.forEach((connection) => connection.close, { discard: true })),
       Effect.zipRight(Queue.shutdown(queue))

@@ -194,6 +194,20 @@ describe("TcpListener with tls", () => {
       yield* silent.closed("1 second")
     }))
 
+  it.scopedLive("stopAccepting closes the connections still in their handshake, and leaves those accepted open", () =>
+    Effect.gen(function*() {
+      const { listener, port } = yield* tlsListener()
+      const client = yield* TcpClient.connect({ port, tls: { ca: cert } })
+      const accepted = yield* acceptOne(listener)
+      const silent = yield* Peer.connect(port)
+      // Its TCP connection is accepted (the handshake waits for it) before accepting stops.
+      yield* Effect.sleep("100 millis")
+      yield* listener.stopAccepting
+      yield* silent.closed("1 second")
+      yield* accepted.write(new TextEncoder().encode("still here"))
+      expect(text(yield* client.read)).toBe("still here")
+    }))
+
   it.scopedLive("fails with reason Tls when the key is not the certificate's, or not PEM", () =>
     Effect.gen(function*() {
       const other = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" })

@@ -3,6 +3,7 @@ import { Effect, Exit, Option, Scope, Stream } from "effect"
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs"
 import * as Net from "node:net"
 import * as Path from "node:path"
+import * as PlatformSocketServer from "../../src/platform/socket-server.js"
 import * as TcpClient from "../../src/tcp/client.js"
 import * as TcpListener from "../../src/tcp/listener.js"
 import { run, scratch } from "../helpers/process.js"
@@ -142,6 +143,15 @@ describe("TcpListener on a Unix socket", () => {
       expect(server.tls?.protocol).toBe("TLSv1.3")
       yield* client.write(new TextEncoder().encode("ping"))
       expect(text(yield* server.read)).toBe("ping")
+    }))
+})
+
+describe("PlatformSocketServer on a Unix socket", () => {
+  it.scopedLive("reports a UnixAddress", () =>
+    Effect.gen(function*() {
+      const path = socketPath("platform")
+      const server = yield* PlatformSocketServer.make({ path })
+      expect(server.address).toEqual({ _tag: "UnixAddress", path })
     }))
 })
 
