@@ -10,6 +10,7 @@ import { type SocketAddress, unixAddress } from "../address.js"
 import { type Connection, fromAccepted, limits, TcpConnection, type TcpConnectionOptions } from "./connection.js"
 import { TcpConnectError } from "./errors.js"
 import type { Pem } from "./tls.js"
+import { tooLong } from "./unix.js"
 
 interface TcpClientCommonOptions extends TcpConnectionOptions {
   /** How long connecting may take (DNS lookup included); default 10 seconds. */
@@ -87,8 +88,11 @@ const open = (
 
 /** Connects; the scope closes the connection. */
 export const connect = (options: TcpClientOptions): Effect.Effect<Connection, TcpConnectError, Scope.Scope> => {
-  const server = options.path === undefined ? { host: options.host ?? defaults.host, port: options.port } : unixAddress(options.path)
-  const connectionLimits = limits(options, options.path)
+  const { path } = options
+  const server = path === undefined ? { host: options.host ?? defaults.host, port: options.port } : unixAddress(path)
+  const long = path === undefined ? undefined : tooLong(path)
+  if (long !== undefined) return Effect.fail(new TcpConnectError({ ...server, reason: "Other", cause: long }))
+  const connectionLimits = limits(options, path)
   return Effect.acquireRelease(
     Effect.async<Connection, TcpConnectError>((resume) => {
       const socket = open(

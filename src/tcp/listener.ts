@@ -162,7 +162,7 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
         socket.destroy()
         Metrics.tlsHandshakeFailures.unsafeUpdate(1, Metrics.noTags)
         const tcp = tcpSocketOf(socket)
-        const peer = path === undefined ? formatAddress({ host: tcp.remoteAddress ?? "unknown", port: tcp.remotePort ?? 0 }) : `unix:${path}`
+        const peer = formatAddress(path === undefined ? { host: tcp.remoteAddress ?? "unknown", port: tcp.remotePort ?? 0 } : unixAddress(path))
         runSync(Effect.logInfo(`TLS handshake with ${peer} failed: ${describeHandshakeFailure(cause)}`).pipe(Effect.annotateLogs({ peer })))
       })
     }

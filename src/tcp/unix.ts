@@ -13,6 +13,16 @@ import { TcpListenError } from "./errors.js"
 /** The longest path of a Unix socket: Linux's `sun_path` holds 108 bytes, its NUL included. */
 export const maxPathBytes = 107
 
+/**
+ * Why `path` cannot be a Unix socket's, if it is too long (Node would use the first 107 bytes of
+ * it without a word).
+ * @internal
+ */
+export const tooLong = (path: string): Error | undefined => {
+  const bytes = Buffer.byteLength(path)
+  return bytes > maxPathBytes ? new Error(`the path is ${bytes} bytes long, a Unix socket's at most ${maxPathBytes}`) : undefined
+}
+
 const failure = (path: string, reason: TcpListenError["reason"], cause: unknown) =>
   new TcpListenError({ ...unixAddress(path), reason, cause })
 
@@ -70,7 +80,7 @@ const directoryError = (path: string): unknown => {
 
 /**
  * Binds a listener to `path` with `listen` (a server's `listen` as an Effect): checks the path's
- * length first; replaces a stale socket file; then gives the file `mode`, if any.
+ * length first (see `tooLong`); replaces a stale socket file; then gives the file `mode`, if any.
  * @internal
  */
 export const bind = (
@@ -79,10 +89,8 @@ export const bind = (
   listen: Effect.Effect<void, unknown>
 ): Effect.Effect<void, TcpListenError> =>
   Effect.gen(function*() {
-    const bytes = Buffer.byteLength(path)
-    if (bytes > maxPathBytes) {
-      return yield* Effect.fail(failure(path, "Other", new Error(`the path is ${bytes} bytes long, a Unix socket's at most ${maxPathBytes}`)))
-    }
+    const long = tooLong(path)
+    if (long !== undefined) return yield* Effect.fail(failure(path, "Other", long))
     yield* listen.pipe(
       Effect.catchIf((cause) => errorCode(cause) === "EADDRINUSE", () => Effect.zipRight(removeStale(path), listen)),
       Effect.mapError((cause) => cause instanceof TcpListenError ? cause : failed(path)(directoryError(path) ?? cause))

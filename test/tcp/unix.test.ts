@@ -165,10 +165,13 @@ describe("TcpClient to a Unix socket", () => {
       expect(error.message).toBe(`cannot connect to unix:${path}: connection refused (ECONNREFUSED)`)
     }))
 
-  it.scopedLive("says so when there is no such file", () =>
+  it.scopedLive("says so when there is no such file, or the path is too long for a Unix socket", () =>
     Effect.gen(function*() {
       const path = socketPath("client-missing")
       const error = yield* Effect.flip(TcpClient.connect({ path }))
       expect(error.message).toBe(`cannot connect to unix:${path}: no such file or directory (ENOENT)`)
+      const long = Path.join(scratch, "y".repeat(120))
+      const tooLong = yield* Effect.flip(TcpClient.connect({ path: long }))
+      expect(tooLong.message).toBe(`cannot connect to unix:${long}: the path is ${Buffer.byteLength(long)} bytes long, a Unix socket's at most 107`)
     }))
 })
