@@ -82,7 +82,8 @@ export class TcpSocketError extends Data.TaggedError("TcpSocketError")<{
   readonly cause: unknown
 }> {
   override get message(): string {
-    return `the connection with ${this.remote} failed: ${describeError(this.cause)}`
+    // Over TLS, a failure may be OpenSSL's (an alert from the peer): told by its reason.
+    return `the connection with ${this.remote} failed: ${describeTlsError(this.cause)}`
   }
 }
 
