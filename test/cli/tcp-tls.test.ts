@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
+import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { lines, rejectsFlags } from "../helpers/cli.js"
 import { sample, scrape } from "../helpers/http.js"
@@ -88,6 +89,21 @@ describe("pnpm start:tcp --tls-cert --tls-key", () => {
         expect.stringMatching(/^error: the connection with 127\.0\.0\.1:\d+ failed: tlsv13 alert certificate required \(ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED\)$/)
       ])
       yield* logged(server, /message="TLS handshake with 127\.0\.0\.1:\d+ failed: peer did not return a certificate \(ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE\)"/)
+    }))
+
+  it.scopedLive("limits and graceful shutdown apply: a client over the limit is told the server is busy; SIGTERM lets the reply owed go out", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("start:tcp", ["--port", "0", "--delay", "1", "--max-connections", "1", ...tlsFlags])
+      const trusting = { ca: readFileSync(cert) }
+      const first = yield* Peer.connect(server.port, "127.0.0.1", trusting)
+      yield* first.waitFor("Welcome!")
+      const second = yield* Peer.connect(server.port, "127.0.0.1", trusting)
+      expect(yield* second.closed()).toBe("Error: server busy\n")
+      yield* first.write("Ada")
+      yield* Effect.sleep("200 millis")
+      server.child.kill("SIGTERM")
+      expect(yield* first.closed()).toBe("Welcome!Hello, Ada!")
+      expect(yield* server.exited).toBe(0)
     }))
 
   it.scopedLive("says which file it cannot read, naming the flag, with exit code 1", () =>

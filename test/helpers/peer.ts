@@ -23,10 +23,12 @@ export interface Peer {
   readonly closed: (timeout?: Duration.DurationInput) => Effect.Effect<string, PeerError>
 }
 
-export const connect = (port: number, host = "127.0.0.1"): Effect.Effect<Peer, PeerError, Scope.Scope> =>
+/** Connects, in TLS with `tls` (Node's client options: `ca`, say); the scope closes the connection. */
+export const connect = (port: number, host = "127.0.0.1", tls?: Tls.ConnectionOptions): Effect.Effect<Peer, PeerError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.async<Peer, PeerError>((resume) => {
-      const socket = Net.connect({ port, host, allowHalfOpen: true })
+      const options = { port, host, allowHalfOpen: true }
+      const socket = tls === undefined ? Net.connect(options) : Tls.connect({ ...options, ...tls })
       let data = ""
       const ended = Deferred.unsafeMake<void>(FiberId.none)
       socket.setEncoding("latin1")
@@ -42,7 +44,7 @@ export const connect = (port: number, host = "127.0.0.1"): Effect.Effect<Peer, P
         Deferred.unsafeDone(ended, Effect.void)
         if (!connected) resume(Effect.fail(new PeerError({ message: `peer: ${error.message}` })))
       })
-      socket.once("connect", () => {
+      socket.once(tls === undefined ? "connect" : "secureConnect", () => {
         connected = true
         resume(Effect.succeed({
           socket,
