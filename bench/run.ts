@@ -6,7 +6,7 @@
  */
 import { Command, Options } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Console, Effect, Fiber, Schedule } from "effect"
+import { Console, Effect, Fiber, Option, Schedule } from "effect"
 import { execFileSync } from "node:child_process"
 import { writeFileSync } from "node:fs"
 import { version } from "../src/version.js"
@@ -68,10 +68,10 @@ const loadCase = (
     } satisfies Row
   }))
 
-const pingPong = (server: Servers.Server, framing: "raw" | "line", connections: number, roundTrips: number) =>
-  loadCase(`ping-pong ${connections}x${roundTrips}`, server, "tcp-pingpong.js", {
-    warmUp: [100, Math.max(20, Math.round(roundTrips * connections / 500)), framing],
-    measured: [connections, roundTrips, framing]
+const pingPong = (server: Servers.Server, framing: "raw" | "line", connections: number, roundTrips: number, tls = false) =>
+  loadCase(`${tls ? "tls " : ""}ping-pong ${connections}x${roundTrips}`, server, "tcp-pingpong.js", {
+    warmUp: [100, Math.max(20, Math.round(roundTrips * connections / 500)), framing, ...(tls ? ["tls"] : [])],
+    measured: [connections, roundTrips, framing, ...(tls ? ["tls"] : [])]
   }, "messages", "msg/s")
 
 const idle = (server: Servers.Server, connections: number) =>
@@ -211,36 +211,47 @@ const command = Command.make("bench", {
   rounds: Options.integer("rounds").pipe(
     Options.withDescription("Rounds of the TCP and HTTP cases, each measuring every server (client) in turn (default 3)."),
     Options.withDefault(3)
+  ),
+  only: Options.text("only").pipe(
+    Options.withDescription("Run only the cases whose kind is one of these, comma-separated: ping-pong, tls, idle, churn, udp, http, start-up."),
+    Options.optional
   )
-}, ({ quick, rounds }) =>
+}, ({ only, quick, rounds }) =>
   Effect.gen(function*() {
     const scale = quick ? 0.05 : 1
     const rows: Array<Row> = []
     const add = (row: Row) => Effect.zipRight(Effect.sync(() => rows.push(row)), Console.error(`  ${row.case}: ${row.server}`))
+    const kinds = Option.map(only, (kinds) => kinds.split(","))
+    const runs = (kind: string) => Option.match(kinds, { onNone: () => true, onSome: (kinds) => kinds.includes(kind) })
     const tcp = [Servers.tcpRaw, Servers.tcpFiber, Servers.tcpProject("raw"), Servers.tcpProject("line"), Servers.tcpPlatform, Servers.tcpPython]
     // Interleaved rounds: the machine's drift shows in every server alike.
     for (let round = 1; round <= rounds; round++) {
       const inRound = (row: Row): Row => ({ ...row, round })
       for (const [connections, roundTrips] of [[100, 2000], [1000, 200]] as const) {
+        if (!runs("ping-pong")) break
         for (const server of tcp) {
           const framing = server === tcp[3] ? "line" : "raw"
           yield* Effect.flatMap(pingPong(server, framing, connections, Math.round(roundTrips * scale)), (row) => add(inRound(row)))
         }
       }
-      for (const server of [Servers.tcpRaw, Servers.tcpFiber, Servers.tcpProject("raw"), Servers.tcpPlatform]) {
+      // TLS: effect-net against node:tls, both with the test certificate.
+      for (const server of runs("tls") ? [Servers.tlsRaw, Servers.tlsProject] : []) {
+        yield* Effect.flatMap(pingPong(server, "raw", 100, Math.round(2000 * scale), true), (row) => add(inRound(row)))
+      }
+      for (const server of runs("idle") ? [Servers.tcpRaw, Servers.tcpFiber, Servers.tcpProject("raw"), Servers.tcpPlatform] : []) {
         yield* Effect.flatMap(idle(server, Math.round(5000 * scale)), (row) => add(inRound(row)))
       }
       const churned = [Servers.tcpRaw, Servers.tcpFiber, Servers.tcpProject("raw"), Servers.tcpProjectLogging, Servers.tcpPlatform, Servers.tcpPython]
-      for (const server of churned) {
+      for (const server of runs("churn") ? churned : []) {
         yield* Effect.flatMap(churn(server, Math.round(10000 * scale)), (row) => add(inRound(row)))
       }
       // curl's own throughput moves by 3x from run to run here: each round compares it with the others anew.
-      for (const row of yield* http(quick ? 64 * MB : 1024 * MB)) yield* add(inRound(row))
+      if (runs("http")) for (const row of yield* http(quick ? 64 * MB : 1024 * MB)) yield* add(inRound(row))
     }
-    for (const server of [Servers.udpRaw, Servers.udpProject, Servers.udpPython]) {
+    for (const server of runs("udp") ? [Servers.udpRaw, Servers.udpProject, Servers.udpPython] : []) {
       yield* Effect.flatMap(udp(server, Math.round(200_000 * scale)), add)
     }
-    for (const row of yield* Effect.scoped(startup)) yield* add(row)
+    if (runs("start-up")) for (const row of yield* Effect.scoped(startup)) yield* add(row)
 
     yield* Console.log(table(rows))
     yield* Console.log(targets(rows))

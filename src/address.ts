@@ -3,15 +3,26 @@
  */
 import { isIPv6 } from "node:net"
 
-/** An IP endpoint as the OS reports it. */
+/**
+ * An endpoint as the OS reports it: an IP address and port, or a Unix domain socket's file
+ * (`path`; then `host` is `unix:PATH` and `port` 0, see `unixAddress`).
+ */
 export interface SocketAddress {
   readonly host: string
   readonly port: number
+  /** A Unix domain socket's path. */
+  readonly path?: string | undefined
 }
 
-/** `127.0.0.1:9999`, or `[::1]:9999` for IPv6 (the form URLs and `nc` users read). */
-export const formatAddress = ({ host, port }: SocketAddress): string =>
-  isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`
+/**
+ * The address of a Unix domain socket. Both ends of a connection on one get it: a client's own
+ * socket has no name, so a server sees each peer as the socket file they met on.
+ */
+export const unixAddress = (path: string): SocketAddress => ({ host: `unix:${path}`, port: 0, path })
+
+/** `127.0.0.1:9999`, `[::1]:9999` for IPv6 (the form URLs and `nc` users read), `unix:PATH` for a Unix socket. */
+export const formatAddress = ({ host, path, port }: SocketAddress): string =>
+  path !== undefined ? `unix:${path}` : isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`
 
 /** The `code` of a Node system error (`ECONNREFUSED`, ...), if it has one. */
 export const errorCode = (cause: unknown): string | undefined =>
@@ -35,6 +46,9 @@ const descriptions: Record<string, string> = {
   EINVAL: "invalid argument",
   EAFNOSUPPORT: "address family not supported (no IPv6 on this machine?)",
   ENOENT: "no such file or directory",
+  ENOTDIR: "a part of the path is not a directory",
+  ENAMETOOLONG: "the path is too long",
+  EPERM: "operation not permitted",
   EISDIR: "is a directory",
   ENOSPC: "no space left on device",
   ELOOP: "too many levels of symbolic links"

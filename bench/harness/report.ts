@@ -27,7 +27,7 @@ export interface Row {
   readonly loadCpu?: number
 }
 
-/** Each case's baseline: the raw Node server, or curl for the HTTP client. */
+/** Each case's baseline: the raw Node server (node:net, or node:tls for TLS), or curl for the HTTP client. */
 const isBaseline = (row: Row) => /baseline 1|raw node:dgram|^curl/.test(row.server)
 const isFloor = (row: Row) => row.server.includes("(floor)")
 const isProject = (row: Row) => row.server.startsWith("effect-net")
@@ -135,6 +135,9 @@ export const targets = (rows: ReadonlyArray<Row>): string => {
     for (const server of projects(name)) {
       const base = (row: Row) => baselineOf(rows, row)
       const floor = (row: Row) => floorOf(rows, row)
+      if (name.startsWith("tls ping-pong")) {
+        checks.push(ratioCheck(rows, server, name, "CPU/msg <= 1.35x node:tls", cpu, base, (r) => r <= 1.35))
+      }
       if (name.startsWith("ping-pong")) {
         const limit = server.includes("line") ? 1.2 : 1.1
         checks.push(ratioCheck(rows, server, name, `CPU/msg <= ${limit}x the bare-fiber floor`, cpu, floor, (r) => r <= limit))

@@ -61,6 +61,12 @@ export const tcpProjectLogging = listening("effect-net raw, info logs", [node, "
 export const tcpRaw = listening("node:net (baseline 1)", [node, "dist/bench/baselines/tcp-raw.js", "0"])
 export const tcpFiber = listening("bare fiber (floor)", [node, "dist/bench/baselines/tcp-fiber.js", "0"])
 export const tcpPlatform = listening("@effect/platform (baseline 2)", [node, "dist/bench/baselines/tcp-platform.js", "0"])
+/** The TLS case: the test certificate (self-signed, the load generator accepts it). */
+const certificate = ["test/fixtures/tls/cert.pem", "test/fixtures/tls/key.pem"] as const
+export const tlsProject = listening("effect-net raw, TLS", [
+  node, "dist/bin/effect-net.js", "tcp-server", "--port", "0", "--delay", "0", "--tls-cert", certificate[0], "--tls-key", certificate[1], ...quiet
+])
+export const tlsRaw = listening("node:tls (baseline 1)", [node, "dist/bench/baselines/tls-raw.js", "0", ...certificate])
 export const tcpPython = tutorialServer("tcp_server.py (baseline 3)", "tcp", "tcp_server.py", ["0"], /Waiting for connection/)
 
 export const udpProject = listening("effect-net", [node, "dist/bin/effect-net.js", "udp-server", "--port", "0", ...quiet])

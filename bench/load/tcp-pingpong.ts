@@ -2,16 +2,19 @@
  * Load generator: `connections` clients, each doing `roundTrips` ping-pongs (send a name, wait
  * for its reply) with the greeting protocol, all at once. Plain node:net callbacks, so that the
  * generator costs as little CPU as possible. Prints one JSON line: messages, elapsed seconds,
- * latency p50/p99 in ms, and the generator's own CPU seconds.
- * Usage: node tcp-pingpong.js PORT CONNECTIONS ROUND_TRIPS [raw|line]
+ * latency p50/p99 in ms, and the generator's own CPU seconds. With `tls`, over TLS (any
+ * certificate accepted); the clock starts once every connection's handshake is done.
+ * Usage: node tcp-pingpong.js PORT CONNECTIONS ROUND_TRIPS [raw|line] [tls]
  */
 import * as Net from "node:net"
+import * as Tls from "node:tls"
 
-const [port, connections, roundTrips, framing] = [
+const [port, connections, roundTrips, framing, tls] = [
   Number(process.argv[2]),
   Number(process.argv[3]),
   Number(process.argv[4]),
-  process.argv[5] ?? "raw"
+  process.argv[5] ?? "raw",
+  process.argv[6] === "tls"
 ]
 const message = Buffer.from(framing === "line" ? "Michael\n" : "Michael")
 const replyLength = ("Hello, Michael!" + (framing === "line" ? "\n" : "")).length
@@ -26,7 +29,8 @@ const clients: Array<() => void> = []
 let opened = 0
 const client = () => {
   opened++
-  const socket = Net.connect({ port, host: "127.0.0.1", noDelay: true })
+  const options = { port, host: "127.0.0.1", noDelay: true }
+  const socket = tls ? Tls.connect({ ...options, rejectUnauthorized: false }) : Net.connect(options)
   let pending = welcomeLength
   let done = 0
   let sentAt = 0n

@@ -3,7 +3,8 @@
  * advice that names this program's flags (the library knows nothing of flags).
  */
 import { Data, Predicate } from "effect"
-import type { BindReason } from "../address.js"
+import { errorCode } from "../address.js"
+import type { TcpListenError } from "../tcp/errors.js"
 
 /** An error with the advice of the command that knows which flag it came from (`--metrics-port`, say). */
 export class Advised extends Data.TaggedError("Advised")<{ readonly error: unknown; readonly advice: string }> {
@@ -15,7 +16,7 @@ export class Advised extends Data.TaggedError("Advised")<{ readonly error: unkno
 const messageOf = (error: unknown): string => error instanceof Error ? error.message : String(error)
 
 /** What to do when binding `--port` (or another flag's port) failed. */
-export const bindAdvice = (reason: BindReason, portFlag = "--port"): string | undefined => {
+export const bindAdvice = (reason: TcpListenError["reason"], portFlag = "--port"): string | undefined => {
   switch (reason) {
     case "AddressInUse":
       return `stop the other server or choose another ${portFlag} (0 picks a free one)`
@@ -23,9 +24,26 @@ export const bindAdvice = (reason: BindReason, portFlag = "--port"): string | un
       return `ports below 1024 need privileges, choose a higher ${portFlag}`
     case "AddressNotAvailable":
       return "use a local address such as 127.0.0.1, ::1 or 0.0.0.0 for --host"
+    case "Tls":
+      return "--tls-key must be the private key of the certificate in --tls-cert, both in PEM"
     case "Other":
       return undefined
   }
+}
+
+/** What to do when listening on the Unix socket of `--unix` failed. */
+const unixListenAdvice = (reason: string | undefined, cause: unknown): string | undefined => {
+  if (reason === "AddressInUse") return "choose another --unix path, or free this one"
+  if (reason === "PermissionDenied") return "--unix needs a directory this user may write to"
+  if (reason === "Tls") return bindAdvice(reason)
+  const code = errorCode(cause)
+  if (code === "ENOENT" || code === "ENOTDIR") return "the directory of --unix must exist"
+  return code === undefined ? "choose a shorter --unix path" : undefined
+}
+
+const unixConnectAdvice: Record<string, string | undefined> = {
+  Refused: "is the server running on that socket? (a socket file left by a server that crashed refuses too)",
+  Other: "check the --unix path"
 }
 
 const connectAdvice: Record<string, string | undefined> = {
@@ -45,12 +63,14 @@ const multicastAdvice: Record<string, string | undefined> = {
 const adviceFor = (error: unknown): string | undefined => {
   if (!Predicate.hasProperty(error, "_tag")) return undefined
   const reason = Predicate.hasProperty(error, "reason") ? String(error.reason) : undefined
+  const unix = Predicate.hasProperty(error, "path") && error.path !== undefined
   switch (error._tag) {
     case "TcpListenError":
+      return unix ? unixListenAdvice(reason, Predicate.hasProperty(error, "cause") ? error.cause : undefined) : bindAdvice(reason as TcpListenError["reason"])
     case "UdpBindError":
-      return bindAdvice(reason as BindReason)
+      return bindAdvice(reason as TcpListenError["reason"])
     case "TcpConnectError":
-      return connectAdvice[reason ?? ""]
+      return (unix ? unixConnectAdvice : connectAdvice)[reason ?? ""] ?? connectAdvice[reason ?? ""]
     case "GreetingClientError":
       return reason === "Timeout" ? "raise --timeout if it is slow" : undefined
     case "UdpMulticastError":

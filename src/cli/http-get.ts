@@ -61,12 +61,6 @@ class HttpStatusError extends Data.TaggedError("HttpStatusError")<{
   }
 }
 
-/**
- * Where a relative output path starts: `pnpm http:get` runs in the project's directory, and pnpm
- * says in INIT_CWD where the user was; run any other way, the current directory.
- */
-const userDirectory = process.env.npm_lifecycle_event === "http:get" ? process.env.INIT_CWD ?? "." : "."
-
 /** `-o -` */
 const toStdout = "-"
 
@@ -236,7 +230,7 @@ export const command = Command.make("http-get", {
       )
     yield* output === toStdout
       ? writeTo("stdout", process.stdout, written)
-      : saveTo(Path.resolve(userDirectory, output), written)
+      : saveTo(Path.resolve(Cli.userPath("http:get", output)), written)
     if (head.status < 200 || head.status > 299) {
       return yield* new HttpStatusError({ status: head.status, reason: head.reason, output: output === toStdout ? "stdout" : output })
     }

@@ -3,7 +3,10 @@
  * one-line error and exit code 2, see `runner.ts`). Defaults come from the library.
  */
 import { Args, HelpDoc, Options, ValidationError } from "@effect/cli"
-import { Duration, Effect, Option } from "effect"
+import * as FileSystem from "@effect/platform/FileSystem"
+import { Data, Duration, Effect, Option } from "effect"
+import * as Path from "node:path"
+import { describeError } from "../address.js"
 import { type Framing, framings } from "../framing.js"
 import { isMulticast } from "../udp/multicast.js"
 
@@ -91,3 +94,36 @@ export const multicastInterface = (use: string) =>
     ),
     Options.optional
   )
+
+/**
+ * A path the user typed, from where they typed it: this repository's pnpm script `script` runs
+ * in the project's directory, and pnpm says in INIT_CWD where the user was; run any other way,
+ * the path as it is (from the current directory).
+ */
+export const userPath = (script: string, path: string): string => {
+  const directory = process.env.npm_lifecycle_event === script ? process.env.INIT_CWD : undefined
+  return directory === undefined ? path : Path.resolve(directory, path)
+}
+
+/** The file a flag names could not be read: a failure at run time (exit code 1), naming the flag. */
+export class FlagFileError extends Data.TaggedError("FlagFileError")<{
+  readonly flag: string
+  readonly path: string
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    return `cannot read ${this.flag} ${this.path}: ${describeError(this.cause)}`
+  }
+}
+
+/** Reads the file `path` that `flag` names (the pnpm script `script` resolves it from the user's directory). */
+export const readFlagFile = (script: string, flag: string, path: string) =>
+  Effect.flatMap(FileSystem.FileSystem, (fs) =>
+    Effect.mapError(
+      fs.readFile(userPath(script, path)),
+      (error) => new FlagFileError({ flag, path, cause: (error._tag === "SystemError" ? error.cause : undefined) ?? error })
+    ))
+
+/** `--unix PATH`: a Unix domain socket instead of a host and port. */
+export const unix = (description: string) =>
+  Options.text("unix").pipe(Options.withDescription(description), Options.optional)

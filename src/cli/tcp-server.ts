@@ -1,16 +1,49 @@
 /**
- * `effect-net tcp-server` (`pnpm start:tcp`): the greeting server on TCP.
+ * `effect-net tcp-server` (`pnpm start:tcp`): the greeting server on TCP, in TLS with
+ * `--tls-cert` and `--tls-key`, on a Unix domain socket with `--unix`.
  */
 import { Command, Options } from "@effect/cli"
-import { Console, Effect } from "effect"
+import { Console, Effect, Option } from "effect"
 import { formatAddress } from "../address.js"
 import * as Greeting from "../greeting/protocol.js"
 import * as TcpGreetingServer from "../greeting/tcp-server.js"
 import * as TcpListener from "../tcp/listener.js"
 import * as TcpServer from "../tcp/server.js"
+import type { TcpListenerTlsOptions } from "../tcp/tls.js"
 import { metricsPort, serveMetrics } from "./metrics.js"
 import * as Cli from "./options.js"
 import { ForceShutdown } from "./runner.js"
+
+const script = "start:tcp"
+
+const file = (name: string, description: string) =>
+  Options.text(name).pipe(Options.withDescription(description), Options.optional)
+
+/** `--unix-mode 660`: octal permissions. */
+const unixMode = Options.text("unix-mode").pipe(
+  Options.withDescription("Permissions of the --unix socket file, in octal, such as 660 (default: what the umask leaves)."),
+  Options.optional,
+  Options.mapEffect((mode) =>
+    Option.isNone(mode) || /^[0-7]{3,4}$/.test(mode.value)
+      ? Effect.succeed(Option.map(mode, (mode) => parseInt(mode, 8)))
+      : Cli.invalid(`--unix-mode must be octal permissions such as 660, got ${mode.value}`)
+  )
+)
+
+/** The TLS options of `--tls-cert`, `--tls-key` and `--tls-ca`, their files read; none without them. */
+const tlsOptions = (cert: Option.Option<string>, key: Option.Option<string>, ca: Option.Option<string>) =>
+  Effect.gen(function*() {
+    if (Option.isSome(cert) !== Option.isSome(key)) return yield* Cli.invalid("--tls-cert and --tls-key go together")
+    if (Option.isNone(cert) || Option.isNone(key)) {
+      return Option.isSome(ca) ? yield* Cli.invalid("--tls-ca needs --tls-cert and --tls-key") : undefined
+    }
+    const options: TcpListenerTlsOptions = {
+      cert: yield* Cli.readFlagFile(script, "--tls-cert", cert.value),
+      key: yield* Cli.readFlagFile(script, "--tls-key", key.value)
+    }
+    if (Option.isNone(ca)) return options
+    return { ...options, ca: yield* Cli.readFlagFile(script, "--tls-ca", ca.value), requestCert: true }
+  })
 
 export const command = Command.make("tcp-server", {
   host: Cli.host(TcpListener.defaults.host),
@@ -26,11 +59,24 @@ export const command = Command.make("tcp-server", {
   idleTimeout: Cli.seconds("idle-timeout", "Close a connection that sends nothing for this many seconds; 0 never does", TcpListener.defaults.idleTimeout),
   writeTimeout: Cli.seconds("write-timeout", "Cut off a client that does not read our replies for this many seconds; 0 never does", TcpListener.defaults.writeTimeout),
   shutdownGrace: Cli.seconds("shutdown-grace", "On SIGINT/SIGTERM/SIGHUP, seconds to let connections finish before closing them", TcpServer.defaults.shutdownGrace),
+  tlsCert: file("tls-cert", "Speak TLS with the certificate in this file (PEM: the certificate, then any intermediates); needs --tls-key."),
+  tlsKey: file("tls-key", "The private key of --tls-cert, in this file (PEM, unencrypted)."),
+  tlsCa: file("tls-ca", "Ask each client for a certificate, and accept only those signed by a CA in this file (PEM)."),
+  unix: Cli.unix("Listen on a Unix domain socket at this path instead of --host and --port; a socket file left by a crashed run is replaced, and the file is removed on exit."),
+  unixMode,
   metricsPort
-}, ({ host, port, idleTimeout, writeTimeout, metricsPort, ...options }) =>
+}, ({ host, idleTimeout, metricsPort, port, tlsCa, tlsCert, tlsKey, unix, unixMode, writeTimeout, ...options }) =>
   Effect.gen(function*() {
-    const listener = yield* TcpListener.make({ host, port, idleTimeout, writeTimeout })
-    yield* Console.log(`listening on tcp://${formatAddress(listener.address)}`)
+    if (Option.isSome(unixMode) && Option.isNone(unix)) return yield* Cli.invalid("--unix-mode needs --unix")
+    const tls = yield* tlsOptions(tlsCert, tlsKey, tlsCa)
+    const path = Option.getOrUndefined(Option.map(unix, (path) => Cli.userPath(script, path)))
+    const listener = yield* TcpListener.make({ host, port, idleTimeout, writeTimeout, tls, path, mode: Option.getOrUndefined(unixMode) })
+    const { address } = listener
+    yield* Console.log(
+      address.path !== undefined
+        ? `listening on unix:${address.path}${tls === undefined ? "" : " (TLS)"}`
+        : `listening on ${tls === undefined ? "tcp" : "tls"}://${formatAddress(address)}`
+    )
     const forceShutdown = yield* ForceShutdown
     yield* serveMetrics(host, metricsPort)
     return yield* TcpGreetingServer.serve({ ...options, forceShutdown }).pipe(

@@ -28,6 +28,10 @@ export const acceptErrors = counter(
   "effect_net_tcp_accept_errors_total",
   "Failed accepts, such as EMFILE when the process is out of file descriptors"
 )
+export const tlsHandshakeFailures = counter(
+  "effect_net_tcp_tls_handshake_failures_total",
+  "TLS handshakes that failed or did not finish in time (a client not speaking TLS, or not trusting our certificate)"
+)
 export const bytesReceived = counter("effect_net_tcp_bytes_received_total", "Bytes read from TCP connections")
 export const bytesSent = counter("effect_net_tcp_bytes_sent_total", "Bytes written to TCP connections")
 export const messagesReceived = counter("effect_net_messages_received_total", "Greeting messages received (TCP and UDP)")
@@ -93,6 +97,7 @@ for (
     connectionsRejected,
     connectionsTimedOut,
     acceptErrors,
+    tlsHandshakeFailures,
     bytesReceived,
     bytesSent,
     messagesReceived,

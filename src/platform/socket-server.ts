@@ -86,8 +86,9 @@ export const make = (
     const listener = yield* TcpListener.make(options).pipe(
       Effect.mapError((cause) => new SocketServer.SocketServerError({ reason: "Open", cause }))
     )
+    const { host, path, port } = listener.address
     return SocketServer.SocketServer.of({
-      address: { _tag: "TcpAddress", hostname: listener.address.host, port: listener.address.port },
+      address: path === undefined ? { _tag: "TcpAddress", hostname: host, port } : { _tag: "UnixAddress", path },
       run: (handler) =>
         TcpServer.serve((connection) => serveSocket(handler, connection, options), options).pipe(
           Effect.provideService(TcpListener.TcpListener, listener)

@@ -168,7 +168,7 @@ export const fromConnection = (connection: Connection, options: PlatformSocketOp
   )
 }
 
-export interface NetOptions extends TcpClient.TcpClientOptions, PlatformSocketOptions {}
+export type NetOptions = TcpClient.TcpClientOptions & PlatformSocketOptions
 
 /**
  * A client socket: each `run` connects with `TcpClient.connect` (within `connectTimeout`, TLS

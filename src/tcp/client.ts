@@ -1,16 +1,18 @@
 /**
  * A TCP client connection as a scoped resource: connected when acquired (within a timeout),
- * closed when the scope closes. With `tls`, the same connection runs over `node:tls`.
+ * closed when the scope closes. With `tls`, the same connection runs over `node:tls`; with
+ * `path`, over a Unix domain socket.
  */
 import { Duration, Effect, Layer, type Scope } from "effect"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
-import { type Connection, fromSocket, onReadInto, TcpConnection, type TcpConnectionOptions } from "./connection.js"
+import { type SocketAddress, unixAddress } from "../address.js"
+import { type Connection, fromConnected, limits, onReadInto, TcpConnection, type TcpConnectionOptions } from "./connection.js"
 import { TcpConnectError } from "./errors.js"
+import type { Pem } from "./tls.js"
+import { tooLong } from "./unix.js"
 
-export interface TcpClientOptions extends TcpConnectionOptions {
-  readonly host?: string | undefined
-  readonly port: number
+interface TcpClientCommonOptions extends TcpConnectionOptions {
   /** How long connecting may take (DNS lookup included); default 10 seconds. */
   readonly connectTimeout?: Duration.DurationInput | undefined
   /** Speak TLS: the connection is acquired once the handshake is done (within `connectTimeout`). */
@@ -24,11 +26,21 @@ export interface TcpClientOptions extends TcpConnectionOptions {
   readonly readBufferBytes?: number | undefined
 }
 
+/** Where to connect: a host (default 127.0.0.1) and port, or the `path` of a Unix domain socket. */
+export type TcpClientOptions =
+  & TcpClientCommonOptions
+  & (
+    | { readonly host?: string | undefined; readonly port: number; readonly path?: undefined }
+    | { readonly path: string; readonly host?: undefined; readonly port?: undefined }
+  )
+
 export interface TcpClientTlsOptions {
   /** The name sent for SNI and checked against the certificate; default `host` (SNI only for a name, not an IP). */
   readonly servername?: string | undefined
   /** Accept a certificate that does not verify (self-signed, expired, other name); default false. */
   readonly insecure?: boolean | undefined
+  /** Trust only these CAs (PEM), instead of Node's root CAs: a private CA's, or a self-signed certificate itself. */
+  readonly ca?: Pem | undefined
 }
 
 export const defaults = {
@@ -38,28 +50,37 @@ export const defaults = {
 
 /** Starts connecting, in plain TCP or in TLS; `onReady` gets the socket once it is ready for data. */
 const open = (
-  host: string,
-  port: number,
+  server: SocketAddress,
   { readBufferBytes, tls }: TcpClientOptions,
   onReady: (socket: Net.Socket) => void,
   onFailure: (error: TcpConnectError) => void
 ): Net.Socket => {
+  const { host, path, port } = server
   // allowHalfOpen: after our FIN we still read what the server sends.
-  const options = { host, port, allowHalfOpen: true, noDelay: true }
+  const options = {
+    ...(path === undefined ? { host, port } : { path }),
+    allowHalfOpen: true,
+    noDelay: true
+  }
   // Node sends no SNI unless told; an IP address must not be sent as one (RFC 6066).
-  const servername = tls?.servername ?? (Net.isIP(host) === 0 ? host : undefined)
+  const servername = tls?.servername ?? (path === undefined && Net.isIP(host) === 0 ? host : undefined)
   const socket = tls === undefined
     ? Net.connect({
       ...options,
       ...(readBufferBytes !== undefined && { onread: { buffer: Buffer.allocUnsafe(readBufferBytes), callback: onReadInto } })
     })
-    : Tls.connect({ ...options, ...(servername !== undefined && { servername }), rejectUnauthorized: tls.insecure !== true })
+    : Tls.connect({
+      ...options,
+      ...(servername !== undefined && { servername }),
+      ...(tls.ca !== undefined && { ca: tls.ca as Tls.ConnectionOptions["ca"] }),
+      rejectUnauthorized: tls.insecure !== true
+    })
   let connected = false
   const onError = (cause: Error) => {
-    if (!connected) return onFailure(TcpConnectError.fromCause(host, port, cause))
+    if (!connected) return onFailure(TcpConnectError.fromCause(host, port, cause, path))
     // Connected, so the TLS handshake failed. Node records why it rejected a certificate.
     const reason = (socket as Tls.TLSSocket).authorizationError === null ? "Tls" : "Certificate"
-    onFailure(new TcpConnectError({ host, port, reason, cause }))
+    onFailure(new TcpConnectError({ host, port, path, reason, cause }))
   }
   socket.once("error", onError)
   socket.once("connect", () => (connected = true))
@@ -72,16 +93,18 @@ const open = (
 
 /** Connects; the scope closes the connection. */
 export const connect = (options: TcpClientOptions): Effect.Effect<Connection, TcpConnectError, Scope.Scope> => {
-  const host = options.host ?? defaults.host
-  const { port } = options
+  const { path } = options
+  const server = path === undefined ? { host: options.host ?? defaults.host, port: options.port } : unixAddress(path)
+  const long = path === undefined ? undefined : tooLong(path)
+  if (long !== undefined) return Effect.fail(new TcpConnectError({ ...server, reason: "Other", cause: long }))
+  const connectionLimits = limits(options, path)
   return Effect.acquireRelease(
     Effect.async<Connection, TcpConnectError>((resume) => {
       const socket = open(
-        host,
-        port,
+        server,
         options,
         // Wrapped at once: the connection's own 'error' listener must be in place before any I/O event.
-        (socket) => resume(Effect.succeed(fromSocket(socket, options, options.tls === undefined && options.readBufferBytes !== undefined))),
+        (socket) => resume(Effect.succeed(fromConnected(socket, connectionLimits, undefined, options.tls === undefined && options.readBufferBytes !== undefined))),
         (error) => resume(Effect.fail(error))
       )
       return Effect.sync(() => socket.destroy())
@@ -90,7 +113,7 @@ export const connect = (options: TcpClientOptions): Effect.Effect<Connection, Tc
       Effect.interruptible,
       Effect.timeoutFail({
         duration: options.connectTimeout ?? defaults.connectTimeout,
-        onTimeout: () => new TcpConnectError({ host, port, reason: "Timeout" })
+        onTimeout: () => new TcpConnectError({ ...server, reason: "Timeout" })
       })
     ),
     (connection) => connection.close

@@ -12,17 +12,26 @@
  */
 import { Context, Duration, Effect, Option, Stream } from "effect"
 import type { Socket } from "node:net"
-import { formatAddress, type SocketAddress } from "../address.js"
+import { formatAddress, type SocketAddress, unixAddress } from "../address.js"
 import { type Decoder, type FramingError, LineTimeoutError, type Message } from "../framing.js"
 import * as Metrics from "../metrics/metrics.js"
 import { TcpSocketError, TcpTimeoutError } from "./errors.js"
+import { isTls, session, tcpSocketOf, type TlsSession } from "./tls.js"
+
+export type { TlsSession } from "./tls.js"
 
 /** What can end a connection's reads or writes with an error. */
 export type TcpError = TcpSocketError | TcpTimeoutError
 
 export interface Connection {
+  /** Both ends' addresses; on a Unix domain socket, both are its file's (see `unixAddress`). */
   readonly local: SocketAddress
   readonly remote: SocketAddress
+  /**
+   * The TLS session, on a TLS connection: the protocol, whether the peer's certificate verified,
+   * the certificate itself (`peerCertificate.subject`). Asked of the socket when read.
+   */
+  readonly tls?: TlsSession | undefined
   /**
    * The next read: the bytes the peer sent since the last one, waiting for some if there are
    * none; `undefined` once the peer has finished sending (FIN). Nothing is read from the OS
@@ -77,19 +86,26 @@ const toMillis = (input: Duration.DurationInput | undefined): number | undefined
   return Number.isFinite(millis) && millis > 0 ? millis : undefined
 }
 
-/** The timeouts of a connection, in milliseconds: one object shared by all a listener accepts. */
+/**
+ * The timeouts of a connection, in milliseconds, and the path of its Unix domain socket, if it
+ * is on one: one object shared by all a listener accepts.
+ */
 export interface Limits {
   readonly idleMillis: number | undefined
   readonly writeMillis: number | undefined
+  /** A Unix socket's path: its connections' addresses (Node knows none). */
+  readonly path: string | undefined
 }
 
 /**
- * Resolves `TcpConnectionOptions` once, for every connection made with them.
+ * Resolves `TcpConnectionOptions` once, for every connection made with them (on the Unix socket
+ * at `path`, if given).
  * @internal
  */
-export const limits = (options: TcpConnectionOptions): Limits => ({
+export const limits = (options: TcpConnectionOptions, path?: string): Limits => ({
   idleMillis: toMillis(options.idleTimeout),
-  writeMillis: toMillis(options.writeTimeout)
+  writeMillis: toMillis(options.writeTimeout),
+  path
 })
 
 type Resume<A> = (effect: Effect.Effect<A, TcpError>) => void
@@ -128,6 +144,16 @@ function onClose(this: OwnedSocket) {
   clearTimeout(connection.idleTimer)
   connection.open?.delete(this)
   connection.wakeAll()
+}
+
+/** Resets a TCP connection, or the TCP socket under a TLS one (Node resets TCP handles only). */
+const reset = (socket: Socket) => {
+  try {
+    tcpSocketOf(socket).resetAndDestroy()
+  } catch {
+    // Not TCP underneath (a Unix socket): closed, its buffer goes with it.
+    socket.destroy()
+  }
 }
 
 /** Milliseconds since this module loaded: small enough to stay a small integer in an object field. */
@@ -194,11 +220,19 @@ class SocketConnection implements Connection {
   }
 
   get remote(): SocketAddress {
+    const path = this.limits.path
+    if (path !== undefined) return unixAddress(path)
     return { host: this.socket.remoteAddress ?? "unknown", port: this.socket.remotePort ?? 0 }
   }
 
   get local(): SocketAddress {
+    const path = this.limits.path
+    if (path !== undefined) return unixAddress(path)
     return { host: this.socket.localAddress ?? "unknown", port: this.socket.localPort ?? 0 }
+  }
+
+  get tls(): TlsSession | undefined {
+    return isTls(this.socket) ? session(this.socket) : undefined
   }
 
   get peer(): string {
@@ -223,7 +257,7 @@ class SocketConnection implements Connection {
     if (this.failure !== undefined) return
     this.failure = error
     Metrics.connectionsTimedOut.unsafeUpdate(1, Metrics.noTags)
-    if (error.kind === "Write") this.socket.resetAndDestroy()
+    if (error.kind === "Write") reset(this.socket)
     else this.socket.destroy()
   }
 
@@ -411,19 +445,19 @@ class BufferedConnection extends SocketConnection {
 
 /**
  * Wraps a connected socket (paused: it flows only while a read waits). The caller owns it:
- * `close` it when done (the listener and the client do so when their scopes close). `buffered`:
- * the socket was made with `onread: { buffer, callback: onReadInto }`.
+ * `close` it when done (the listener and the client do so when their scopes close).
  */
-export const fromSocket = (socket: Socket, options: TcpConnectionOptions = {}, buffered = false): Connection =>
-  new (buffered ? BufferedConnection : SocketConnection)(socket, limits(options), undefined)
+export const fromSocket = (socket: Socket, options: TcpConnectionOptions = {}): Connection =>
+  new SocketConnection(socket, limits(options), undefined)
 
 /**
- * An accepted socket, with the limits of its listener resolved once, in the listener's set of
- * open sockets until it closes.
+ * A socket with its limits resolved once: an accepted one in its listener's set of open sockets
+ * until it closes; a client's in none. `buffered`: the socket was made with
+ * `onread: { buffer, callback: onReadInto }`.
  * @internal
  */
-export const fromAccepted = (socket: Socket, limits: Limits, open: Set<Socket>): Connection =>
-  new SocketConnection(socket, limits, open)
+export const fromConnected = (socket: Socket, limits: Limits, open: Set<Socket> | undefined, buffered = false): Connection =>
+  new (buffered ? BufferedConnection : SocketConnection)(socket, limits, open)
 
 /**
  * What a message handler returns: nothing (or `true`) to go on, `false` to stop reading (the

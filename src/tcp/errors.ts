@@ -5,24 +5,33 @@
 import { Data } from "effect"
 import { type BindReason, bindReason, describeError, errorCode, formatAddress } from "../address.js"
 
-/** Binding a listener failed. */
+/**
+ * Binding a listener failed. With a Unix socket `path`, `AddressInUse` is a server listening on
+ * it, or a file that is not a socket in the way. `Tls`: the certificate or key is unusable (not
+ * PEM, or a key that is not the certificate's).
+ */
 export class TcpListenError extends Data.TaggedError("TcpListenError")<{
   readonly host: string
   readonly port: number
-  readonly reason: BindReason
+  /** The Unix domain socket's path, when it was one. */
+  readonly path?: string | undefined
+  readonly reason: BindReason | "Tls"
   readonly cause: unknown
 }> {
-  static fromCause(host: string, port: number, cause: unknown): TcpListenError {
-    return new TcpListenError({ host, port, reason: bindReason(cause), cause })
+  static fromCause(host: string, port: number, cause: unknown, path?: string): TcpListenError {
+    return new TcpListenError({ host, port, path, reason: bindReason(cause), cause })
   }
 
   override get message(): string {
-    return `cannot listen on ${formatAddress(this)}: ${describeError(this.cause)}`
+    const where = `cannot listen on ${formatAddress(this)}`
+    return this.reason === "Tls"
+      ? `${where}: the TLS certificate or key is unusable: ${describeTlsError(this.cause)}`
+      : `${where}: ${describeError(this.cause)}`
   }
 }
 
 /** A TLS failure: system errors (a reset) as usual, OpenSSL's and Node's certificate errors by their reason and code. */
-const describeTlsError = (cause: unknown): string => {
+export const describeTlsError = (cause: unknown): string => {
   if (!(cause instanceof Error) || "syscall" in cause) return describeError(cause)
   // OpenSSL's errors carry a short `reason` ("wrong version number") beside a long message.
   const reason = "reason" in cause && typeof cause.reason === "string" ? cause.reason : cause.message
@@ -34,11 +43,13 @@ const describeTlsError = (cause: unknown): string => {
 export class TcpConnectError extends Data.TaggedError("TcpConnectError")<{
   readonly host: string
   readonly port: number
+  /** The Unix domain socket's path, when it was one. */
+  readonly path?: string | undefined
   /** `Tls`: the TLS handshake failed; `Certificate`: the server's TLS certificate is not trusted. */
   readonly reason: "Refused" | "Timeout" | "Unresolved" | "Tls" | "Certificate" | "Other"
   readonly cause?: unknown
 }> {
-  static fromCause(host: string, port: number, cause: unknown): TcpConnectError {
+  static fromCause(host: string, port: number, cause: unknown, path?: string): TcpConnectError {
     const code = errorCode(cause)
     const reason = code === "ECONNREFUSED"
       ? "Refused"
@@ -47,7 +58,7 @@ export class TcpConnectError extends Data.TaggedError("TcpConnectError")<{
       : code === "ETIMEDOUT"
       ? "Timeout"
       : "Other"
-    return new TcpConnectError({ host, port, reason, cause })
+    return new TcpConnectError({ host, port, path, reason, cause })
   }
 
   override get message(): string {
@@ -71,7 +82,8 @@ export class TcpSocketError extends Data.TaggedError("TcpSocketError")<{
   readonly cause: unknown
 }> {
   override get message(): string {
-    return `the connection with ${this.remote} failed: ${describeError(this.cause)}`
+    // Over TLS, a failure may be OpenSSL's (an alert from the peer): told by its reason.
+    return `the connection with ${this.remote} failed: ${describeTlsError(this.cause)}`
   }
 }
 

@@ -1,13 +1,20 @@
 /**
  * A listening TCP socket as a scoped resource: bound when acquired, and on scope close it stops
- * accepting and closes every connection it accepted that is still open.
+ * accepting and closes every connection it accepted that is still open. With `tls`, it speaks
+ * TLS (a connection is accepted once its handshake is done); with `path`, it listens on a Unix
+ * domain socket.
  */
 import { Context, Duration, Effect, Layer, Queue, Runtime, type Scope, Stream } from "effect"
 import * as Net from "node:net"
-import { describeError, type SocketAddress } from "../address.js"
+import * as Tls from "node:tls"
+import { describeError, formatAddress, type SocketAddress, unixAddress } from "../address.js"
 import * as Metrics from "../metrics/metrics.js"
-import { type Connection, fromAccepted, limits, sweepIdle, type TcpConnectionOptions } from "./connection.js"
+import { type Connection, fromConnected, limits, sweepIdle, type TcpConnectionOptions } from "./connection.js"
 import { TcpListenError } from "./errors.js"
+import { describeHandshakeFailure, serverOptions, tcpSocketOf, type TcpListenerTlsOptions, defaults as tlsDefaults } from "./tls.js"
+import * as Unix from "./unix.js"
+
+export type { TcpListenerTlsOptions } from "./tls.js"
 
 /**
  * Server-side connection timeouts default to 300 s idle and 30 s for a write (0 turns one off):
@@ -20,10 +27,24 @@ export interface TcpListenerOptions extends TcpConnectionOptions {
   readonly port?: number | undefined
   /** Length of the kernel's queue of connections not yet accepted. */
   readonly backlog?: number | undefined
+  /**
+   * Listen on a Unix domain socket at this path (at most 107 bytes) instead of `host` and
+   * `port`. A socket file left by a crashed run is replaced when nothing listens on it; the
+   * file is removed when the listener closes.
+   */
+  readonly path?: string | undefined
+  /** With `path`: the socket file's permissions, such as `0o660` (default: what the umask leaves). */
+  readonly mode?: number | undefined
+  /**
+   * Speak TLS with this certificate and key (see `TcpListenerTlsOptions`). A connection is
+   * accepted once its handshake is done; a failed handshake is logged (at info) and counted
+   * (`effect_net_tcp_tls_handshake_failures_total`), and closes that connection only.
+   */
+  readonly tls?: TcpListenerTlsOptions | undefined
 }
 
 export interface Listener {
-  /** The bound address, with the real port when port 0 was asked. */
+  /** The bound address, with the real port when port 0 was asked (a Unix socket's: see `unixAddress`). */
   readonly address: SocketAddress
   /**
    * Accepted connections, in order. Each is open until its `close`, or until the listener's
@@ -49,45 +70,60 @@ export const defaults = {
   host: "127.0.0.1",
   backlog: 511,
   idleTimeout: Duration.seconds(300),
-  writeTimeout: Duration.seconds(30)
+  writeTimeout: Duration.seconds(30),
+  tlsHandshakeTimeout: tlsDefaults.handshakeTimeout
 } as const
+
+/** Starts listening as `target` says; fails with the OS error. */
+const listen = (server: Net.Server, target: Net.ListenOptions) =>
+  Effect.async<void, Error>((resume) => {
+    const onError = (cause: Error) => resume(Effect.fail(cause))
+    server.once("error", onError)
+    server.listen(target, () => {
+      server.off("error", onError)
+      resume(Effect.void)
+    })
+  })
 
 /** Binds and listens; the scope owns the listening socket and every accepted connection. */
 export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, TcpListenError, Scope.Scope> =>
   Effect.gen(function*() {
+    const { path, tls } = options
     const host = options.host ?? defaults.host
     const port = options.port ?? 0
+    const backlog = options.backlog ?? defaults.backlog
     const connectionLimits = limits({
       idleTimeout: options.idleTimeout ?? defaults.idleTimeout,
       writeTimeout: options.writeTimeout ?? defaults.writeTimeout
-    })
+    }, path)
     const runtime = yield* Effect.runtime<never>()
     const queue = yield* Queue.unbounded<Connection>()
     const open = new Set<Net.Socket>()
+    /** With TLS, the TCP sockets accepted whose handshake is not done: closed when accepting stops. */
+    const handshaking = new Set<Net.Socket>()
     let deliver = (connection: Connection): unknown => Queue.unsafeOffer(queue, connection)
 
+    // allowHalfOpen: a peer's FIN ends our reads but we may still owe it replies. Under TLS, from
+    // the handshake's end on: a peer that hangs up during the handshake is closed at once.
+    // pauseOnConnect: nothing is read until the handler pulls. Under TLS, the handshake reads
+    // (Node starts it), and then up to a buffer's worth (16 KiB) waits for the handler's pull.
+    const netOptions = { allowHalfOpen: tls === undefined, pauseOnConnect: true, noDelay: true }
     const server = yield* Effect.acquireRelease(
-      Effect.async<Net.Server, TcpListenError>((resume) => {
-        // allowHalfOpen: a peer's FIN ends our reads but we may still owe it replies.
-        // pauseOnConnect: nothing is read until the handler pulls.
-        const server = Net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true })
-        const onError = (cause: Error) => {
-          server.close()
-          resume(Effect.fail(TcpListenError.fromCause(host, port, cause)))
-        }
-        server.once("error", onError)
-        server.listen({ host, port, backlog: options.backlog ?? defaults.backlog }, () => {
-          server.off("error", onError)
-          resume(Effect.succeed(server))
-        })
+      Effect.try({
+        try: () => tls === undefined ? Net.createServer(netOptions) : Tls.createServer({ ...netOptions, ...serverOptions(tls) }),
+        catch: (cause) => new TcpListenError({ ...(path === undefined ? { host, port } : unixAddress(path)), reason: "Tls", cause })
       }),
       (server) =>
         Effect.async<void>((resume) => {
           for (const socket of open) socket.destroy()
+          for (const socket of handshaking) socket.destroy()
           if (!server.listening) return resume(Effect.void)
           server.close(() => resume(Effect.void))
         }).pipe(Effect.zipRight(Queue.shutdown(queue)))
     )
+    yield* path === undefined
+      ? Effect.mapError(listen(server, { host, port, backlog }), (cause) => TcpListenError.fromCause(host, port, cause))
+      : Unix.bind(path, options.mode, listen(server, { path, backlog }))
 
     // After binding, errors are accept failures (EMFILE and the like). libuv keeps listening and,
     // out of descriptors, closes what it cannot accept; we count them and log once a second at most.
@@ -102,15 +138,45 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
       runSync(Effect.logWarning(`accept failed ${unlogged} time(s): ${describeError(cause)}; still listening`))
       unlogged = 0
     })
-    server.on("connection", (socket: Net.Socket) => deliver(fromAccepted(socket, connectionLimits, open)))
+    if (tls === undefined) {
+      server.on("connection", (socket: Net.Socket) => deliver(fromConnected(socket, connectionLimits, open)))
+    } else {
+      function leave(this: Net.Socket) {
+        handshaking.delete(this)
+      }
+      server.on("connection", (socket: Net.Socket) => {
+        // Asked now, Node keeps it: a failed handshake's log line names the peer.
+        void socket.remoteAddress
+        handshaking.add(socket)
+        socket.once("close", leave)
+      })
+      server.on("secureConnection", (socket: Tls.TLSSocket) => {
+        const tcp = tcpSocketOf(socket)
+        handshaking.delete(tcp)
+        tcp.off("close", leave)
+        socket.allowHalfOpen = true
+        deliver(fromConnected(socket, connectionLimits, open))
+      })
+      // Node has already ended the handshake (or does so now): one line and a count, and that connection closed.
+      server.on("tlsClientError", (cause: Error, socket: Tls.TLSSocket) => {
+        socket.destroy()
+        Metrics.tlsHandshakeFailures.unsafeUpdate(1, Metrics.noTags)
+        const tcp = tcpSocketOf(socket)
+        const peer = formatAddress(path === undefined ? { host: tcp.remoteAddress ?? "unknown", port: tcp.remotePort ?? 0 } : unixAddress(path))
+        runSync(Effect.logInfo(`TLS handshake with ${peer} failed: ${describeHandshakeFailure(cause)}`).pipe(Effect.annotateLogs({ peer })))
+      })
+    }
     const { idleMillis } = connectionLimits
     if (idleMillis !== undefined) {
       const sweeper = sweepIdle(open, idleMillis)
       yield* Effect.addFinalizer(() => Effect.sync(() => clearInterval(sweeper)))
     }
 
-    const stopAccepting = Effect.sync(() => server.listening && server.close()).pipe(
-      // Connections accepted but not yet taken will not be served: close them now.
+    const stopAccepting = Effect.sync(() => {
+      if (server.listening) server.close()
+      for (const socket of handshaking) socket.destroy()
+    }).pipe(
+      // Connections accepted but not yet taken (or still in their TLS handshake) will not be served: close them now.
       Effect.zipRight(Queue.takeAll(queue)),
       Effect.flatMap(Effect.forEach((connection) => connection.close, { discard: true })),
       Effect.zipRight(Queue.shutdown(queue))
@@ -127,7 +193,7 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
 
     const bound = server.address() as Net.AddressInfo
     return {
-      address: { host: bound.address, port: bound.port },
+      address: path === undefined ? { host: bound.address, port: bound.port } : unixAddress(path),
       // One per pull: a consumer that stops early must not take (and drop) connections queued behind.
       accept: Stream.fromQueue(queue, { maxChunkSize: 1 }),
       acceptWith,

@@ -4,6 +4,7 @@
  */
 import { Data, Deferred, Duration, Effect, FiberId, type Scope } from "effect"
 import * as Net from "node:net"
+import * as Tls from "node:tls"
 
 /** What a failure message shows of the received text: enough to see, not megabytes. */
 const excerpt = (text: string) =>
@@ -22,10 +23,12 @@ export interface Peer {
   readonly closed: (timeout?: Duration.DurationInput) => Effect.Effect<string, PeerError>
 }
 
-export const connect = (port: number, host = "127.0.0.1"): Effect.Effect<Peer, PeerError, Scope.Scope> =>
+/** Connects, in TLS with `tls` (Node's client options: `ca`, say); the scope closes the connection. */
+export const connect = (port: number, host = "127.0.0.1", tls?: Tls.ConnectionOptions): Effect.Effect<Peer, PeerError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.async<Peer, PeerError>((resume) => {
-      const socket = Net.connect({ port, host, allowHalfOpen: true })
+      const options = { port, host, allowHalfOpen: true }
+      const socket = tls === undefined ? Net.connect(options) : Tls.connect({ ...options, ...tls })
       let data = ""
       const ended = Deferred.unsafeMake<void>(FiberId.none)
       socket.setEncoding("latin1")
@@ -41,7 +44,7 @@ export const connect = (port: number, host = "127.0.0.1"): Effect.Effect<Peer, P
         Deferred.unsafeDone(ended, Effect.void)
         if (!connected) resume(Effect.fail(new PeerError({ message: `peer: ${error.message}` })))
       })
-      socket.once("connect", () => {
+      socket.once(tls === undefined ? "connect" : "secureConnect", () => {
         connected = true
         resume(Effect.succeed({
           socket,
@@ -80,11 +83,16 @@ export const connect = (port: number, host = "127.0.0.1"): Effect.Effect<Peer, P
     ({ socket }) => Effect.sync(() => socket.destroy())
   )
 
-/** Connects and writes `total` bytes as fast as the socket takes them, never reading a reply. */
-export const floodWithoutReading = (port: number, total: number, seconds: number) =>
+/**
+ * Connects (in TLS with `tls`, trusting any certificate) and writes `total` bytes as fast as the
+ * socket takes them, never reading a reply.
+ */
+export const floodWithoutReading = (port: number, total: number, seconds: number, tls?: "tls") =>
   Effect.acquireRelease(
     Effect.async<{ socket: Net.Socket; written: () => number }>((resume) => {
-      const socket = Net.connect({ port, host: "127.0.0.1" })
+      const socket = tls === undefined
+        ? Net.connect({ port, host: "127.0.0.1" })
+        : Tls.connect({ port, host: "127.0.0.1", rejectUnauthorized: false })
       socket.pause()
       socket.on("error", () => {})
       let written = 0
@@ -96,7 +104,7 @@ export const floodWithoutReading = (port: number, total: number, seconds: number
           if (!socket.write(block)) return void socket.once("drain", pump)
         }
       }
-      socket.once("connect", () => {
+      socket.once(tls === undefined ? "connect" : "secureConnect", () => {
         pump()
         resume(Effect.succeed({ socket, written: () => written }))
       })

@@ -11,7 +11,7 @@ import * as Net from "node:net"
 import { start } from "./process.js"
 
 /** The self-signed certificate of `httpsServer` (for `localhost`, `127.0.0.1` and `::1`), or its key. */
-const fixture = (name: "cert.pem" | "key.pem") => readFileSync(new URL(`../fixtures/tls/${name}`, import.meta.url))
+export const fixture = (name: "cert.pem" | "key.pem") => readFileSync(new URL(`../fixtures/tls/${name}`, import.meta.url))
 
 /** Listens on 127.0.0.1, port 0; the scope closes the server and the connections it still has. */
 export const listen = (server: Net.Server): Effect.Effect<number, never, Scope.Scope> => {
