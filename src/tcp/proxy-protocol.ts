@@ -7,7 +7,7 @@
  * back untouched: they are the conversation's first bytes.
  * Only trusted peers may send a header (see `Cidr`): anyone else could claim any address.
  */
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect } from "effect"
 import { isIPv4, isIPv6, SocketAddress as NodeSocketAddress } from "node:net"
 import type { SocketAddress } from "../address.js"
 import { ProxyProtocolError } from "./errors.js"
@@ -256,12 +256,12 @@ export interface ReadHeaderOptions {
 }
 
 /**
- * Pulls `read` (a connection's reads, `None` at end of stream) until the header is complete,
- * and not one read more: the bytes after the header come back as `rest`. On a timeout the
- * pending read is interrupted; the caller closes the connection on any failure.
+ * Pulls `read` (a connection's `read`: `undefined` at end of stream) until the header is
+ * complete, and not one read more: the bytes after the header come back as `rest`. On a timeout
+ * the pending read is interrupted; the caller closes the connection on any failure.
  */
 export const readHeader = <E, R>(
-  read: Effect.Effect<Option.Option<Uint8Array>, E, R>,
+  read: Effect.Effect<Uint8Array | undefined, E, R>,
   options: ReadHeaderOptions = {}
 ): Effect.Effect<Decoded, ProxyProtocolError | E, R> =>
   Effect.suspend(() => {
@@ -269,15 +269,15 @@ export const readHeader = <E, R>(
     const timeout = options.timeout ?? defaults.timeout
     let received = 0
     const next: Effect.Effect<Decoded, ProxyProtocolError | E, R> = Effect.flatMap(read, (chunk) => {
-      if (Option.isNone(chunk)) {
+      if (chunk === undefined) {
         return Effect.fail(
           received === 0
             ? new ProxyProtocolError({ reason: "Closed", detail: "the peer sent nothing" })
             : new ProxyProtocolError({ reason: "Truncated", detail: `the peer stopped after ${received} bytes of a header` })
         )
       }
-      received += chunk.value.length
-      const result = decoder.push(chunk.value)
+      received += chunk.length
+      const result = decoder.push(chunk)
       return result === undefined ? next : result instanceof ProxyProtocolError ? Effect.fail(result) : Effect.succeed(result)
     })
     return Effect.timeoutFail(next, {
