@@ -8,6 +8,8 @@ import { describeError, type SocketAddress } from "../address.js"
 import * as Metrics from "../metrics/metrics.js"
 import { type Connection, fromAccepted, limits, sweepIdle, type TcpConnectionOptions } from "./connection.js"
 import { TcpListenError } from "./errors.js"
+import * as ProxyGate from "./proxy-gate.js"
+import type * as ProxyProtocol from "./proxy-protocol.js"
 
 /**
  * Server-side connection timeouts default to 300 s idle and 30 s for a write (0 turns one off):
@@ -20,6 +22,13 @@ export interface TcpListenerOptions extends TcpConnectionOptions {
   readonly port?: number | undefined
   /** Length of the kernel's queue of connections not yet accepted. */
   readonly backlog?: number | undefined
+  /**
+   * Behind a load balancer that sends the PROXY protocol (v1 or v2): each connection's header
+   * is read before the connection is handed over, and its `remote` is the client the header
+   * names. Connections from peers not `trusted`, or without a valid header, are closed (one log
+   * line each, counted in `effect_net_tcp_proxy_rejected_total`). Default: off.
+   */
+  readonly proxyProtocol?: ProxyProtocol.ListenerOptions | undefined
 }
 
 export interface Listener {
@@ -65,6 +74,9 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
     const queue = yield* Queue.unbounded<Connection>()
     const open = new Set<Net.Socket>()
     let deliver = (connection: Connection): unknown => Queue.unsafeOffer(queue, connection)
+    const gate = options.proxyProtocol === undefined ? undefined : yield* ProxyGate.make(options.proxyProtocol)
+    /** Closes the connections accepted but not yet handed over (whose PROXY header is awaited). */
+    const stopPending = gate?.stop ?? Effect.void
 
     const server = yield* Effect.acquireRelease(
       Effect.async<Net.Server, TcpListenError>((resume) => {
@@ -89,6 +101,9 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
         }).pipe(Effect.zipRight(Queue.shutdown(queue)))
     )
 
+    // Before the sockets are destroyed: a header read cut short is no refusal to log.
+    yield* Effect.addFinalizer(() => stopPending)
+
     // After binding, errors are accept failures (EMFILE and the like). libuv keeps listening and,
     // out of descriptors, closes what it cannot accept; we count them and log once a second at most.
     const runSync = Runtime.runSync(runtime)
@@ -102,7 +117,13 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
       runSync(Effect.logWarning(`accept failed ${unlogged} time(s): ${describeError(cause)}; still listening`))
       unlogged = 0
     })
-    server.on("connection", (socket: Net.Socket) => deliver(fromAccepted(socket, connectionLimits, open)))
+    if (gate === undefined) {
+      server.on("connection", (socket: Net.Socket) => deliver(fromAccepted(socket, connectionLimits, open)))
+    } else {
+      // Handed over once their header is read: to whoever takes connections by then.
+      const handOver = (connection: Connection) => deliver(connection)
+      server.on("connection", (socket: Net.Socket) => gate.admit(fromAccepted(socket, connectionLimits, open), handOver))
+    }
     const { idleMillis } = connectionLimits
     if (idleMillis !== undefined) {
       const sweeper = sweepIdle(open, idleMillis)
@@ -110,6 +131,7 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
     }
 
     const stopAccepting = Effect.sync(() => server.listening && server.close()).pipe(
+      Effect.zipRight(stopPending),
       // Connections accepted but not yet taken will not be served: close them now.
       Effect.zipRight(Queue.takeAll(queue)),
       Effect.flatMap(Effect.forEach((connection) => connection.close, { discard: true })),

@@ -6,17 +6,21 @@
  * it over a connection's pulled reads with a timeout. The bytes after the header are handed
  * back untouched: they are the conversation's first bytes.
  * Only trusted peers may send a header (see `Cidr`): anyone else could claim any address.
+ * `TcpListener`'s `proxyProtocol` option reads the header of every connection it accepts.
  */
 import { Duration, Effect } from "effect"
 import { isIPv4, isIPv6, SocketAddress as NodeSocketAddress } from "node:net"
 import type { SocketAddress } from "../address.js"
+import { type Cidr, loopback } from "./cidr.js"
 import { ProxyProtocolError } from "./errors.js"
 
 export const defaults = {
   /** The spec asks for at least 3 s, to cover a TCP retransmission. */
   timeout: Duration.seconds(5),
   /** The largest v2 header accepted, TLVs included (nginx's limit); v1 lines are at most 107 bytes. */
-  maxHeaderBytes: 4096
+  maxHeaderBytes: 4096,
+  /** The peers trusted to send a header: a balancer on the same host. */
+  trusted: loopback
 } as const
 
 /** What the header says about the connection. */
@@ -253,6 +257,15 @@ export interface ReadHeaderOptions {
   readonly timeout?: Duration.DurationInput | undefined
   /** The largest v2 header accepted (see `defaults`). */
   readonly maxHeaderBytes?: number | undefined
+}
+
+/** The PROXY protocol on a listener (`TcpListener`'s `proxyProtocol` option). */
+export interface ListenerOptions extends ReadHeaderOptions {
+  /**
+   * The peers trusted to send a header, the balancers (see `Cidr.parseList`); a connection from
+   * any other peer is refused, as it could claim to be any client. Default: loopback.
+   */
+  readonly trusted?: ReadonlyArray<Cidr> | undefined
 }
 
 /**
