@@ -2,15 +2,15 @@
  * `effect-net tcp-server` (`pnpm start:tcp`): the greeting server on TCP.
  */
 import { Command, Options } from "@effect/cli"
-import { Console, Effect } from "effect"
+import { Effect } from "effect"
 import { formatAddress } from "../address.js"
 import * as Greeting from "../greeting/protocol.js"
 import * as TcpGreetingServer from "../greeting/tcp-server.js"
 import * as TcpListener from "../tcp/listener.js"
 import * as TcpServer from "../tcp/server.js"
-import { metricsPort, serveMetrics } from "./metrics.js"
+import { metricsPort } from "./metrics.js"
 import * as Cli from "./options.js"
-import { ForceShutdown } from "./runner.js"
+import * as Workers from "./workers.js"
 
 export const command = Command.make("tcp-server", {
   host: Cli.host(TcpListener.defaults.host),
@@ -26,16 +26,17 @@ export const command = Command.make("tcp-server", {
   idleTimeout: Cli.seconds("idle-timeout", "Close a connection that sends nothing for this many seconds; 0 never does", TcpListener.defaults.idleTimeout),
   writeTimeout: Cli.seconds("write-timeout", "Cut off a client that does not read our replies for this many seconds; 0 never does", TcpListener.defaults.writeTimeout),
   shutdownGrace: Cli.seconds("shutdown-grace", "On SIGINT/SIGTERM/SIGHUP, seconds to let connections finish before closing them", TcpServer.defaults.shutdownGrace),
+  proxyProtocol: Cli.proxyProtocol,
+  workers: Cli.workers,
   metricsPort
-}, ({ host, port, idleTimeout, writeTimeout, metricsPort, ...options }) =>
-  Effect.gen(function*() {
-    const listener = yield* TcpListener.make({ host, port, idleTimeout, writeTimeout })
-    yield* Console.log(`listening on tcp://${formatAddress(listener.address)}`)
-    const forceShutdown = yield* ForceShutdown
-    yield* serveMetrics(host, metricsPort)
-    return yield* TcpGreetingServer.serve({ ...options, forceShutdown }).pipe(
-      Effect.provideService(TcpListener.TcpListener, listener)
-    )
-  }).pipe(Effect.scoped)).pipe(
+}, ({ host, idleTimeout, metricsPort, port, proxyProtocol, workers, writeTimeout, ...options }) =>
+  Workers.serve(workers, { host, port: metricsPort }, (serving) =>
+    Effect.gen(function*() {
+      const listener = yield* TcpListener.make({ host, port: serving.port(port), idleTimeout, writeTimeout, proxyProtocol })
+      yield* serving.listening(`tcp://${formatAddress(listener.address)}`, listener.address.port)
+      return yield* TcpGreetingServer.serve({ ...options, forceShutdown: serving.forceShutdown }).pipe(
+        Effect.provideService(TcpListener.TcpListener, listener)
+      )
+    }))).pipe(
     Command.withDescription("Serve the tutorial's greeting protocol on TCP: Welcome!, then Hello, <message>! per message until exit.")
   )

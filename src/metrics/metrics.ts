@@ -5,7 +5,7 @@
  * instead, which `flush` adds to its Metric: at each scrape, and once a second while a server
  * runs (`flushEverySecond`).
  */
-import { Duration, Effect, Metric, MetricLabel, Schedule } from "effect"
+import { Duration, Effect, Metric, MetricLabel, type MetricPair, Schedule } from "effect"
 
 /** The empty tag set; passing the same array keeps the metric's hook cached. */
 export const noTags: ReadonlyArray<MetricLabel.MetricLabel> = []
@@ -79,6 +79,9 @@ export const proxyRejectedTags: Readonly<Record<ProxyRejectedReason, ReadonlyArr
   failed: [MetricLabel.make("reason", "failed")]
 }
 
+export const residentMemory = Metric.gauge("process_resident_memory_bytes", { description: "Resident memory of the process" })
+export const heapUsed = Metric.gauge("nodejs_heap_used_bytes", { description: "V8 heap in use" })
+
 /** Per-message counts not yet added to their Metrics (see `flush`). */
 export const counts = {
   bytesReceived: 0,
@@ -102,6 +105,15 @@ export const flush = (): void => {
     counts[name] = 0
     metric.unsafeUpdate(count, noTags)
   }
+}
+
+/** Every metric of this process now: the counts flushed and its memory sampled first. */
+export const snapshot = (): ReadonlyArray<MetricPair.MetricPair.Untyped> => {
+  flush()
+  const memory = process.memoryUsage()
+  residentMemory.unsafeUpdate(memory.rss, noTags)
+  heapUsed.unsafeUpdate(memory.heapUsed, noTags)
+  return Metric.unsafeSnapshot()
 }
 
 /** Flushes once a second, and once more when interrupted: for the lifetime of a server. */
