@@ -11,7 +11,7 @@
  * (`Worker.listening`), binds the port `Worker.port` says (with port 0, all workers must share
  * the port the first one got), and may use `Worker.forceShutdown` (the primary's second signal).
  */
-import { Cause, Context, Data, Deferred, Duration, Effect, Exit, Fiber, FiberId, type MetricPair, Runtime, Scope } from "effect"
+import { Cause, Context, Data, Deferred, Duration, Effect, Exit, Fiber, FiberId, type MetricPair, Runtime, Schedule, Scope } from "effect"
 import cluster, { type Worker as WorkerProcess } from "node:cluster"
 import { availableParallelism } from "node:os"
 import * as Metrics from "../metrics/metrics.js"
@@ -72,7 +72,9 @@ export const defaults = {
   restartDelay: Duration.millis(100),
   maxRestartDelay: Duration.seconds(10),
   /** How long the primary waits for the workers' metrics. */
-  metricsTimeout: Duration.seconds(1)
+  metricsTimeout: Duration.seconds(1),
+  /** How often a worker reports its metrics unasked (what the primary keeps of a worker that is killed). */
+  metricsInterval: Duration.seconds(1)
 } as const
 
 /** A worker failed, or died, before any worker served: the cluster cannot start. */
@@ -174,6 +176,9 @@ const runWorker = <A, E, R>(program: Effect.Effect<A, E, R>, options: ClusterOpt
       listening: (url, port) => Effect.sync(() => sendToPrimary({ effectNet: "listening", url, port })),
       forceShutdown: Deferred.await(force)
     }
+    // Its counts reach the primary at least once a second: a worker killed loses at most that much.
+    const report = Effect.sync(() => sendToPrimary({ effectNet: "metrics", request: undefined, samples: toSamples(Metrics.snapshot()) }))
+    yield* Effect.forkScoped(Effect.repeat(report, Schedule.spaced(defaults.metricsInterval)))
     // A daemon: interrupted by `interrupt` only, not also as this fiber's child.
     serving = yield* Effect.forkDaemon(Effect.provideService(program, ClusterWorker, worker))
     // Interrupted (a signal to this process), the program drains before this ends.
@@ -189,12 +194,12 @@ const runWorker = <A, E, R>(program: Effect.Effect<A, E, R>, options: ClusterOpt
     if (stopped && Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return
     yield* exit
   }).pipe(
+    Effect.scoped,
     // The last counts, then the channel closed: the process can exit once its work is done.
     Effect.ensuring(Effect.sync(() => {
       sendToPrimary({ effectNet: "metrics", request: undefined, samples: toSamples(Metrics.snapshot()) })
       if (process.connected) cluster.worker!.disconnect()
     })),
-    Effect.scoped,
     Effect.annotateLogs("worker", id)
   )
 }
@@ -222,6 +227,8 @@ interface Slot {
   /** Its last metrics. */
   samples: ReadonlyArray<Sample>
   startedAt: number
+  /** How many processes it has had, this one included. */
+  processes: number
   /** Deaths in a row, each after a short life: the back-off's exponent. */
   deaths: number
 }
@@ -256,6 +263,7 @@ const runPrimary = <E2, R2>(options: RunOptions<E2, R2>): Effect.Effect<void, E2
       failure: undefined,
       samples: [],
       startedAt: 0,
+      processes: 0,
       deaths: 0
     }))
 
@@ -274,6 +282,7 @@ const runPrimary = <E2, R2>(options: RunOptions<E2, R2>): Effect.Effect<void, E2
           }
           slot.listening = true
           started = true
+          runFork(Effect.logInfo(`worker ${slot.id} ${slot.processes > 1 ? "restarted" : "started"} (pid ${worker.process.pid}): ${message.url}`))
           clusterPort ??= message.port
           Deferred.unsafeDone(firstListening, Exit.succeed(message.url))
           return
@@ -302,6 +311,7 @@ const runPrimary = <E2, R2>(options: RunOptions<E2, R2>): Effect.Effect<void, E2
       const worker = cluster.fork(env)
       const exited = Deferred.unsafeMake<ProcessExit>(FiberId.none)
       Object.assign(slot, { process: worker, exited, up: false, listening: false, failure: undefined, samples: [], startedAt: Date.now() })
+      slot.processes++
       let exit: ProcessExit | undefined
       let disconnected = false
       const done = () => {
@@ -326,9 +336,8 @@ const runPrimary = <E2, R2>(options: RunOptions<E2, R2>): Effect.Effect<void, E2
     /** Keeps a worker in `slot`: replaces it when it dies, after the back-off. */
     const supervise = (slot: Slot): Effect.Effect<void> =>
       Effect.gen(function*() {
-        for (let restart = false; !stopping; restart = true) {
+        while (!stopping) {
           const { exited, pid } = start(slot)
-          yield* Effect.logInfo(`worker ${slot.id} ${restart ? "restarted" : "started"} (pid ${pid})`)
           const exit = yield* Deferred.await(exited)
           retired = sum([retired, cumulative(slot.samples)])
           if (stopping) return
