@@ -200,6 +200,17 @@ describe("pnpm start:tcp --workers", () => {
       expect(stderr).not.toMatch(/level=WARN/)
     }))
 
+  it.scopedLive("--metrics-port in use: one error line from the primary, the workers stopped, exit code 1", () =>
+    Effect.gen(function*() {
+      const taken = yield* startServer("start:tcp", ["--port", "0"])
+      const { code, stderr } = yield* runScript("start:tcp", ["--port", "0", "--workers", "2", "--metrics-port", String(taken.port)])
+      expect(code).toBe(1)
+      expect(lines(stderr).filter((line) => !line.startsWith("timestamp="))).toEqual([
+        `error: cannot listen on 127.0.0.1:${taken.port}: the address is already in use (EADDRINUSE); stop the other server or choose another --metrics-port (0 picks a free one)`
+      ])
+      expect(stderr).toMatch(/message="stopped: 2 worker\(s\) exited"/)
+    }))
+
   rejectsFlags("start:tcp", [
     [["--workers", "0"], "--workers must be a number from 1 to 9999, or auto, got 0"],
     [["--workers", "two"], "--workers must be a number from 1 to 9999, or auto, got two"],
