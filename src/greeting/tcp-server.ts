@@ -3,6 +3,7 @@
  * `Hello, <message>!` per message after the configured delay, until `exit` or end of stream.
  */
 import { Duration, Effect, type Layer } from "effect"
+import { formatAddress } from "../address.js"
 import * as Framing from "../framing.js"
 import * as Metrics from "../metrics/metrics.js"
 import * as TcpConnection from "../tcp/connection.js"
@@ -44,7 +45,8 @@ export const handler = (options: TcpGreetingServerOptions = {}) => {
       Effect.suspend(() => {
         const metric = error._tag === "LineTooLongError" ? Metrics.linesTooLong : Metrics.linesTimedOut
         metric.unsafeUpdate(1, Metrics.noTags)
-        return Effect.zipRight(Effect.logInfo(`${error.message}: closing`), connection.write(Greeting.framingError(error)))
+        const log = Effect.annotateLogs(Effect.logInfo(`${error.message}: closing`), "peer", formatAddress(connection.remote))
+        return Effect.zipRight(log, connection.write(Greeting.framingError(error)))
       })
   }
   /** Called in the connection's fiber as each message comes: it may write at once (see `unsafeWrite`). */

@@ -501,7 +501,7 @@ class MessageLoop<E, R, E2, R2> {
  * fraction of the cost per message: the Streams are the composable API, this is the fast path
  * for a server's conversation loop (bench/README.md).
  */
-export const runMessages = <E, R, E2 = FramingError, R2 = never>(
+export const runMessages = <E = never, R = never, E2 = FramingError, R2 = never>(
   connection: Connection,
   decoder: Decoder,
   onMessage: (message: Message, connection: Connection) => MessageResult<E, R>,

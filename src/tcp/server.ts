@@ -8,7 +8,7 @@
  * built as it runs, with one `onExit` for its end, the open connections in a plain Map, and a
  * counter for the limit (a semaphore only where connections queue for a slot).
  */
-import { Cause, Deferred, Duration, Effect, Exit, Fiber, FiberRef, HashMap, Layer, Predicate, Runtime } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, Layer, Predicate, Runtime } from "effect"
 import { formatAddress } from "../address.js"
 import * as Metrics from "../metrics/metrics.js"
 import { type Connection, immediate } from "./connection.js"
@@ -54,8 +54,14 @@ const logFailure = (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
   return isRoutine(failure.value) ? Effect.logInfo(message) : Effect.logWarning(message)
 }
 
-/** Every log line of the fiber names the peer: set in the fiber (no frame held while it waits). */
-const annotatePeer = (peer: string) => FiberRef.update(FiberRef.currentLogAnnotations, HashMap.set("peer", peer as unknown))
+/**
+ * The server's own log lines about a connection name its peer, in the message and, at the end,
+ * as an annotation. Annotating the connection's whole fiber, or a line before it waits, would
+ * leave about a kilobyte per open connection behind: a handler annotates its own lines.
+ */
+const aboutPeer = (log: Effect.Effect<void>, peer: string) => Effect.annotateLogs(log, "peer", peer)
+
+const logClosed = (peer: string) => aboutPeer(Effect.logInfo(`Connection from ${peer} closed.`), peer)
 
 /**
  * One connection's fiber, built as it runs: the handler, then a graceful end, then the close.
@@ -65,11 +71,11 @@ const annotatePeer = (peer: string) => FiberRef.update(FiberRef.currentLogAnnota
 const conversation = <E, R>(handler: Handler<E, R>, connection: Connection, peer: string): Effect.Effect<void, never, R> => {
   const closed = (cause?: Cause.Cause<unknown>) =>
     Effect.zipRight(
-      cause === undefined ? connection.close : Effect.zipRight(logFailure(cause), connection.close),
-      Effect.logInfo(`Connection from ${peer} closed.`)
+      cause === undefined ? connection.close : Effect.zipRight(aboutPeer(logFailure(cause), peer), connection.close),
+      logClosed(peer)
     )
   return Effect.zipRight(
-    Effect.zipRight(annotatePeer(peer), Effect.logInfo(`Accept new connection from ${peer}...`)),
+    Effect.logInfo(`Accept new connection from ${peer}...`),
     Effect.matchCauseEffect(Effect.suspend(() => handler(connection)), {
       onFailure: closed,
       onSuccess: () => Effect.matchCauseEffect(connection.end, { onFailure: closed, onSuccess: () => closed() })
@@ -109,7 +115,7 @@ export const serve = <E, R>(
     const done = (connection: Connection, exit: Exit.Exit<void>) => {
       if (Exit.isInterrupted(exit)) {
         const peer = formatAddress(connection.remote)
-        runFork(Effect.zipRight(annotatePeer(peer), Effect.zipRight(connection.close, Effect.logInfo(`Connection from ${peer} closed.`))))
+        runFork(Effect.zipRight(connection.close, logClosed(peer)))
       }
       serving.delete(connection)
       Metrics.connectionsActive.unsafeUpdate(serving.size, Metrics.noTags)

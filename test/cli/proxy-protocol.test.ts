@@ -48,7 +48,7 @@ const clients = [
 
 /** The server whose log names `client` as the peer it accepted, and the worker that did if any. */
 const servedBy = (servers: ReadonlyArray<Server>, client: SocketAddress) => {
-  const line = `message="Accept new connection from ${formatAddress(client)}..." peer=${formatAddress(client)}`
+  const line = `message="Accept new connection from ${formatAddress(client)}..."`
   return servers.flatMap((server, index) =>
     server.stderr().split("\n").filter((log) => log.includes(line)).map((log) => ({ index, worker: log.match(/ worker=(\d+)/)?.[1] }))
   )

@@ -55,7 +55,7 @@ const greet = (port: number, name: string) =>
 
 /** Which worker logged the accept of the client on `clientPort`. */
 const servedBy = (server: Server, clientPort: number) =>
-  server.waitForStderr(new RegExp(`message="Accept new connection from 127\\.0\\.0\\.1:${clientPort}\\.\\.\\." peer=\\S+ worker=(\\d+)`)).pipe(
+  server.waitForStderr(new RegExp(`message="Accept new connection from 127\\.0\\.0\\.1:${clientPort}\\.\\.\\."[^\\n]* worker=(\\d+)`)).pipe(
     Effect.map(([, worker]) => Number(worker))
   )
 

@@ -4,16 +4,8 @@ import * as HttpGet from "../../src/http/get.js"
 import { header } from "../../src/http/response.js"
 import { freePort } from "../helpers/process.js"
 import { httpServer, httpsServer, rawServer, silentServer, writeApart } from "../helpers/servers.js"
+import { gc, heapUsed, MB } from "../helpers/memory.js"
 
-const MB = 1024 * 1024
-const gc = (globalThis as { gc?: () => void }).gc
-
-/** The heap in use after full collections (vitest runs with --expose-gc). */
-const heapUsed = () => {
-  gc!()
-  gc!()
-  return process.memoryUsage().heapUsed
-}
 
 /** GETs `url`: the status, the headers and the body as latin1 text; or the error's tag and message. */
 const fetch = (url: string, options: HttpGet.GetOptions = {}) =>

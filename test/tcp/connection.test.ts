@@ -1,7 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
 import * as Net from "node:net"
+import * as Framing from "../../src/framing.js"
+import type { Message } from "../../src/framing.js"
 import * as TcpClient from "../../src/tcp/client.js"
+import * as TcpConnection from "../../src/tcp/connection.js"
 import * as TcpListener from "../../src/tcp/listener.js"
 import * as Peer from "../helpers/peer.js"
 import { fullBacklog } from "../helpers/servers.js"
@@ -189,6 +192,62 @@ describe("TcpConnection", () => {
       peer.socket.resetAndDestroy()
       const error = yield* Effect.flip(Stream.runDrain(connection.reads))
       expect(error.message).toBe(`the connection with 127.0.0.1:${port} failed: connection reset by peer (ECONNRESET)`)
+    }))
+})
+
+describe("TcpConnection.runMessages", () => {
+  // The same bytes, sent over two connections in pieces that split lines anywhere.
+  const pieces = ["Ada\nGr", "ace\r", "\n\nAl", "an\n", "Barb", "ara\nlast"]
+  const send = (port: number) =>
+    Effect.gen(function*() {
+      const peer = yield* Peer.connect(port)
+      for (const piece of pieces) {
+        yield* peer.write(piece)
+        yield* Effect.sleep("15 millis")
+      }
+      peer.socket.end()
+    })
+  const text = (message: Message) => Buffer.from(message.body).toString("latin1")
+
+  it.scopedLive("gives the same messages as Framing.frame over connection.reads (line framing)", () =>
+    Effect.gen(function*() {
+      const listener = yield* TcpListener.make({ port: 0 })
+      yield* Effect.forkScoped(send(listener.address.port))
+      const looped: Array<string> = []
+      yield* TcpConnection.runMessages(yield* acceptOne(listener), Framing.decoder("line"), (message) => {
+        looped.push(text(message))
+      })
+      yield* Effect.forkScoped(send(listener.address.port))
+      const streamed = yield* (yield* acceptOne(listener)).reads.pipe(Framing.frame("line"), Stream.map(text), Stream.runCollect)
+      expect(looped).toEqual(["Ada", "Grace", "", "Alan", "Barbara", "last"])
+      expect(Chunk.toReadonlyArray(streamed)).toEqual(looped)
+    }))
+
+  it.scopedLive("stops when the handler says false, and waits for a handler's Effect before the next message", () =>
+    Effect.gen(function*() {
+      const listener = yield* TcpListener.make({ port: 0 })
+      const peer = yield* Peer.connect(listener.address.port)
+      yield* peer.write("one\ntwo\nstop\nnever\n")
+      const seen: Array<string> = []
+      yield* TcpConnection.runMessages(yield* acceptOne(listener), Framing.decoder("line"), (message) => {
+        const line = text(message)
+        if (line === "stop") return false
+        return Effect.sync(() => void seen.push(line)).pipe(Effect.delay("20 millis"))
+      })
+      expect(seen).toEqual(["one", "two"])
+    }))
+
+  it.scopedLive("answers a framing error through onFramingError, after the messages before it", () =>
+    Effect.gen(function*() {
+      const listener = yield* TcpListener.make({ port: 0 })
+      const peer = yield* Peer.connect(listener.address.port)
+      yield* peer.write(`ok\n${"x".repeat(20)}\n`)
+      const seen: Array<string> = []
+      yield* TcpConnection.runMessages(yield* acceptOne(listener), Framing.decoder("line", 10), (message) => {
+        seen.push(text(message))
+      }, { onFramingError: (error, connection) => connection.write(new TextEncoder().encode(`${error.message}\n`)) })
+      expect(seen).toEqual(["ok"])
+      yield* peer.waitFor("line too long (max 10 bytes)\n")
     }))
 })
 

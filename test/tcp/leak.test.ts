@@ -3,16 +3,8 @@ import { Effect, Logger, LogLevel } from "effect"
 import * as Net from "node:net"
 import * as TcpGreetingServer from "../../src/greeting/tcp-server.js"
 import * as TcpListener from "../../src/tcp/listener.js"
+import { gc, heapUsed, MB } from "../helpers/memory.js"
 
-const MB = 1024 * 1024
-const gc = (globalThis as { gc?: () => void }).gc
-
-/** The heap in use after full collections (vitest runs with --expose-gc). */
-const heapUsed = () => {
-  gc!()
-  gc!()
-  return process.memoryUsage().heapUsed
-}
 
 /** `count` clients, `concurrency` at a time, each sending `bytes` and closing. */
 const clients = (port: number, count: number, concurrency: number, bytes: number) =>

@@ -193,6 +193,9 @@ describe("TcpListener with proxyProtocol", () => {
       expect(yield* peer.closed()).toBe("you are [2001:db8::1]:4000")
       yield* Scope.close(scope, Exit.void)
       expect(logs.map((log) => log.message)).toContain("Accept new connection from [2001:db8::1]:4000...")
-      expect(logs.find((log) => log.message.startsWith("Accept"))?.peer).toBe("[2001:db8::1]:4000")
+      expect(logs.find((log) => log.message.startsWith("Connection from"))).toMatchObject({
+        message: "Connection from [2001:db8::1]:4000 closed.",
+        peer: "[2001:db8::1]:4000"
+      })
     }))
 })
