@@ -10,8 +10,18 @@ import { Console, Effect, Fiber, Option, Schedule } from "effect"
 import { execFileSync } from "node:child_process"
 import { writeFileSync } from "node:fs"
 import { version } from "../src/version.js"
-import { cpuSeconds, peakRss, resetPeakRss, rss, run, type Running, start } from "./harness/process.js"
-import { type Row, table, targets } from "./harness/report.js"
+import {
+  cpuSeconds,
+  peakRss,
+  resetTreePeakRss,
+  rss,
+  run,
+  type Running,
+  start,
+  treeCpuSeconds,
+  treePeakRss
+} from "./harness/process.js"
+import { type Row, scaling, table, targets } from "./harness/report.js"
 import * as Servers from "./harness/servers.js"
 
 const MB = 1024 * 1024
@@ -28,14 +38,14 @@ const load = (script: string, args: ReadonlyArray<string | number>) =>
     }
   )
 
-/** The server's CPU seconds and peak RSS over `measured`. */
+/** The server's CPU seconds and peak RSS over `measured`; of all its processes, for one with workers. */
 const measure = <A, E, R>(server: Running, measured: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
     const pid = server.child.pid!
-    resetPeakRss(pid)
-    const before = cpuSeconds(pid)
+    resetTreePeakRss(pid)
+    const before = treeCpuSeconds(pid)
     const result = yield* measured
-    return { result, cpu: cpuSeconds(pid) - before, peak: peakRss(pid) }
+    return { result, cpu: treeCpuSeconds(pid) - before, peak: treePeakRss(pid) }
   })
 
 /**
@@ -223,7 +233,16 @@ const command = Command.make("bench", {
     const add = (row: Row) => Effect.zipRight(Effect.sync(() => rows.push(row)), Console.error(`  ${row.case}: ${row.server}`))
     const kinds = Option.map(only, (kinds) => kinds.split(","))
     const runs = (kind: string) => Option.match(kinds, { onNone: () => true, onSome: (kinds) => kinds.includes(kind) })
-    const tcp = [Servers.tcpRaw, Servers.tcpFiber, Servers.tcpProject("raw"), Servers.tcpProject("line"), Servers.tcpPlatform, Servers.tcpPython]
+    const tcp = [
+      Servers.tcpRaw,
+      Servers.tcpFiber,
+      Servers.tcpProject("raw"),
+      Servers.tcpProject("line"),
+      Servers.tcpPlatform,
+      Servers.tcpPython,
+      Servers.tcpProjectWorkers("0,1"),
+      Servers.tcpProjectWorkers("0")
+    ]
     // Interleaved rounds: the machine's drift shows in every server alike.
     for (let round = 1; round <= rounds; round++) {
       const inRound = (row: Row): Row => ({ ...row, round })
@@ -255,6 +274,7 @@ const command = Command.make("bench", {
 
     yield* Console.log(table(rows))
     yield* Console.log(targets(rows))
+    yield* Console.log(scaling(rows))
     writeFileSync("bench/results.json", JSON.stringify({ date: new Date().toISOString(), quick, rounds, rows }, null, 2) + "\n")
     yield* Console.log("\nresults written to bench/results.json")
   }))

@@ -8,6 +8,9 @@ export * as Framing from "./framing.js"
 export { LineTooLongError, type Message } from "./framing.js"
 export * as Metrics from "./metrics/metrics.js"
 
+export * as Cluster from "./cluster/cluster.js"
+export { ClusterStartError } from "./cluster/cluster.js"
+
 export * as Cidr from "./tcp/cidr.js"
 export { CidrError } from "./tcp/cidr.js"
 export * as ProxyProtocol from "./tcp/proxy-protocol.js"

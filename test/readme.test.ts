@@ -18,8 +18,9 @@ describe("README", () => {
       expect(yield* peer.closed()).toBe("HELLO\nWORLD\n")
     }))
 
-  // The @effect/rpc example runs in test/platform/rpc.test.ts.
-  for (const file of ["readme-example.ts", "readme-rpc-example.ts"]) {
+  // The @effect/rpc example runs in test/platform/rpc.test.ts, the cluster example in
+  // test/cluster/cluster.test.ts.
+  for (const file of ["readme-example.ts", "readme-rpc-example.ts", "readme-cluster-example.ts"]) {
     it(`shows ${file} verbatim`, () => {
       const example = readFileSync(new URL(`./${file}`, import.meta.url), "utf8")
       const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8")

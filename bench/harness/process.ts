@@ -143,6 +143,34 @@ export const peakRss = (pid: number): number => {
 /** Starts measuring the peak resident memory afresh (writes 5 to /proc/PID/clear_refs). */
 export const resetPeakRss = (pid: number): void => writeFileSync(`/proc/${pid}/clear_refs`, "5")
 
+/** A process and its descendants (a cluster's primary and its workers), from /proc. */
+export const processTree = (pid: number): Array<number> => {
+  const children = (() => {
+    try {
+      return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(" ").filter((child) => child !== "")
+    } catch {
+      return []
+    }
+  })()
+  return [pid, ...children.flatMap((child) => processTree(Number(child)))]
+}
+
+/** `cpuSeconds` summed over a process and its descendants alive now. */
+export const treeCpuSeconds = (pid: number): number =>
+  processTree(pid).reduce((total, process) => {
+    try {
+      return total + cpuSeconds(process)
+    } catch {
+      return total
+    }
+  }, 0)
+
+/** `peakRss` summed over a process and its descendants (each one's own peak). */
+export const treePeakRss = (pid: number): number => processTree(pid).reduce((total, process) => total + peakRss(process), 0)
+
+/** `resetPeakRss` of a process and its descendants. */
+export const resetTreePeakRss = (pid: number): void => processTree(pid).forEach(resetPeakRss)
+
 /** A port free a moment ago, for the tutorial's servers (they cannot bind port 0 and say which). */
 export const freePort = (kind: "tcp" | "udp" = "tcp") =>
   Effect.async<number>((resume) => {

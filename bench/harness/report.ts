@@ -30,7 +30,7 @@ export interface Row {
 /** Each case's baseline: the raw Node server (node:net, or node:tls for TLS), or curl for the HTTP client. */
 const isBaseline = (row: Row) => /baseline 1|raw node:dgram|^curl/.test(row.server)
 const isFloor = (row: Row) => row.server.includes("(floor)")
-const isProject = (row: Row) => row.server.startsWith("effect-net")
+const isProject = (row: Row) => row.server.startsWith("effect-net") && !row.server.includes("workers")
 
 const fixed = (value: number | undefined, digits = 1) => value === undefined ? "" : value.toFixed(digits)
 const ratio = (value: number | undefined, base: number | undefined) =>
@@ -167,4 +167,21 @@ export const targets = (rows: ReadonlyArray<Row>): string => {
   }
   const shown = checks.filter((check): check is Check => check !== undefined)
   return ["", "targets:", ...shown.map((check) => `  ${check.met ? "met   " : "MISSED"} ${check.target}: ${check.measured}`)].join("\n")
+}
+
+/**
+ * `--workers 2` against one worker (the single process, `effect-net raw`), each round and the
+ * median: throughput and CPU per message (all the cluster's processes).
+ */
+export const scaling = (rows: ReadonlyArray<Row>): string => {
+  const lines = ["", "--workers 2 against one worker (effect-net raw), same rounds:"]
+  for (const name of cases(rows)) {
+    for (const server of [...new Set(rows.filter((row) => row.case === name && row.server.includes("workers")).map((row) => row.server))]) {
+      const one = (row: Row) => rows.find((other) => sameRound(row, other) && other.server === "effect-net raw")
+      const throughput = ratioCheck(rows, server, name, "throughput", (row) => row.throughput, one, () => true)
+      const cpu = ratioCheck(rows, server, name, "CPU/msg", (row) => row.cpuPerOp, one, () => true)
+      if (throughput !== undefined && cpu !== undefined) lines.push(`  ${throughput.target}: ${throughput.measured}; CPU/msg ${cpu.measured}`)
+    }
+  }
+  return lines.join("\n")
 }

@@ -16,8 +16,8 @@ const hasTaskset = (() => {
   }
 })()
 
-/** `command` pinned to one CPU, when the machine can. */
-export const pinned = (cpu: number, command: ReadonlyArray<string>): ReadonlyArray<string> =>
+/** `command` pinned to one CPU (or a list: `0,1`), when the machine can. */
+export const pinned = (cpu: number | string, command: ReadonlyArray<string>): ReadonlyArray<string> =>
   hasTaskset ? ["taskset", "-c", String(cpu), ...command] : command
 
 export interface Server {
@@ -31,10 +31,10 @@ const node = process.execPath
 const tutorial = (program: string) => `test/fixtures/tutorial/${program}`
 
 /** A server that prints `listening on PROTO://HOST:PORT` once bound (port 0 asked). */
-const listening = (name: string, command: ReadonlyArray<string>): Server => ({
+const listening = (name: string, command: ReadonlyArray<string>, cpus: number | string = 0): Server => ({
   name,
   start: Effect.gen(function*() {
-    const running = yield* start(pinned(0, command))
+    const running = yield* start(pinned(cpus, command))
     const [, port] = yield* running.waitFor(/^listening on \w+:\/\/[^\s]*:(\d+)$/m)
     return { ...running, port: Number(port) }
   })
@@ -58,6 +58,17 @@ export const tcpProject = (framing: "raw" | "line") =>
   listening(`effect-net ${framing}`, [node, "dist/bin/effect-net.js", "tcp-server", "--port", "0", "--delay", "0", "--framing", framing, ...quiet])
 /** With its info logs (a line per accept and per close) on stderr, which the harness reads. */
 export const tcpProjectLogging = listening("effect-net raw, info logs", [node, "dist/bin/effect-net.js", "tcp-server", "--port", "0", "--delay", "0"])
+/**
+ * With `--workers 2` on the given CPUs (the primary and its workers inherit the pinning): `0,1`
+ * shares CPU 1 with the load generator (the machine has 2 cores), `0` shows what the cluster
+ * costs with no core to gain.
+ */
+export const tcpProjectWorkers = (cpus: "0,1" | "0") =>
+  listening(
+    `effect-net raw, 2 workers (CPU ${cpus === "0" ? "0" : "0-1"})`,
+    [node, "dist/bin/effect-net.js", "tcp-server", "--port", "0", "--delay", "0", "--workers", "2", ...quiet],
+    cpus
+  )
 export const tcpRaw = listening("node:net (baseline 1)", [node, "dist/bench/baselines/tcp-raw.js", "0"])
 export const tcpFiber = listening("bare fiber (floor)", [node, "dist/bench/baselines/tcp-fiber.js", "0"])
 export const tcpPlatform = listening("@effect/platform (baseline 2)", [node, "dist/bench/baselines/tcp-platform.js", "0"])

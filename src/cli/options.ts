@@ -4,10 +4,13 @@
  */
 import { Args, HelpDoc, Options, ValidationError } from "@effect/cli"
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Data, Duration, Effect, Option } from "effect"
+import { Data, Duration, Effect, Either, Option } from "effect"
 import * as Path from "node:path"
 import { describeError } from "../address.js"
+import * as Cluster from "../cluster/cluster.js"
 import { type Framing, framings } from "../framing.js"
+import * as Cidr from "../tcp/cidr.js"
+import * as ProxyProtocol from "../tcp/proxy-protocol.js"
 import { isMulticast } from "../udp/multicast.js"
 
 /** Refuses the command line as bad flags (one line, exit code 2), also from a command's handler. */
@@ -127,3 +130,40 @@ export const readFlagFile = (script: string, flag: string, path: string) =>
 /** `--unix PATH`: a Unix domain socket instead of a host and port. */
 export const unix = (description: string) =>
   Options.text("unix").pipe(Options.withDescription(description), Options.optional)
+/** `--workers N|auto`: how many processes serve (node:cluster); `auto` is one per CPU. */
+export const workers = Options.text("workers").pipe(
+  Options.withDescription("Processes serving the port (node:cluster): a number, or auto for one per CPU (default 1: this process alone)."),
+  Options.withDefault("1"),
+  Options.mapEffect((text) => {
+    if (text === "auto") return Effect.succeed(Cluster.availableWorkers())
+    return /^[1-9][0-9]{0,3}$/.test(text)
+      ? Effect.succeed(Number(text))
+      : invalid(`--workers must be a number from 1 to 9999, or auto, got ${text}`)
+  })
+)
+
+/** `--proxy-protocol` and `--trusted-proxies`: the PROXY protocol on a TCP listener, when asked for. */
+export const proxyProtocol = Options.all({
+  on: Options.boolean("proxy-protocol").pipe(
+    Options.withDescription(
+      "Expect a PROXY protocol header (v1 or v2, as HAProxy's send-proxy, nginx's proxy_protocol on) on each connection, and serve the client it names; connections without one are closed."
+    )
+  ),
+  trusted: Options.text("trusted-proxies").pipe(
+    Options.withDescription(
+      `With --proxy-protocol, the balancers allowed to send a header: addresses or CIDR blocks, comma-separated (default ${
+        ProxyProtocol.defaults.trusted.map(Cidr.format).join(",")
+      }); connections from others are closed.`
+    ),
+    Options.optional
+  )
+}).pipe(
+  Options.mapEffect(({ on, trusted }): Effect.Effect<ProxyProtocol.ListenerOptions | undefined, ValidationError.ValidationError> => {
+    if (Option.isNone(trusted)) return Effect.succeed(on ? {} : undefined)
+    if (!on) return invalid("--trusted-proxies needs --proxy-protocol")
+    return Either.match(Cidr.parseList(trusted.value), {
+      onLeft: (error) => invalid(`--trusted-proxies: ${error.message}`),
+      onRight: (blocks) => Effect.succeed({ trusted: blocks })
+    })
+  })
+)

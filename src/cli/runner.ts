@@ -21,6 +21,7 @@ import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import { Cause, type Console, Context, Deferred, Effect, Exit, FiberId, HashSet, Layer, Logger, Option, Predicate } from "effect"
 import { constants } from "node:os"
+import * as Cluster from "../cluster/cluster.js"
 import { version } from "../version.js"
 import { advise } from "./advice.js"
 import * as LogWriter from "./log-writer.js"
@@ -158,7 +159,8 @@ const exitCode = (exit: Exit.Exit<unknown, unknown>): number => {
     process.stderr.write(`error: ${oneLine(failure.value.error)}\n`)
     return 2
   }
-  process.stderr.write(`error: ${advise(failure.value)}\n`)
+  // A cluster worker's failure is the primary's to tell (see Cluster.run): one line in all.
+  if (!Cluster.isWorker) process.stderr.write(`error: ${advise(failure.value)}\n`)
   return ownExitCode(failure.value) ?? 1
 }
 

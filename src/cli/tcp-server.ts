@@ -3,16 +3,16 @@
  * `--tls-cert` and `--tls-key`, on a Unix domain socket with `--unix`.
  */
 import { Command, Options } from "@effect/cli"
-import { Console, Effect, Option } from "effect"
+import { Effect, Option } from "effect"
 import { formatAddress } from "../address.js"
 import * as Greeting from "../greeting/protocol.js"
 import * as TcpGreetingServer from "../greeting/tcp-server.js"
 import * as TcpListener from "../tcp/listener.js"
 import * as TcpServer from "../tcp/server.js"
 import type { TcpListenerTlsOptions } from "../tcp/tls.js"
-import { metricsPort, serveMetrics } from "./metrics.js"
+import { metricsPort } from "./metrics.js"
 import * as Cli from "./options.js"
-import { ForceShutdown } from "./runner.js"
+import * as Workers from "./workers.js"
 
 const script = "start:tcp"
 
@@ -64,24 +64,38 @@ export const command = Command.make("tcp-server", {
   tlsCa: file("tls-ca", "Ask each client for a certificate, and accept only those signed by a CA in this file (PEM)."),
   unix: Cli.unix("Listen on a Unix domain socket at this path instead of --host and --port; a socket file left by a crashed run is replaced, and the file is removed on exit."),
   unixMode,
+  proxyProtocol: Cli.proxyProtocol,
+  workers: Cli.workers,
   metricsPort
-}, ({ host, idleTimeout, metricsPort, port, tlsCa, tlsCert, tlsKey, unix, unixMode, writeTimeout, ...options }) =>
-  Effect.gen(function*() {
-    if (Option.isSome(unixMode) && Option.isNone(unix)) return yield* Cli.invalid("--unix-mode needs --unix")
-    const tls = yield* tlsOptions(tlsCert, tlsKey, tlsCa)
-    const path = Option.getOrUndefined(Option.map(unix, (path) => Cli.userPath(script, path)))
-    const listener = yield* TcpListener.make({ host, port, idleTimeout, writeTimeout, tls, path, mode: Option.getOrUndefined(unixMode) })
-    const { address } = listener
-    yield* Console.log(
-      address.path !== undefined
-        ? `listening on unix:${address.path}${tls === undefined ? "" : " (TLS)"}`
-        : `listening on ${tls === undefined ? "tcp" : "tls"}://${formatAddress(address)}`
-    )
-    const forceShutdown = yield* ForceShutdown
-    yield* serveMetrics(host, metricsPort)
-    return yield* TcpGreetingServer.serve({ ...options, forceShutdown }).pipe(
-      Effect.provideService(TcpListener.TcpListener, listener)
-    )
-  }).pipe(Effect.scoped)).pipe(
+}, ({ host, idleTimeout, metricsPort, port, proxyProtocol, tlsCa, tlsCert, tlsKey, unix, unixMode, workers, writeTimeout, ...options }) =>
+  Workers.serve(workers, { host, port: metricsPort }, (serving) =>
+    Effect.gen(function*() {
+      if (Option.isSome(unixMode) && Option.isNone(unix)) return yield* Cli.invalid("--unix-mode needs --unix")
+      const tls = yield* tlsOptions(tlsCert, tlsKey, tlsCa)
+      if (tls !== undefined && proxyProtocol !== undefined) {
+        return yield* Cli.invalid("--proxy-protocol and --tls-cert do not go together: terminate TLS at the balancer")
+      }
+      const path = Option.getOrUndefined(Option.map(unix, (path) => Cli.userPath(script, path)))
+      const listener = yield* TcpListener.make({
+        host,
+        port: serving.port(port),
+        idleTimeout,
+        writeTimeout,
+        tls,
+        path,
+        mode: Option.getOrUndefined(unixMode),
+        proxyProtocol
+      })
+      const { address } = listener
+      yield* serving.listening(
+        address.path !== undefined
+          ? `unix:${address.path}${tls === undefined ? "" : " (TLS)"}`
+          : `${tls === undefined ? "tcp" : "tls"}://${formatAddress(address)}`,
+        address.port
+      )
+      return yield* TcpGreetingServer.serve({ ...options, forceShutdown: serving.forceShutdown }).pipe(
+        Effect.provideService(TcpListener.TcpListener, listener)
+      )
+    }))).pipe(
     Command.withDescription("Serve the tutorial's greeting protocol on TCP: Welcome!, then Hello, <message>! per message until exit.")
   )

@@ -2,14 +2,14 @@
  * `effect-net udp-server` (`pnpm start:udp`): the greeting server on UDP.
  */
 import { Command, Options } from "@effect/cli"
-import { Console, Effect, Option } from "effect"
+import { Effect, Option } from "effect"
 import { formatAddress } from "../address.js"
 import * as Greeting from "../greeting/protocol.js"
 import * as UdpGreetingServer from "../greeting/udp-server.js"
 import * as UdpSocket from "../udp/socket.js"
-import { metricsPort, serveMetrics } from "./metrics.js"
+import { metricsPort } from "./metrics.js"
 import * as Cli from "./options.js"
-import { ForceShutdown } from "./runner.js"
+import * as Workers from "./workers.js"
 
 /** An IPv6 group bound with the interface's name as its zone: link-local groups (ff02::...) need one. */
 const bindAddress = (group: string, iface: Option.Option<string>) =>
@@ -28,8 +28,9 @@ export const command = Command.make("udp-server", {
   shutdownGrace: Cli.seconds("shutdown-grace", "On SIGINT/SIGTERM/SIGHUP, seconds to let delayed replies go out", UdpGreetingServer.defaults.shutdownGrace),
   multicastGroup: Cli.multicastGroup,
   multicastInterface: Cli.multicastInterface("join the group on"),
+  workers: Cli.workers,
   metricsPort
-}, ({ host, metricsPort, multicastGroup, multicastInterface, port, ...options }) =>
+}, ({ host, metricsPort, multicastGroup, multicastInterface, port, workers, ...options }) =>
   Effect.gen(function*() {
     if (Option.isNone(multicastGroup) && Option.isSome(multicastInterface)) {
       return yield* Cli.invalid("--multicast-interface needs --multicast-group")
@@ -38,25 +39,29 @@ export const command = Command.make("udp-server", {
       host,
       () => Option.match(multicastGroup, { onNone: () => UdpSocket.defaults.host, onSome: (group) => bindAddress(group, multicastInterface) })
     )
-    const socket = yield* UdpSocket.make({
-      host: bindHost,
-      port,
-      // Several servers on one host may join the same group on the same port: each gets every datagram.
-      reuseAddress: Option.isSome(multicastGroup),
-      multicastGroups: Option.toArray(multicastGroup),
-      multicastInterface: Option.getOrUndefined(multicastInterface)
-    })
-    yield* Console.log(`listening on udp://${formatAddress(socket.address)}`)
-    if (Option.isSome(multicastGroup)) {
-      yield* Effect.logInfo(
-        `joined multicast group ${multicastGroup.value} on ${Option.getOrElse(multicastInterface, () => "the system's default interface")}`
-      )
-    }
-    const forceShutdown = yield* ForceShutdown
-    yield* serveMetrics(Option.getOrElse(host, () => UdpSocket.defaults.host), metricsPort)
-    return yield* UdpGreetingServer.serve({ ...options, forceShutdown }).pipe(
-      Effect.provideService(UdpSocket.UdpSocket, socket)
-    )
-  }).pipe(Effect.scoped)).pipe(
+    const metricsHost = Option.getOrElse(host, () => UdpSocket.defaults.host)
+    return yield* Workers.serve(workers, { host: metricsHost, port: metricsPort }, (serving) =>
+      Effect.gen(function*() {
+        const socket = yield* UdpSocket.make({
+          host: bindHost,
+          port: serving.port(port),
+          // Several servers on one host may join the same group on the same port: each gets every datagram.
+          reuseAddress: Option.isSome(multicastGroup),
+          multicastGroups: Option.toArray(multicastGroup),
+          multicastInterface: Option.getOrUndefined(multicastInterface),
+          // Workers share one socket.
+          exclusive: workers === 1
+        })
+        yield* serving.listening(`udp://${formatAddress(socket.address)}`, socket.address.port)
+        if (Option.isSome(multicastGroup)) {
+          yield* Effect.logInfo(
+            `joined multicast group ${multicastGroup.value} on ${Option.getOrElse(multicastInterface, () => "the system's default interface")}`
+          )
+        }
+        return yield* UdpGreetingServer.serve({ ...options, forceShutdown: serving.forceShutdown }).pipe(
+          Effect.provideService(UdpSocket.UdpSocket, socket)
+        )
+      }))
+  })).pipe(
     Command.withDescription("Serve the tutorial's greeting protocol on UDP: each datagram is answered with Hello, <data>!")
   )

@@ -5,7 +5,7 @@
  * instead, which `flush` adds to its Metric: at each scrape, and once a second while a server
  * runs (`flushEverySecond`).
  */
-import { Duration, Effect, Metric, type MetricLabel, Schedule } from "effect"
+import { Duration, Effect, Metric, MetricLabel, type MetricPair, Schedule } from "effect"
 
 /** The empty tag set; passing the same array keeps the metric's hook cached. */
 export const noTags: ReadonlyArray<MetricLabel.MetricLabel> = []
@@ -57,6 +57,35 @@ export const linesTimedOut = counter(
   "Connections closed for a line not complete within --line-timeout of its first byte"
 )
 
+export const proxyRejected = counter(
+  "effect_net_tcp_proxy_rejected_total",
+  "TCP connections closed before being served, by reason: from a peer not trusted to send a PROXY protocol header, or without a valid one"
+)
+/** Why `proxyRejected` counted a connection (its `reason` tag). */
+export type ProxyRejectedReason =
+  | "untrusted"
+  | "not_proxy_protocol"
+  | "malformed"
+  | "too_large"
+  | "closed"
+  | "truncated"
+  | "timeout"
+  | "failed"
+/** The tag set of each reason (the same array keeps the metric's hook cached). */
+export const proxyRejectedTags: Readonly<Record<ProxyRejectedReason, ReadonlyArray<MetricLabel.MetricLabel>>> = {
+  untrusted: [MetricLabel.make("reason", "untrusted")],
+  not_proxy_protocol: [MetricLabel.make("reason", "not_proxy_protocol")],
+  malformed: [MetricLabel.make("reason", "malformed")],
+  too_large: [MetricLabel.make("reason", "too_large")],
+  closed: [MetricLabel.make("reason", "closed")],
+  truncated: [MetricLabel.make("reason", "truncated")],
+  timeout: [MetricLabel.make("reason", "timeout")],
+  failed: [MetricLabel.make("reason", "failed")]
+}
+
+export const residentMemory = Metric.gauge("process_resident_memory_bytes", { description: "Resident memory of the process" })
+export const heapUsed = Metric.gauge("nodejs_heap_used_bytes", { description: "V8 heap in use" })
+
 /** Per-message counts not yet added to their Metrics (see `flush`). */
 export const counts = {
   bytesReceived: 0,
@@ -80,6 +109,15 @@ export const flush = (): void => {
     counts[name] = 0
     metric.unsafeUpdate(count, noTags)
   }
+}
+
+/** Every metric of this process now: the counts flushed and its memory sampled first. */
+export const snapshot = (): ReadonlyArray<MetricPair.MetricPair.Untyped> => {
+  flush()
+  const memory = process.memoryUsage()
+  residentMemory.unsafeUpdate(memory.rss, noTags)
+  heapUsed.unsafeUpdate(memory.heapUsed, noTags)
+  return Metric.unsafeSnapshot()
 }
 
 /** Flushes once a second, and once more when interrupted: for the lifetime of a server. */
@@ -112,3 +150,4 @@ for (
     logLinesDropped
   ]
 ) metric.unsafeValue(noTags)
+for (const tags of Object.values(proxyRejectedTags)) proxyRejected.unsafeValue(tags)

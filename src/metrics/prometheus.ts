@@ -6,7 +6,7 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Effect, Layer, Metric, type MetricPair, MetricState, Option } from "effect"
+import { Effect, Layer, type MetricPair, MetricState, Option } from "effect"
 import { createServer } from "node:http"
 import { TcpListenError } from "../tcp/errors.js"
 import * as Metrics from "./metrics.js"
@@ -48,38 +48,30 @@ export const render = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>): str
   return lines.join("\n") + "\n"
 }
 
-const residentMemory = Metric.gauge("process_resident_memory_bytes", { description: "Resident memory of the process" })
-const heapUsed = Metric.gauge("nodejs_heap_used_bytes", { description: "V8 heap in use" })
+/** This process's metrics, up to date (`Metrics.snapshot`). */
+const ownSnapshot = Effect.sync(Metrics.snapshot)
 
-/** The process's own memory, sampled at each scrape (and the counts not yet in their Metrics). */
-const sampleProcess = Effect.suspend(() => {
-  Metrics.flush()
-  const memory = process.memoryUsage()
-  return Effect.zipRight(Metric.set(residentMemory, memory.rss), Metric.set(heapUsed, memory.heapUsed))
-})
-
-const router = HttpRouter.empty.pipe(
-  HttpRouter.get(
-    "/metrics",
-    sampleProcess.pipe(
-      Effect.zipRight(Metric.snapshot),
-      Effect.map((pairs) =>
-        HttpServerResponse.text(render(pairs), { contentType: "text/plain; version=0.0.4; charset=utf-8" })
-      )
+const router = (snapshot: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>>) =>
+  HttpRouter.empty.pipe(
+    HttpRouter.get(
+      "/metrics",
+      Effect.map(snapshot, (pairs) => HttpServerResponse.text(render(pairs), { contentType: "text/plain; version=0.0.4; charset=utf-8" }))
     )
   )
-)
 
 /**
  * Serves `GET /metrics` on host:port for as long as the layer lives; `onBound` is told the real
- * address (port 0 picks a free one). Fails with `TcpListenError` when it cannot bind.
+ * address (port 0 picks a free one). Fails with `TcpListenError` when it cannot bind. `snapshot`
+ * is what it serves: by default this process's metrics (a cluster's primary serves the sum over
+ * its workers, see `Cluster`).
  */
 export const layer = (options: {
   readonly host: string
   readonly port: number
   readonly onBound?: (url: string) => Effect.Effect<void>
+  readonly snapshot?: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>> | undefined
 }) =>
-  HttpServer.serve(router).pipe(
+  HttpServer.serve(router(options.snapshot ?? ownSnapshot)).pipe(
     Layer.merge(Layer.effectDiscard(HttpServer.addressFormattedWith((address) =>
       options.onBound?.(`${address}/metrics`) ?? Effect.void
     ))),

@@ -10,7 +10,7 @@
  * sends block. (Flowing mode hands a chunk over in one `nextTick`; paused mode, `'readable'` and
  * `socket.read()`, takes two.)
  */
-import { Context, Duration, Effect, Option, Stream } from "effect"
+import { Context, Duration, Effect, Option, Scheduler, Stream } from "effect"
 import type { Socket } from "node:net"
 import { formatAddress, type SocketAddress, unixAddress } from "../address.js"
 import { type Decoder, type FramingError, LineTimeoutError, type Message } from "../framing.js"
@@ -156,6 +156,14 @@ const reset = (socket: Socket) => {
   }
 }
 
+/**
+ * The scheduler of connection fibers: a fiber woken by a socket event runs within that event's
+ * callback, instead of in a microtask queued for it (bench/README.md). A fiber that yields is
+ * queued behind its own run, as usual.
+ * @internal
+ */
+export const immediate = Scheduler.make((task) => task())
+
 /** Milliseconds since this module loaded: small enough to stay a small integer in an object field. */
 const origin = Date.now()
 const elapsed = () => Date.now() - origin
@@ -219,7 +227,14 @@ class SocketConnection implements Connection {
     socket.on("close", onClose)
   }
 
+  /**
+   * The client a PROXY protocol header named, set once before the server gets the connection;
+   * declared only (no field), so that connections without a header carry nothing for it.
+   */
+  declare proxied?: SocketAddress
+
   get remote(): SocketAddress {
+    if (this.proxied !== undefined) return this.proxied
     const path = this.limits.path
     if (path !== undefined) return unixAddress(path)
     return { host: this.socket.remoteAddress ?? "unknown", port: this.socket.remotePort ?? 0 }
@@ -458,6 +473,21 @@ export const fromSocket = (socket: Socket, options: TcpConnectionOptions = {}): 
  */
 export const fromConnected = (socket: Socket, limits: Limits, open: Set<Socket> | undefined, buffered = false): Connection =>
   new (buffered ? BufferedConnection : SocketConnection)(socket, limits, open)
+
+/**
+ * What the PROXY protocol header of an accepted connection said: the client, if it named one,
+ * becomes its `remote`; `rest`, the bytes that came after the header, its next read (before
+ * anything read since).
+ * @internal
+ */
+export const setProxied = (connection: Connection, client: SocketAddress | undefined, rest: Uint8Array): void => {
+  const socketConnection = connection as SocketConnection
+  if (client !== undefined) socketConnection.proxied = client
+  if (rest.length === 0) return
+  const first = Buffer.from(rest.buffer, rest.byteOffset, rest.byteLength)
+  const held = socketConnection.held
+  socketConnection.held = held === undefined ? first : Buffer.concat([first, held])
+}
 
 /**
  * What a message handler returns: nothing (or `true`) to go on, `false` to stop reading (the

@@ -12,6 +12,8 @@ import * as Metrics from "../metrics/metrics.js"
 import { type Connection, fromConnected, limits, sweepIdle, type TcpConnectionOptions } from "./connection.js"
 import { TcpListenError } from "./errors.js"
 import { describeHandshakeFailure, serverOptions, tcpSocketOf, type TcpListenerTlsOptions, defaults as tlsDefaults } from "./tls.js"
+import * as ProxyGate from "./proxy-gate.js"
+import type * as ProxyProtocol from "./proxy-protocol.js"
 import * as Unix from "./unix.js"
 
 export type { TcpListenerTlsOptions } from "./tls.js"
@@ -41,6 +43,14 @@ export interface TcpListenerOptions extends TcpConnectionOptions {
    * (`effect_net_tcp_tls_handshake_failures_total`), and closes that connection only.
    */
   readonly tls?: TcpListenerTlsOptions | undefined
+  /**
+   * Behind a load balancer that sends the PROXY protocol (v1 or v2): each connection's header
+   * is read before the connection is handed over, and its `remote` is the client the header
+   * names. Connections from peers not `trusted`, or without a valid header, are closed (one log
+   * line each, counted in `effect_net_tcp_proxy_rejected_total`). Default: off. Not with `tls`
+   * (the header comes before the handshake: terminate TLS at the balancer).
+   */
+  readonly proxyProtocol?: ProxyProtocol.ListenerOptions | undefined
 }
 
 export interface Listener {
@@ -92,6 +102,11 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
     const host = options.host ?? defaults.host
     const port = options.port ?? 0
     const backlog = options.backlog ?? defaults.backlog
+    if (tls !== undefined && options.proxyProtocol !== undefined) {
+      // The header would come before the handshake, which Node's TLS server does itself.
+      const cause = new Error("the PROXY protocol over TLS is not supported; terminate TLS at the balancer")
+      return yield* new TcpListenError({ ...(path === undefined ? { host, port } : unixAddress(path)), reason: "Other", cause })
+    }
     const connectionLimits = limits({
       idleTimeout: options.idleTimeout ?? defaults.idleTimeout,
       writeTimeout: options.writeTimeout ?? defaults.writeTimeout
@@ -102,6 +117,9 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
     /** With TLS, the TCP sockets accepted whose handshake is not done: closed when accepting stops. */
     const handshaking = new Set<Net.Socket>()
     let deliver = (connection: Connection): unknown => Queue.unsafeOffer(queue, connection)
+    const gate = options.proxyProtocol === undefined ? undefined : yield* ProxyGate.make(options.proxyProtocol)
+    /** Closes the connections accepted but not yet handed over (whose PROXY header is awaited). */
+    const stopPending = gate?.stop ?? Effect.void
 
     // allowHalfOpen: a peer's FIN ends our reads but we may still owe it replies. Under TLS, from
     // the handshake's end on: a peer that hangs up during the handshake is closed at once.
@@ -125,6 +143,9 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
       ? Effect.mapError(listen(server, { host, port, backlog }), (cause) => TcpListenError.fromCause(host, port, cause))
       : Unix.bind(path, options.mode, listen(server, { path, backlog }))
 
+    // Before the sockets are destroyed: a header read cut short is no refusal to log.
+    yield* Effect.addFinalizer(() => stopPending)
+
     // After binding, errors are accept failures (EMFILE and the like). libuv keeps listening and,
     // out of descriptors, closes what it cannot accept; we count them and log once a second at most.
     const runSync = Runtime.runSync(runtime)
@@ -138,8 +159,12 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
       runSync(Effect.logWarning(`accept failed ${unlogged} time(s): ${describeError(cause)}; still listening`))
       unlogged = 0
     })
-    if (tls === undefined) {
+    if (tls === undefined && gate === undefined) {
       server.on("connection", (socket: Net.Socket) => deliver(fromConnected(socket, connectionLimits, open)))
+    } else if (gate !== undefined) {
+      // Handed over once their header is read: to whoever takes connections by then.
+      const handOver = (connection: Connection) => deliver(connection)
+      server.on("connection", (socket: Net.Socket) => gate.admit(fromConnected(socket, connectionLimits, open), handOver))
     } else {
       function leave(this: Net.Socket) {
         handshaking.delete(this)
@@ -176,7 +201,8 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
       if (server.listening) server.close()
       for (const socket of handshaking) socket.destroy()
     }).pipe(
-      // Connections accepted but not yet taken (or still in their TLS handshake) will not be served: close them now.
+      Effect.zipRight(stopPending),
+      // Connections accepted but not yet taken (or still in their TLS handshake, or their PROXY header) will not be served: close them now.
       Effect.zipRight(Queue.takeAll(queue)),
       Effect.flatMap(Effect.forEach((connection) => connection.close, { discard: true })),
       Effect.zipRight(Queue.shutdown(queue))

@@ -6,17 +6,21 @@
  * it over a connection's pulled reads with a timeout. The bytes after the header are handed
  * back untouched: they are the conversation's first bytes.
  * Only trusted peers may send a header (see `Cidr`): anyone else could claim any address.
+ * `TcpListener`'s `proxyProtocol` option reads the header of every connection it accepts.
  */
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect } from "effect"
 import { isIPv4, isIPv6, SocketAddress as NodeSocketAddress } from "node:net"
 import type { SocketAddress } from "../address.js"
+import { type Cidr, loopback } from "./cidr.js"
 import { ProxyProtocolError } from "./errors.js"
 
 export const defaults = {
   /** The spec asks for at least 3 s, to cover a TCP retransmission. */
   timeout: Duration.seconds(5),
   /** The largest v2 header accepted, TLVs included (nginx's limit); v1 lines are at most 107 bytes. */
-  maxHeaderBytes: 4096
+  maxHeaderBytes: 4096,
+  /** The peers trusted to send a header: a balancer on the same host. */
+  trusted: loopback
 } as const
 
 /** What the header says about the connection. */
@@ -255,13 +259,22 @@ export interface ReadHeaderOptions {
   readonly maxHeaderBytes?: number | undefined
 }
 
+/** The PROXY protocol on a listener (`TcpListener`'s `proxyProtocol` option). */
+export interface ListenerOptions extends ReadHeaderOptions {
+  /**
+   * The peers trusted to send a header, the balancers (see `Cidr.parseList`); a connection from
+   * any other peer is refused, as it could claim to be any client. Default: loopback.
+   */
+  readonly trusted?: ReadonlyArray<Cidr> | undefined
+}
+
 /**
- * Pulls `read` (a connection's reads, `None` at end of stream) until the header is complete,
- * and not one read more: the bytes after the header come back as `rest`. On a timeout the
- * pending read is interrupted; the caller closes the connection on any failure.
+ * Pulls `read` (a connection's `read`: `undefined` at end of stream) until the header is
+ * complete, and not one read more: the bytes after the header come back as `rest`. On a timeout
+ * the pending read is interrupted; the caller closes the connection on any failure.
  */
 export const readHeader = <E, R>(
-  read: Effect.Effect<Option.Option<Uint8Array>, E, R>,
+  read: Effect.Effect<Uint8Array | undefined, E, R>,
   options: ReadHeaderOptions = {}
 ): Effect.Effect<Decoded, ProxyProtocolError | E, R> =>
   Effect.suspend(() => {
@@ -269,15 +282,15 @@ export const readHeader = <E, R>(
     const timeout = options.timeout ?? defaults.timeout
     let received = 0
     const next: Effect.Effect<Decoded, ProxyProtocolError | E, R> = Effect.flatMap(read, (chunk) => {
-      if (Option.isNone(chunk)) {
+      if (chunk === undefined) {
         return Effect.fail(
           received === 0
             ? new ProxyProtocolError({ reason: "Closed", detail: "the peer sent nothing" })
             : new ProxyProtocolError({ reason: "Truncated", detail: `the peer stopped after ${received} bytes of a header` })
         )
       }
-      received += chunk.value.length
-      const result = decoder.push(chunk.value)
+      received += chunk.length
+      const result = decoder.push(chunk)
       return result === undefined ? next : result instanceof ProxyProtocolError ? Effect.fail(result) : Effect.succeed(result)
     })
     return Effect.timeoutFail(next, {

@@ -8,10 +8,10 @@
  * built as it runs, with one `onExit` for its end, the open connections in a plain Map, and a
  * counter for the limit (a semaphore only where connections queue for a slot).
  */
-import { Cause, Deferred, Duration, Effect, Exit, Fiber, Layer, Predicate, Runtime, Scheduler } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, Layer, Predicate, Runtime } from "effect"
 import { formatAddress } from "../address.js"
 import * as Metrics from "../metrics/metrics.js"
-import type { Connection } from "./connection.js"
+import { type Connection, immediate } from "./connection.js"
 import { TcpListener } from "./listener.js"
 
 /** Serves one connection. It is ended gracefully when the handler succeeds, closed otherwise. */
@@ -37,13 +37,6 @@ export const defaults = {
   maxConnections: 10_000,
   shutdownGrace: Duration.seconds(5)
 } as const
-
-/**
- * Connection fibers run on this scheduler: a fiber woken by a socket event runs within that
- * event's callback, instead of in a microtask queued for it (bench/README.md). A fiber that
- * yields is queued behind its own run, as usual.
- */
-const immediate = Scheduler.make((task) => task())
 
 /** How long a refused connection may take to receive the busy message. */
 const rejectTimeout = Duration.seconds(1)

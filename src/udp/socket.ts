@@ -46,6 +46,12 @@ export interface UdpSocketOptions extends MulticastOptions {
   readonly reuseAddress?: boolean | undefined
   /** Allows sending to broadcast addresses (SO_BROADCAST), such as 255.255.255.255. Default false. */
   readonly broadcast?: boolean | undefined
+  /**
+   * In a cluster worker, bind a socket of this worker's own (the default); false shares the one
+   * the cluster's primary holds for this address and port with the other workers (a server run
+   * in several workers, see `Cluster`). Outside a cluster it makes no difference.
+   */
+  readonly exclusive?: boolean | undefined
 }
 
 export interface Socket {
@@ -174,8 +180,7 @@ export const make = (
           resume(Effect.fail(UdpBindError.fromCause(host, port, cause)))
         }
         socket.once("error", onBindError)
-        // exclusive: a cluster worker gets a port of its own instead of sharing the primary's.
-        socket.bind({ address: host, port, exclusive: true }, () => {
+        socket.bind({ address: host, port, exclusive: options.exclusive ?? true }, () => {
           // Listening at once: an event before the fiber resumes would be lost, or uncaught.
           socket.off("error", onBindError)
           socket.on("error", onError(formatAddress(toAddress(socket.address()))))

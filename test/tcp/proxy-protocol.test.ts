@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, FastCheck, Option, Queue, TestClock } from "effect"
+import { Effect, Exit, Fiber, FastCheck, Queue, TestClock } from "effect"
 import { ProxyProtocolError } from "../../src/tcp/errors.js"
 import { clientAddress, Decoder, type ProxyHeader, readHeader, v1MaxBytes } from "../../src/tcp/proxy-protocol.js"
 
@@ -284,11 +284,11 @@ describe("clientAddress", () => {
 })
 
 describe("readHeader", () => {
-  /** A pull over a queue of reads: `None` is end of stream. */
+  /** A pull over a queue of reads: `undefined` is end of stream. */
   const reads = (...items: ReadonlyArray<string | undefined>) =>
     Effect.gen(function*() {
-      const queue = yield* Queue.unbounded<Option.Option<Uint8Array>>()
-      yield* Queue.offerAll(queue, items.map((item) => item === undefined ? Option.none() : Option.some(bytes(item))))
+      const queue = yield* Queue.unbounded<Uint8Array | undefined>()
+      yield* Queue.offerAll(queue, items.map((item) => item === undefined ? undefined : bytes(item)))
       return queue
     })
 
@@ -332,7 +332,7 @@ describe("readHeader", () => {
       const exit = yield* Fiber.await(fiber)
       expect(exit).toEqual(Exit.fail(new ProxyProtocolError({ reason: "Timeout", detail: "no complete header within 3s" })))
       // The interrupted take is gone: a later read goes to the next taker.
-      yield* Queue.offer(queue, Option.some(bytes("x")))
+      yield* Queue.offer(queue, bytes("x"))
       expect(yield* Queue.size(queue)).toBe(1)
     }))
 
