@@ -181,6 +181,8 @@ const runWorker = <A, E, R>(program: Effect.Effect<A, E, R>, options: ClusterOpt
     yield* Effect.forkScoped(Effect.repeat(report, Schedule.spaced(defaults.metricsInterval)))
     // A daemon: interrupted by `interrupt` only, not also as this fiber's child.
     serving = yield* Effect.forkDaemon(Effect.provideService(program, ClusterWorker, worker))
+    // A stop that came before the program started (the primary stopping as this worker came up).
+    if (stopped) interrupt()
     // Interrupted (a signal to this process), the program drains before this ends.
     const exit = yield* Fiber.await(serving).pipe(
       Effect.onInterrupt(() => Effect.zipRight(Effect.sync(interrupt), Fiber.await(serving!)))
