@@ -111,3 +111,24 @@ export const floodWithoutReading = (port: number, total: number, seconds: number
     }),
     ({ socket }) => Effect.sync(() => socket.destroy())
   )
+
+/** Writes `total` bytes of a counting pattern as fast as the socket takes them; resolves with what was written by `deadline`. */
+export const flood = (socket: Net.Socket, total: number, deadline: number) =>
+  Effect.async<number>((resume) => {
+    let written = 0
+    const block = Buffer.alloc(64 * 1024)
+    const pump = () => {
+      while (written < total && Date.now() < deadline) {
+        for (let i = 0; i < block.length; i++) block[i] = (written + i) % 251
+        written += block.length
+        if (!socket.write(Buffer.from(block))) return socket.once("drain", pump)
+      }
+      resume(Effect.succeed(written))
+    }
+    pump()
+    const timer = setTimeout(() => {
+      socket.off("drain", pump)
+      resume(Effect.succeed(written))
+    }, deadline - Date.now())
+    return Effect.sync(() => clearTimeout(timer))
+  })

@@ -17,27 +17,6 @@ const hasIpv6 = await new Promise<boolean>((resolve) => {
   server.listen(0, "::1", () => server.close(() => resolve(true)))
 })
 
-/** Writes `total` bytes of a counting pattern as fast as the socket takes them; resolves with what was written by `deadline`. */
-const flood = (socket: Net.Socket, total: number, deadline: number) =>
-  Effect.async<number>((resume) => {
-    let written = 0
-    const block = Buffer.alloc(64 * 1024)
-    const pump = () => {
-      while (written < total && Date.now() < deadline) {
-        for (let i = 0; i < block.length; i++) block[i] = (written + i) % 251
-        written += block.length
-        if (!socket.write(Buffer.from(block))) return socket.once("drain", pump)
-      }
-      resume(Effect.succeed(written))
-    }
-    pump()
-    const timer = setTimeout(() => {
-      socket.off("drain", pump)
-      resume(Effect.succeed(written))
-    }, deadline - Date.now())
-    return Effect.sync(() => clearTimeout(timer))
-  })
-
 describe("TcpListener", () => {
   it.scopedLive("binds port 0 and reports the port the OS chose", () =>
     Effect.gen(function*() {
@@ -96,7 +75,7 @@ describe("TcpConnection", () => {
       const peer = yield* Peer.connect(listener.address.port)
       const connection = yield* acceptOne(listener)
       const total = 32 * 1024 * 1024
-      const written = yield* flood(peer.socket, total, Date.now() + 1500)
+      const written = yield* Peer.flood(peer.socket, total, Date.now() + 1500)
       // The kernel's buffers hold a few MB; the process itself has read at most a buffer's worth.
       expect(written).toBeLessThan(total)
       expect(connection.bytesRead()).toBeLessThan(256 * 1024)
@@ -269,7 +248,7 @@ describe("TcpClient", () => {
     const flooded = (total: number) =>
       Effect.gen(function*() {
         const port = yield* tcpServer((socket) => {
-          void Effect.runPromise(flood(socket, total, Date.now() + 20_000)).then(() => socket.end())
+          void Effect.runPromise(Peer.flood(socket, total, Date.now() + 20_000)).then(() => socket.end())
         })
         return yield* TcpClient.connect({ port, readBufferBytes: 64 * 1024 })
       })

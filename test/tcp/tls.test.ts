@@ -2,7 +2,6 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Logger, Option, Schedule, Scope, Stream } from "effect"
 import { generateKeyPairSync } from "node:crypto"
 import { readFileSync } from "node:fs"
-import * as Net from "node:net"
 import * as Tls from "node:tls"
 import * as Metrics from "../../src/metrics/metrics.js"
 import * as TcpClient from "../../src/tcp/client.js"
@@ -49,27 +48,6 @@ const eventually = (check: () => boolean) =>
     Effect.retry({ times: 250, schedule: Schedule.spaced("20 millis") }),
     Effect.orDie
   )
-
-/** Writes `total` bytes of a counting pattern as fast as the socket takes them; resolves with what was written by `deadline`. */
-const flood = (socket: Net.Socket, total: number, deadline: number) =>
-  Effect.async<number>((resume) => {
-    let written = 0
-    const block = Buffer.alloc(64 * 1024)
-    const pump = () => {
-      while (written < total && Date.now() < deadline) {
-        for (let i = 0; i < block.length; i++) block[i] = (written + i) % 251
-        written += block.length
-        if (!socket.write(Buffer.from(block))) return socket.once("drain", pump)
-      }
-      resume(Effect.succeed(written))
-    }
-    pump()
-    const timer = setTimeout(() => {
-      socket.off("drain", pump)
-      resume(Effect.succeed(written))
-    }, deadline - Date.now())
-    return Effect.sync(() => clearTimeout(timer))
-  })
 
 const listening = "0A"
 
@@ -226,7 +204,7 @@ describe("TcpListener with tls", () => {
       const peer = yield* tlsPeer(port)
       const connection = yield* acceptOne(listener)
       const total = 32 * 1024 * 1024
-      const written = yield* flood(peer, total, Date.now() + 1500)
+      const written = yield* Peer.flood(peer, total, Date.now() + 1500)
       // The kernel's buffers and TLS's own hold a few MB; the server has read at most a few records.
       expect(written).toBeLessThan(total)
       expect(connection.bytesRead()).toBeLessThan(256 * 1024)
