@@ -2,7 +2,7 @@
  * A plain `node:net` peer for tests, like `nc`: independent of the library under test, it
  * records everything it receives and can wait for a given text or for the server's close.
  */
-import { Data, Deferred, Duration, Effect, FiberId, type Scope } from "effect"
+import { Data, Deferred, Duration, Effect, FiberId, type Scope, Stream } from "effect"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
 
@@ -131,4 +131,19 @@ export const flood = (socket: Net.Socket, total: number, deadline: number) =>
       resume(Effect.succeed(written))
     }, deadline - Date.now())
     return Effect.sync(() => clearTimeout(timer))
+  })
+
+/**
+ * Reads what `flood` sent to its end: how many bytes came, and whether each is the one the
+ * pattern has at its place (nothing lost, doubled or reordered).
+ */
+export const receiveFlood = <E>(reads: Stream.Stream<Uint8Array, E>) =>
+  Effect.suspend(() => {
+    let received = 0
+    let intact = true
+    return Stream.runForEach(reads, (read) =>
+      Effect.sync(() => {
+        for (let i = 0; i < read.length; i++) intact &&= read[i] === (received + i) % 251
+        received += read.length
+      })).pipe(Effect.map(() => ({ received, intact })))
   })

@@ -80,15 +80,7 @@ describe("TcpConnection", () => {
       expect(written).toBeLessThan(total)
       expect(connection.bytesRead()).toBeLessThan(256 * 1024)
       peer.socket.end()
-      let received = 0
-      let intact = true
-      yield* Stream.runForEach(connection.reads, (read) =>
-        Effect.sync(() => {
-          for (let i = 0; i < read.length; i++) intact &&= read[i] === (received + i) % 251
-          received += read.length
-        }))
-      expect(received).toBe(written)
-      expect(intact).toBe(true)
+      expect(yield* Peer.receiveFlood(connection.reads)).toEqual({ received: written, intact: true })
     }))
 
   it.scopedLive("a write waits while the peer does not read, and completes once it does", () =>
