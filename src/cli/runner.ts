@@ -25,6 +25,7 @@ import * as Cluster from "../cluster/cluster.js"
 import { version } from "../version.js"
 import { advise } from "./advice.js"
 import * as LogWriter from "./log-writer.js"
+import * as Logfmt from "./logfmt.js"
 
 /** Completes on the second signal: a shutdown in progress must stop waiting. */
 export class ForceShutdown extends Context.Tag("effect-net/cli/ForceShutdown")<ForceShutdown, Effect.Effect<void>>() {}
@@ -189,7 +190,7 @@ export const run = <Name extends string, R extends FileSystem.FileSystem | Path.
     return
   }
   // Logs as logfmt lines on stderr (bounded), leaving stdout to the program's output.
-  const log = LogWriter.make(Logger.logfmtLogger)
+  const log = LogWriter.make(Logfmt.logger)
   const loggerLayer = Logger.replace(Logger.defaultLogger, log.logger)
   const force = Deferred.unsafeMake<void>(FiberId.none)
   const cli = Command.run(command, { name: "effect-net", version })

@@ -31,6 +31,16 @@ describe("the programs' runner", () => {
       expect(logged.at(-1)).toMatch(/level=INFO .*message="line 5000 of 5000"/)
     }))
 
+  it.scopedLive("an abrupt exit (process.exit) still writes the lines logged just before, in order with stderr's other writes", () =>
+    Effect.gen(function*() {
+      const program = yield* start([process.execPath, yield* bundle("test/fixtures/log-lines.ts"), "log-lines", "--exit", "100"])
+      expect(yield* program.exited).toBe(3)
+      const logged = lines(program.stderr())
+      expect(logged).toHaveLength(101)
+      logged.slice(0, 100).forEach((line, i) => expect(line).toMatch(new RegExp(`level=INFO .*message="line ${i + 1} of 100"`)))
+      expect(logged.at(-1)).toBe("error: exiting at once")
+    }))
+
   it.scopedLive("at the end, a stuck stderr does not keep the program from exiting", () =>
     Effect.gen(function*() {
       const program = yield* start([process.execPath, yield* bundle("test/fixtures/log-lines.ts"), "log-lines", "5000"], { stderrUnread: true })
