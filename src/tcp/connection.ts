@@ -526,10 +526,11 @@ class MessageLoop<E, R, E2, R2> {
     readonly lineMillis: number | undefined,
     readonly onFramingError: RunMessagesOptions<E2, R2>["onFramingError"]
   ) {
-    this.loop = Effect.flatMap(connection.read, this.onRead)
+    // Bound rather than an arrow: a bound function holds `this` itself, without a context object.
+    this.loop = Effect.flatMap(connection.read, this.onRead.bind(this))
   }
 
-  onRead = (read: Uint8Array | undefined): Effect.Effect<void, TcpError | E | E2, R | R2> => {
+  onRead(read: Uint8Array | undefined): Effect.Effect<void, TcpError | E | E2, R | R2> {
     const messages = this.messages
     messages.length = 0
     if (read === undefined) {

@@ -5,10 +5,11 @@
  * if the peer had finished), force-close the rest after a grace period.
  *
  * What a server holds per open connection counts (idle memory, churn): the fiber's pipeline is
- * built as it runs, with one `onExit` for its end, the open connections in a plain Map, and a
- * counter for the limit (a semaphore only where connections queue for a slot).
+ * built as it runs, with one `matchCauseEffect` for its end, its scheduler shared (see
+ * `connectionRuntime`); the open connections are in a plain Map, with a counter for the limit (a
+ * semaphore only where connections queue for a slot).
  */
-import { Cause, Deferred, Duration, Effect, Exit, Fiber, Layer, Predicate, Runtime } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, FiberRef, Layer, Predicate, Runtime } from "effect"
 import { formatAddress } from "../address.js"
 import * as Metrics from "../metrics/metrics.js"
 import { type Connection, immediate } from "./connection.js"
@@ -57,31 +58,48 @@ const logFailure = (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
 /**
  * The server's own log lines about a connection name its peer, in the message and, at the end,
  * as an annotation. Annotating the connection's whole fiber, or a line before it waits, would
- * leave about a kilobyte per open connection behind: a handler annotates its own lines.
+ * leave about a kilobyte per open connection behind: a handler annotates its own lines. The
+ * peer's name is made when a line is (the socket keeps its address), not kept per connection.
  */
 const aboutPeer = (log: Effect.Effect<void>, peer: string) => Effect.annotateLogs(log, "peer", peer)
 
-const logClosed = (peer: string) => aboutPeer(Effect.logInfo(`Connection from ${peer} closed.`), peer)
+const logClosed = (connection: Connection) => {
+  const peer = formatAddress(connection.remote)
+  return aboutPeer(Effect.logInfo(`Connection from ${peer} closed.`), peer)
+}
+
+/** The end of a conversation: the failure logged, if any, the socket closed, and one line. */
+const closed = (connection: Connection, cause?: Cause.Cause<unknown>) =>
+  Effect.zipRight(
+    cause === undefined
+      ? connection.close
+      : Effect.zipRight(aboutPeer(logFailure(cause), formatAddress(connection.remote)), connection.close),
+    logClosed(connection)
+  )
 
 /**
  * One connection's fiber, built as it runs: the handler, then a graceful end, then the close.
  * While the handler waits, the fiber holds one frame of its own (an interrupted fiber's socket
  * is closed by the server's observer of it).
  */
-const conversation = <E, R>(handler: Handler<E, R>, connection: Connection, peer: string): Effect.Effect<void, never, R> => {
-  const closed = (cause?: Cause.Cause<unknown>) =>
-    Effect.zipRight(
-      cause === undefined ? connection.close : Effect.zipRight(aboutPeer(logFailure(cause), peer), connection.close),
-      logClosed(peer)
-    )
+const conversation = <E, R>(handler: Handler<E, R>, connection: Connection): Effect.Effect<void, never, R> => {
+  const onFailure = (cause: Cause.Cause<unknown>) => closed(connection, cause)
   return Effect.zipRight(
-    Effect.logInfo(`Accept new connection from ${peer}...`),
+    Effect.logInfo(`Accept new connection from ${formatAddress(connection.remote)}...`),
     Effect.matchCauseEffect(Effect.suspend(() => handler(connection)), {
-      onFailure: closed,
-      onSuccess: () => Effect.matchCauseEffect(connection.end, { onFailure: closed, onSuccess: () => closed() })
+      onFailure,
+      onSuccess: () => Effect.matchCauseEffect(connection.end, { onFailure, onSuccess: () => closed(connection) })
     })
   )
 }
+
+/**
+ * The runtime of connection fibers: the server's, with the `immediate` scheduler. Set here once,
+ * the fibers share it; passed to each `runFork`, it would be a FiberRef set for each fiber alone,
+ * with a copy of its own (about a tenth of a kilobyte per open connection).
+ */
+const connectionRuntime = <R>(runtime: Runtime.Runtime<R>): Runtime.Runtime<R> =>
+  Runtime.setFiberRef(runtime, FiberRef.currentScheduler, immediate)
 
 /**
  * Accepts connections until interrupted, running `handler` for each in a fiber of its own.
@@ -95,7 +113,7 @@ export const serve = <E, R>(
     const listener = yield* TcpListener
     const maxConnections = options.maxConnections ?? defaults.maxConnections
     const grace = Duration.decode(options.shutdownGrace ?? defaults.shutdownGrace)
-    const runFork = Runtime.runFork(yield* Effect.runtime<R>())
+    const runFork = Runtime.runFork(connectionRuntime(yield* Effect.runtime<R>()))
     /** The connections being served, and their fibers. */
     const serving = new Map<Connection, Fiber.RuntimeFiber<void>>()
     /** Connections accepted at the limit, with `queueWhenFull`, waiting for a slot (accepted, unread). */
@@ -106,17 +124,14 @@ export const serve = <E, R>(
     const drained = yield* Deferred.make<void>()
 
     const start = (connection: Connection) => {
-      const fiber = runFork(conversation(handler, connection, formatAddress(connection.remote)), { scheduler: immediate })
+      const fiber = runFork(conversation(handler, connection))
       serving.set(connection, fiber)
       Metrics.connectionsActive.unsafeUpdate(serving.size, Metrics.noTags)
       fiber.addObserver((exit) => done(connection, exit))
     }
 
     const done = (connection: Connection, exit: Exit.Exit<void>) => {
-      if (Exit.isInterrupted(exit)) {
-        const peer = formatAddress(connection.remote)
-        runFork(Effect.zipRight(connection.close, logClosed(peer)))
-      }
+      if (Exit.isInterrupted(exit)) runFork(Effect.zipRight(connection.close, logClosed(connection)))
       serving.delete(connection)
       Metrics.connectionsActive.unsafeUpdate(serving.size, Metrics.noTags)
       const next = waiting.shift()
@@ -135,8 +150,7 @@ export const serve = <E, R>(
           Effect.ignore,
           Effect.ensuring(connection.close),
           Effect.annotateLogs({ peer })
-        ),
-        { scheduler: immediate }
+        )
       )
     }
 
