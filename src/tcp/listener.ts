@@ -84,7 +84,12 @@ export const defaults = {
   tlsHandshakeTimeout: tlsDefaults.handshakeTimeout
 } as const
 
-/** Starts listening as `target` says; fails with the OS error. */
+/**
+ * Starts listening as `target` says; fails with the OS error. Node completes a listen later (in a
+ * cluster worker, after a round trip to the primary), and a `close` before then does not stop it:
+ * interrupted meanwhile, this waits for the listen to complete and closes the server then, else
+ * a worker stopped as it came up would go on listening, and never exit.
+ */
 const listen = (server: Net.Server, target: Net.ListenOptions) =>
   Effect.async<void, Error>((resume) => {
     const onError = (cause: Error) => resume(Effect.fail(cause))
@@ -92,6 +97,19 @@ const listen = (server: Net.Server, target: Net.ListenOptions) =>
     server.listen(target, () => {
       server.off("error", onError)
       resume(Effect.void)
+    })
+    return Effect.async<void>((closed) => {
+      server.off("error", onError)
+      if (server.listening) return void server.close(() => closed(Effect.void))
+      const onListening = () => {
+        server.off("error", onFailed)
+        server.close(() => closed(Effect.void))
+      }
+      const onFailed = () => {
+        server.off("listening", onListening)
+        closed(Effect.void)
+      }
+      server.once("listening", onListening).once("error", onFailed)
     })
   })
 
