@@ -87,8 +87,9 @@ export const defaults = {
 /**
  * Starts listening as `target` says; fails with the OS error. Node completes a listen later (in a
  * cluster worker, after a round trip to the primary), and a `close` before then does not stop it:
- * interrupted meanwhile, this waits for the listen to complete and closes the server then, else
- * a worker stopped as it came up would go on listening, and never exit.
+ * interrupted meanwhile, the server is closed once the listen completes, else a worker stopped as
+ * it came up would go on listening, and never exit. Not waited for: a cluster primary may never
+ * answer (a worker that asks just after another's bind failed is not told).
  */
 const listen = (server: Net.Server, target: Net.ListenOptions) =>
   Effect.async<void, Error>((resume) => {
@@ -98,18 +99,11 @@ const listen = (server: Net.Server, target: Net.ListenOptions) =>
       server.off("error", onError)
       resume(Effect.void)
     })
-    return Effect.async<void>((closed) => {
-      server.off("error", onError)
-      if (server.listening) return void server.close(() => closed(Effect.void))
-      const onListening = () => {
-        server.off("error", onFailed)
-        server.close(() => closed(Effect.void))
-      }
-      const onFailed = () => {
-        server.off("listening", onListening)
-        closed(Effect.void)
-      }
-      server.once("listening", onListening).once("error", onFailed)
+    return Effect.sync(() => {
+      // The error of a listen nobody waits for any more must not be an uncaught exception.
+      server.off("error", onError).on("error", () => {})
+      if (server.listening) server.close()
+      else server.once("listening", () => server.close())
     })
   })
 
