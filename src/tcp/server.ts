@@ -63,19 +63,16 @@ const logFailure = (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
  */
 const aboutPeer = (log: Effect.Effect<void>, peer: string) => Effect.annotateLogs(log, "peer", peer)
 
-const logClosed = (connection: Connection) => {
-  const peer = formatAddress(connection.remote)
-  return aboutPeer(Effect.logInfo(`Connection from ${peer} closed.`), peer)
-}
+const logClosed = (peer: string) => aboutPeer(Effect.logInfo(`Connection from ${peer} closed.`), peer)
 
 /** The end of a conversation: the failure logged, if any, the socket closed, and one line. */
-const closed = (connection: Connection, cause?: Cause.Cause<unknown>) =>
-  Effect.zipRight(
-    cause === undefined
-      ? connection.close
-      : Effect.zipRight(aboutPeer(logFailure(cause), formatAddress(connection.remote)), connection.close),
-    logClosed(connection)
+const closed = (connection: Connection, cause?: Cause.Cause<unknown>) => {
+  const peer = formatAddress(connection.remote)
+  return Effect.zipRight(
+    cause === undefined ? connection.close : Effect.zipRight(aboutPeer(logFailure(cause), peer), connection.close),
+    logClosed(peer)
   )
+}
 
 /**
  * One connection's fiber, built as it runs: the handler, then a graceful end, then the close.
@@ -131,7 +128,7 @@ export const serve = <E, R>(
     }
 
     const done = (connection: Connection, exit: Exit.Exit<void>) => {
-      if (Exit.isInterrupted(exit)) runFork(Effect.zipRight(connection.close, logClosed(connection)))
+      if (Exit.isInterrupted(exit)) runFork(Effect.zipRight(connection.close, logClosed(formatAddress(connection.remote))))
       serving.delete(connection)
       Metrics.connectionsActive.unsafeUpdate(serving.size, Metrics.noTags)
       const next = waiting.shift()
