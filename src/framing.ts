@@ -70,6 +70,11 @@ export interface Decoder {
   readonly flush: () => Message | undefined
   /** Bytes held of a message not complete yet (a line waiting for its newline). */
   readonly pending: number
+  /**
+   * Its messages are the reads themselves (`raw`): a reader must hand it each read whole. Other
+   * decoders give the same messages for any split of the bytes into reads.
+   */
+  readonly framesAreReads?: boolean | undefined
 }
 
 const rawDecoder: Decoder = {
@@ -78,7 +83,8 @@ const rawDecoder: Decoder = {
     return undefined
   },
   flush: () => undefined,
-  pending: 0
+  pending: 0,
+  framesAreReads: true
 }
 
 /** One read as one message (see `rawMessage`). */

@@ -52,11 +52,15 @@ export const command = Command.make("tcp-server", {
   framing: Cli.framing(TcpGreetingServer.defaults.framing),
   maxLineBytes: Cli.count("max-line-bytes", "Longest line accepted with --framing line", TcpGreetingServer.defaults.maxLineBytes),
   lineTimeout: Cli.seconds("line-timeout", "With --framing line, close a connection whose line is not complete this many seconds after its first byte; 0 never does", TcpGreetingServer.defaults.lineTimeout),
-  maxConnections: Cli.count("max-connections", "Connections served at once; more get 'Error: server busy'", TcpServer.defaults.maxConnections),
-  queueWhenFull: Options.boolean("queue-when-full").pipe(
-    Options.withDescription("At --max-connections, keep new connections waiting for a free slot instead of refusing them.")
+  maxConnections: Cli.count(
+    "max-connections",
+    `Connections served at once; more get 'Error: server busy'. Connections in their TLS handshake or awaiting their PROXY header have a limit of their own: this, at most ${TcpListener.defaults.maxPending}; more are closed at once`,
+    TcpServer.defaults.maxConnections
   ),
-  idleTimeout: Cli.seconds("idle-timeout", "Close a connection that sends nothing for this many seconds; 0 never does", TcpListener.defaults.idleTimeout),
+  queueWhenFull: Options.boolean("queue-when-full").pipe(
+    Options.withDescription("At --max-connections, keep up to as many new connections waiting for a free slot instead of refusing them.")
+  ),
+  idleTimeout: Cli.seconds("idle-timeout", "Close a connection on which nothing was sent or received for this many seconds (a connection that is writing is not idle); 0 never does", TcpListener.defaults.idleTimeout),
   writeTimeout: Cli.seconds("write-timeout", "Cut off a client that does not read our replies for this many seconds; 0 never does", TcpListener.defaults.writeTimeout),
   shutdownGrace: Cli.seconds("shutdown-grace", "On SIGINT, SIGTERM, SIGHUP or SIGQUIT, seconds to let connections finish before closing them", TcpServer.defaults.shutdownGrace),
   tlsCert: file("tls-cert", "Speak TLS with the certificate in this file (PEM: the certificate, then any intermediates); needs --tls-key."),
@@ -84,7 +88,8 @@ export const command = Command.make("tcp-server", {
         tls,
         path,
         mode: Option.getOrUndefined(unixMode),
-        proxyProtocol
+        proxyProtocol,
+        maxPending: Math.min(TcpListener.defaults.maxPending, options.maxConnections)
       })
       const { address } = listener
       yield* serving.listening(

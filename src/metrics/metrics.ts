@@ -20,6 +20,10 @@ export const connectionsRejected = counter(
   "effect_net_tcp_connections_rejected_total",
   "TCP connections refused with the busy line at the connection limit"
 )
+export const pendingRefused = counter(
+  "effect_net_tcp_pending_refused_total",
+  "TCP connections closed at once because too many were accepted and not yet served (in their TLS handshake, awaiting their PROXY header, or queued)"
+)
 export const connectionsTimedOut = counter(
   "effect_net_tcp_connections_timed_out_total",
   "TCP connections closed by the idle or the write timeout"
@@ -133,6 +137,7 @@ for (
     connectionsAccepted,
     connectionsActive,
     connectionsRejected,
+    pendingRefused,
     connectionsTimedOut,
     acceptErrors,
     tlsHandshakeFailures,

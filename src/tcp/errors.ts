@@ -95,7 +95,7 @@ export class TcpTimeoutError extends Data.TaggedError("TcpTimeoutError")<{
 }> {
   override get message(): string {
     return this.kind === "Idle"
-      ? `closed the connection with ${this.remote}: no data received for ${this.seconds} s (idle timeout)`
+      ? `closed the connection with ${this.remote}: no data sent or received for ${this.seconds} s (idle timeout)`
       : `closed the connection with ${this.remote}: it did not read our replies for ${this.seconds} s (write timeout)`
   }
 }

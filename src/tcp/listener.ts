@@ -9,7 +9,10 @@ import * as Net from "node:net"
 import * as Tls from "node:tls"
 import { describeError, formatAddress, type SocketAddress, unixAddress } from "../address.js"
 import * as Metrics from "../metrics/metrics.js"
-import { type Connection, fromConnected, limits, sweepIdle, type TcpConnectionOptions } from "./connection.js"
+import * as Idle from "../internal/idle.js"
+import { rateLimited } from "../internal/rate-limit.js"
+import { limits, make as fromConnected, type SocketConnection } from "../internal/socket-connection.js"
+import type { Connection, TcpConnectionOptions } from "./connection.js"
 import { TcpListenError } from "./errors.js"
 import { describeHandshakeFailure, serverOptions, tcpSocketOf, type TcpListenerTlsOptions, defaults as tlsDefaults } from "./tls.js"
 import * as ProxyGate from "./proxy-gate.js"
@@ -51,6 +54,12 @@ export interface TcpListenerOptions extends TcpConnectionOptions {
    * (the header comes before the handshake: terminate TLS at the balancer).
    */
   readonly proxyProtocol?: ProxyProtocol.ListenerOptions | undefined
+  /**
+   * Most connections accepted and not yet handed over at once: those in their TLS handshake,
+   * awaiting their PROXY protocol header, or waiting in `accept` for a consumer. Beyond it, a new
+   * connection is closed at once (counted in `effect_net_tcp_pending_refused_total`). Default 1,024.
+   */
+  readonly maxPending?: number | undefined
 }
 
 export interface Listener {
@@ -59,6 +68,8 @@ export interface Listener {
   /**
    * Accepted connections, in order. Each is open until its `close`, or until the listener's
    * scope closes. Ends when `stopAccepting` runs. Reads wait until the consumer pulls them.
+   * While they wait to be taken, connections count against `maxPending`, and the idle timeout
+   * closes them (a closed one is never handed out).
    */
   readonly accept: Stream.Stream<Connection>
   /**
@@ -79,6 +90,7 @@ export class TcpListener extends Context.Tag("effect-net/TcpListener")<TcpListen
 export const defaults = {
   host: "127.0.0.1",
   backlog: 511,
+  maxPending: 1024,
   idleTimeout: Duration.seconds(300),
   writeTimeout: Duration.seconds(30),
   tlsHandshakeTimeout: tlsDefaults.handshakeTimeout
@@ -124,11 +136,43 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
       writeTimeout: options.writeTimeout ?? defaults.writeTimeout
     }, path)
     const runtime = yield* Effect.runtime<never>()
-    const queue = yield* Queue.unbounded<Connection>()
+    const runSync = Runtime.runSync(runtime)
+    const maxPending = options.maxPending ?? defaults.maxPending
+    const queue = yield* Queue.unbounded<SocketConnection>()
     const open = new Set<Net.Socket>()
     /** With TLS, the TCP sockets accepted whose handshake is not done: closed when accepting stops. */
     const handshaking = new Set<Net.Socket>()
-    let deliver = (connection: Connection): unknown => Queue.unsafeOffer(queue, connection)
+    /** Accepted and not handed over: awaiting a PROXY header, or in `queue`. A socket leaves when it closes. */
+    const untaken = new Set<Net.Socket>()
+    function leaveUntaken(this: Net.Socket) {
+      untaken.delete(this)
+    }
+    const hold = (socket: Net.Socket) => {
+      untaken.add(socket)
+      socket.once("close", leaveUntaken)
+    }
+    const release = (socket: Net.Socket) => {
+      if (untaken.delete(socket)) socket.off("close", leaveUntaken)
+    }
+    let consumer: ((connection: Connection) => void) | undefined
+    const deliver = (connection: SocketConnection) => {
+      if (consumer === undefined) {
+        if (!untaken.has(connection.socket)) hold(connection.socket)
+        return Queue.unsafeOffer(queue, connection)
+      }
+      release(connection.socket)
+      consumer(connection)
+    }
+    /** Refuses a connection over `maxPending`; counted, and one line a second at most. */
+    const refusals = rateLimited((count) => `refused ${count} connection(s): ${maxPending} accepted and not yet served (maxPending)`)
+    const admissible = (socket: Net.Socket): boolean => {
+      if (untaken.size + handshaking.size < maxPending) return true
+      socket.destroy()
+      Metrics.pendingRefused.unsafeUpdate(1, Metrics.noTags)
+      const line = refusals()
+      if (line !== undefined) runSync(Effect.logWarning(line))
+      return false
+    }
     const gate = options.proxyProtocol === undefined ? undefined : yield* ProxyGate.make(options.proxyProtocol)
     /** Closes the connections accepted but not yet handed over (whose PROXY header is awaited). */
     const stopPending = gate?.stop ?? Effect.void
@@ -160,28 +204,29 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
 
     // After binding, errors are accept failures (EMFILE and the like). libuv keeps listening and,
     // out of descriptors, closes what it cannot accept; we count them and log once a second at most.
-    const runSync = Runtime.runSync(runtime)
-    let lastLogged = 0
-    let unlogged = 0
+    const acceptFailures = rateLimited((count, cause) => `accept failed ${count} time(s): ${describeError(cause)}; still listening`)
     server.on("error", (cause) => {
       Metrics.acceptErrors.unsafeUpdate(1, Metrics.noTags)
-      unlogged++
-      if (Date.now() - lastLogged < 1000) return
-      lastLogged = Date.now()
-      runSync(Effect.logWarning(`accept failed ${unlogged} time(s): ${describeError(cause)}; still listening`))
-      unlogged = 0
+      const line = acceptFailures(cause)
+      if (line !== undefined) runSync(Effect.logWarning(line))
     })
     if (tls === undefined && gate === undefined) {
-      server.on("connection", (socket: Net.Socket) => deliver(fromConnected(socket, connectionLimits, open)))
+      server.on("connection", (socket: Net.Socket) => {
+        if (admissible(socket)) deliver(fromConnected(socket, connectionLimits, open))
+      })
     } else if (gate !== undefined) {
       // Handed over once their header is read: to whoever takes connections by then.
-      const handOver = (connection: Connection) => deliver(connection)
-      server.on("connection", (socket: Net.Socket) => gate.admit(fromConnected(socket, connectionLimits, open), handOver))
+      server.on("connection", (socket: Net.Socket) => {
+        if (!admissible(socket)) return
+        hold(socket)
+        gate.admit(fromConnected(socket, connectionLimits, open), deliver as (connection: Connection) => void)
+      })
     } else {
       function leave(this: Net.Socket) {
         handshaking.delete(this)
       }
       server.on("connection", (socket: Net.Socket) => {
+        if (!admissible(socket)) return
         // Asked now, Node keeps it: a failed handshake's log line names the peer.
         void socket.remoteAddress
         handshaking.add(socket)
@@ -205,7 +250,7 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
     }
     const { idleMillis } = connectionLimits
     if (idleMillis !== undefined) {
-      const sweeper = sweepIdle(open, idleMillis)
+      const sweeper = Idle.sweep(open, idleMillis)
       yield* Effect.addFinalizer(() => Effect.sync(() => clearInterval(sweeper)))
     }
 
@@ -223,17 +268,21 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
     const acceptWith = (onAccept: (connection: Connection) => void) =>
       Effect.acquireRelease(
         Effect.map(Queue.takeAll(queue), (waiting) => {
-          deliver = onAccept
-          for (const connection of waiting) onAccept(connection)
+          consumer = onAccept
+          for (const connection of waiting) if (!connection.socket.destroyed) deliver(connection)
         }),
-        () => Effect.sync(() => (deliver = (connection) => Queue.unsafeOffer(queue, connection)))
+        () => Effect.sync(() => (consumer = undefined))
       )
 
     const bound = server.address() as Net.AddressInfo
     return {
       address: path === undefined ? { host: bound.address, port: bound.port } : unixAddress(path),
       // One per pull: a consumer that stops early must not take (and drop) connections queued behind.
-      accept: Stream.fromQueue(queue, { maxChunkSize: 1 }),
+      accept: Stream.fromQueue(queue, { maxChunkSize: 1 }).pipe(
+        // One that idled out while it waited is not handed out.
+        Stream.filter((connection) => !connection.socket.destroyed),
+        Stream.tap((connection) => Effect.sync(() => release(connection.socket)))
+      ),
       acceptWith,
       stopAccepting,
       openConnections: () => open.size

@@ -5,11 +5,13 @@
  * the bytes after the header are its first read. A connection from a peer not trusted to send a
  * header, without one or with an invalid one is closed, with one log line and a count.
  */
-import { Cause, Effect, FiberSet, type Scope } from "effect"
+import { Cause, Effect, FiberRef, FiberSet, type Scope } from "effect"
 import { formatAddress } from "../address.js"
 import * as Metrics from "../metrics/metrics.js"
 import { matcher } from "./cidr.js"
-import { type Connection, immediate, setProxied } from "./connection.js"
+import { ConnectionScheduler, wake } from "../internal/scheduler.js"
+import { setProxied } from "../internal/socket-connection.js"
+import type { Connection } from "./connection.js"
 import type { ProxyProtocolError, TcpSocketError, TcpTimeoutError } from "./errors.js"
 import { clientAddress, defaults, type ListenerOptions, readHeader } from "./proxy-protocol.js"
 
@@ -39,6 +41,8 @@ export const make = (options: ListenerOptions): Effect.Effect<Gate, never, Scope
     const headerOptions = { timeout: options.timeout, maxHeaderBytes: options.maxHeaderBytes }
     const pending = yield* FiberSet.make<void>()
     const runFork = yield* FiberSet.runtime(pending)<never>()
+    // Started and woken within the socket's events, as a server's connection fibers are.
+    const scheduler = new ConnectionScheduler(yield* FiberRef.get(FiberRef.currentScheduler))
 
     /** One line naming the peer and why: at info for a peer that sent nothing (a balancer's health check), else a warning. */
     const refuse = (connection: Connection, peer: string, reason: Metrics.ProxyRejectedReason, why: string) => {
@@ -54,13 +58,10 @@ export const make = (options: ListenerOptions): Effect.Effect<Gate, never, Scope
       const remote = connection.remote
       const peer = formatAddress(remote)
       if (!trusted(remote.host)) {
-        runFork(refuse(connection, peer, "untrusted", "not a trusted proxy, so it may not send a PROXY protocol header"), {
-          scheduler: immediate
-        })
+        runFork(refuse(connection, peer, "untrusted", "not a trusted proxy, so it may not send a PROXY protocol header"))
         return
       }
-      runFork(
-        Effect.matchCauseEffect(readHeader(connection.read, headerOptions), {
+      const readAndHandOver = Effect.matchCauseEffect(readHeader(connection.read, headerOptions), {
           onSuccess: ({ header, rest }) =>
             Effect.sync(() => {
               setProxied(connection, clientAddress(header), rest)
@@ -72,9 +73,8 @@ export const make = (options: ListenerOptions): Effect.Effect<Gate, never, Scope
               ? refuse(connection, peer, reasonTag(failure.value), failure.value.message)
               : connection.close
           }
-        }).pipe(Effect.onInterrupt(() => connection.close)),
-        { scheduler: immediate }
-      )
+        }).pipe(Effect.onInterrupt(() => connection.close))
+      wake((effect) => runFork(effect, { scheduler }), readAndHandOver)
     }
 
     return { admit, stop: FiberSet.clear(pending) }

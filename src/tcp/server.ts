@@ -1,21 +1,41 @@
 /**
- * Serving a TCP listener: one fiber per accepted connection, started within the accept event.
- * A connection limit (reject with a busy message, or queue until a slot frees), and a graceful
- * shutdown: stop accepting at once, let each connection finish what it is doing (reads end as
- * if the peer had finished), force-close the rest after a grace period.
+ * Serving a TCP listener: one fiber per accepted connection, started within the accept event,
+ * each handler in a Scope of its own that closes when its connection ends. A connection limit
+ * (reject with a busy message, or queue until a slot frees), and a graceful shutdown: stop
+ * accepting at once, let each connection finish what it is doing (reads end as if the peer had
+ * finished), interrupt the rest after a grace period.
  *
  * What a server holds per open connection counts (idle memory, churn): the fiber's pipeline is
- * built as it runs, with one `matchCauseEffect` for its end, its scheduler shared (see
- * `connectionRuntime`); the open connections are in a plain Map, with a counter for the limit (a
- * semaphore only where connections queue for a slot).
+ * built as it runs, the open connections are in a plain Map, with a counter for the limit.
  */
-import { Cause, Deferred, Duration, Effect, Exit, Fiber, FiberRef, Layer, Predicate, Runtime } from "effect"
+import {
+  Cause,
+  Context,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  FiberRef,
+  FiberRefs,
+  FiberSet,
+  Layer,
+  Option,
+  Predicate,
+  Runtime,
+  Scope
+} from "effect"
 import { formatAddress } from "../address.js"
+import { ConnectionScheduler, wake } from "../internal/scheduler.js"
+import { isOpen, SocketConnection } from "../internal/socket-connection.js"
 import * as Metrics from "../metrics/metrics.js"
-import { type Connection, immediate } from "./connection.js"
+import type { Connection } from "./connection.js"
 import { TcpListener } from "./listener.js"
 
-/** Serves one connection. It is ended gracefully when the handler succeeds, closed otherwise. */
+/**
+ * Serves one connection, in a Scope of its own (closed when the connection ends). The connection
+ * is ended gracefully when the handler succeeds, closed otherwise.
+ */
 export type Handler<E, R> = (connection: Connection) => Effect.Effect<void, E, R>
 
 export interface TcpServerOptions {
@@ -23,7 +43,8 @@ export interface TcpServerOptions {
   readonly maxConnections?: number | undefined
   /**
    * At the limit, hold new connections (accepted, unread) until a slot frees, instead of
-   * refusing them. They are bounded by the process's file descriptors.
+   * refusing them: at most `maxConnections` wait (beyond, they are refused), and the listener's
+   * idle timeout closes those that wait too long.
    */
   readonly queueWhenFull?: boolean | undefined
   /** Written to a connection refused at the limit, before it is closed. */
@@ -58,59 +79,79 @@ const logFailure = (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
 /**
  * The server's own log lines about a connection name its peer, in the message and, at the end,
  * as an annotation. Annotating the connection's whole fiber, or a line before it waits, would
- * leave about a kilobyte per open connection behind: a handler annotates its own lines. The
- * peer's name is made when a line is (the socket keeps its address), not kept per connection.
+ * cost memory per open connection: a handler annotates its own lines. The peer's name is made
+ * when a line is (the socket keeps its address), not kept per connection.
  */
 const aboutPeer = (log: Effect.Effect<void>, peer: string) => Effect.annotateLogs(log, "peer", peer)
 
 const logClosed = (peer: string) => aboutPeer(Effect.logInfo(`Connection from ${peer} closed.`), peer)
 
-/** The end of a conversation: the failure logged, if any, the socket closed, and one line. */
-const closed = (connection: Connection, cause?: Cause.Cause<unknown>) => {
+/** The end of a conversation: the failure logged, if any, the socket closed, the handler's scope closed, and one line. */
+const closed = (connection: Connection, scope: Scope.CloseableScope, exit: Exit.Exit<unknown, unknown>) => {
   const peer = formatAddress(connection.remote)
+  const close = Effect.zipRight(connection.close, Scope.close(scope, exit))
   return Effect.zipRight(
-    cause === undefined ? connection.close : Effect.zipRight(aboutPeer(logFailure(cause), peer), connection.close),
+    Exit.isSuccess(exit) ? close : Effect.zipRight(aboutPeer(logFailure(exit.cause), peer), close),
     logClosed(peer)
   )
 }
 
 /**
- * One connection's fiber, built as it runs: the handler, then a graceful end, then the close.
- * While the handler waits, the fiber holds one frame of its own (an interrupted fiber's socket
- * is closed by the server's observer of it).
+ * One connection's fiber, built as it runs: the handler's scope, in the fiber's context for the
+ * rest of its life (no frame of its own while the handler waits); the handler; a graceful end;
+ * the close. An interrupted fiber's socket and scope are closed by the server's observer of it.
  */
-const conversation = <E, R>(handler: Handler<E, R>, connection: Connection): Effect.Effect<void, never, R> => {
-  const onFailure = (cause: Cause.Cause<unknown>) => closed(connection, cause)
-  return Effect.zipRight(
-    Effect.logInfo(`Accept new connection from ${formatAddress(connection.remote)}...`),
-    Effect.matchCauseEffect(Effect.suspend(() => handler(connection)), {
-      onFailure,
-      onSuccess: () => Effect.matchCauseEffect(connection.end, { onFailure, onSuccess: () => closed(connection) })
-    })
-  )
-}
+const conversation = <E, R>(
+  handler: Handler<E, R>,
+  connection: Connection
+): Effect.Effect<void, never, Exclude<R, Scope.Scope>> =>
+  Effect.flatMap(Scope.make(), (scope) =>
+    Effect.withFiberRuntime<void, never, Exclude<R, Scope.Scope>>((fiber) => {
+      // Its reads need no canceler: when this fiber ends, the connection is closed.
+      if (connection instanceof SocketConnection) connection.owner = fiber
+      const onFailure = (cause: Cause.Cause<unknown>) => closed(connection, scope, Exit.failCause(cause))
+      return Effect.zipRight(
+        FiberRef.update(FiberRef.currentContext, Context.add(Scope.Scope, scope)),
+        Effect.zipRight(
+          Effect.logInfo(`Accept new connection from ${formatAddress(connection.remote)}...`),
+          // The Scope it may require is the one just put in the fiber's context.
+          Effect.matchCauseEffect(Effect.suspend(() => handler(connection) as Effect.Effect<void, E, Exclude<R, Scope.Scope>>), {
+            onFailure,
+            onSuccess: () =>
+              Effect.matchCauseEffect(connection.end, { onFailure, onSuccess: () => closed(connection, scope, Exit.void) })
+          })
+        )
+      )
+    }))
 
-/**
- * The runtime of connection fibers: the server's, with the `immediate` scheduler. Set here once,
- * the fibers share it; passed to each `runFork`, it would be a FiberRef set for each fiber alone,
- * with a copy of its own (about a tenth of a kilobyte per open connection).
- */
-const connectionRuntime = <R>(runtime: Runtime.Runtime<R>): Runtime.Runtime<R> =>
-  Runtime.setFiberRef(runtime, FiberRef.currentScheduler, immediate)
+/** The handler's scope of a connection fiber, from its context. */
+const scopeOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Option.Option<Scope.Scope> =>
+  Context.getOption(fiber.getFiberRef(FiberRef.currentContext), Scope.Scope)
 
 /**
  * Accepts connections until interrupted, running `handler` for each in a fiber of its own.
  * Runs forever; interrupting it shuts down gracefully (see `TcpServerOptions`).
+ *
+ * Handler code, and the fibers it forks, run on the scheduler of the fiber that runs `serve`
+ * (Effect's default): only the wake-up of a fiber by its socket's event runs within that event.
  */
 export const serve = <E, R>(
   handler: Handler<E, R>,
   options: TcpServerOptions = {}
-): Effect.Effect<never, never, TcpListener | R> =>
+): Effect.Effect<never, never, TcpListener | Exclude<R, Scope.Scope>> =>
   Effect.scoped(Effect.gen(function*() {
     const listener = yield* TcpListener
     const maxConnections = options.maxConnections ?? defaults.maxConnections
     const grace = Duration.decode(options.shutdownGrace ?? defaults.shutdownGrace)
-    const runFork = Runtime.runFork(connectionRuntime(yield* Effect.runtime<R>()))
+    const runtime = yield* Effect.runtime<Exclude<R, Scope.Scope>>()
+    const scheduler = new ConnectionScheduler(FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentScheduler))
+    // Set here once, the fibers share it; passed to each `runFork`, it would be a copy per fiber.
+    const runFork = Runtime.runFork(Runtime.setFiberRef(runtime, FiberRef.currentScheduler, scheduler))
+    /** The server's own fibers: refusals at the limit, ended when the shutdown begins, and closes after an interruption. */
+    const refusing = yield* FiberSet.make<void>()
+    const refuse = yield* FiberSet.runtime(refusing)<never>()
+    const closing = yield* FiberSet.make<void>()
+    const runClose = yield* FiberSet.runtime(closing)<never>()
     /** The connections being served, and their fibers. */
     const serving = new Map<Connection, Fiber.RuntimeFiber<void>>()
     /** Connections accepted at the limit, with `queueWhenFull`, waiting for a slot (accepted, unread). */
@@ -124,14 +165,24 @@ export const serve = <E, R>(
       const fiber = runFork(conversation(handler, connection))
       serving.set(connection, fiber)
       Metrics.connectionsActive.unsafeUpdate(serving.size, Metrics.noTags)
-      fiber.addObserver((exit) => done(connection, exit))
+      fiber.addObserver((exit) => done(connection, fiber, exit))
     }
 
-    const done = (connection: Connection, exit: Exit.Exit<void>) => {
-      if (Exit.isInterrupted(exit)) runFork(Effect.zipRight(connection.close, logClosed(formatAddress(connection.remote))))
+    const done = (connection: Connection, fiber: Fiber.RuntimeFiber<void>, exit: Exit.Exit<void>) => {
+      if (Exit.isInterrupted(exit)) {
+        const scope = scopeOf(fiber)
+        runClose(
+          Effect.zipRight(
+            Effect.zipRight(connection.close, Option.isSome(scope) ? Scope.close(scope.value as Scope.CloseableScope, exit) : Effect.void),
+            logClosed(formatAddress(connection.remote))
+          )
+        )
+      }
       serving.delete(connection)
       Metrics.connectionsActive.unsafeUpdate(serving.size, Metrics.noTags)
-      const next = waiting.shift()
+      let next = waiting.shift()
+      // One closed while it waited (idle) is not served.
+      while (next !== undefined && !isOpen(next)) next = waiting.shift()
       if (next !== undefined && !shuttingDown) start(next)
       else if (shuttingDown && serving.size === 0) Deferred.unsafeDone(drained, Exit.void)
     }
@@ -140,7 +191,7 @@ export const serve = <E, R>(
       Metrics.connectionsRejected.unsafeUpdate(1, Metrics.noTags)
       const busy = options.busyMessage
       const peer = formatAddress(connection.remote)
-      runFork(
+      refuse(
         Effect.logWarning(`server busy (${maxConnections} connections): refused ${peer}`).pipe(
           Effect.zipRight(busy === undefined ? Effect.void : Effect.zipRight(connection.write(busy), connection.end)),
           Effect.timeout(rejectTimeout),
@@ -154,8 +205,9 @@ export const serve = <E, R>(
     const onAccept = (connection: Connection) => {
       accepted++
       Metrics.connectionsAccepted.unsafeUpdate(1, Metrics.noTags)
-      if (serving.size < maxConnections) start(connection)
-      else if (options.queueWhenFull) waiting.push(connection)
+      // Started within the accept event: the fiber runs up to its first wait now.
+      if (serving.size < maxConnections) wake(start, connection)
+      else if (options.queueWhenFull && waiting.length < maxConnections) waiting.push(connection)
       else reject(connection)
     }
 
@@ -164,6 +216,7 @@ export const serve = <E, R>(
       Effect.gen(function*() {
         shuttingDown = true
         yield* listener.stopAccepting
+        yield* FiberSet.clear(refusing)
         // Queued connections whose turn has not come will not be served.
         for (const connection of waiting.splice(0)) yield* connection.close
         const open = serving.size
@@ -176,6 +229,8 @@ export const serve = <E, R>(
         yield* Effect.raceAll([Deferred.await(drained), Effect.sleep(grace), options.forceShutdown ?? Effect.never])
         const forced = serving.size
         yield* Fiber.interruptAll([...serving.values()])
+        // The interrupted connections' closes (see `done`).
+        yield* FiberSet.awaitEmpty(closing)
         yield* Effect.logInfo(`shutdown: ${open - forced} connection(s) finished, ${forced} forced closed`)
         yield* Effect.sync(Metrics.flush)
         yield* stopped
@@ -187,5 +242,8 @@ export const serve = <E, R>(
   }))
 
 /** Serves in the background for as long as the layer is alive; closing it shuts down gracefully. */
-export const layer = <E, R>(handler: Handler<E, R>, options: TcpServerOptions = {}): Layer.Layer<never, never, TcpListener | R> =>
+export const layer = <E, R>(
+  handler: Handler<E, R>,
+  options: TcpServerOptions = {}
+): Layer.Layer<never, never, TcpListener | Exclude<R, Scope.Scope>> =>
   Layer.scopedDiscard(Effect.forkScoped(serve(handler, options)))

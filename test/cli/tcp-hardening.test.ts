@@ -46,7 +46,7 @@ describe("start:tcp timeouts", () => {
       const peer = yield* Peer.connect(server.port)
       expect(yield* peer.closed()).toBe("Welcome!")
       yield* Effect.sleep("100 millis")
-      expect(server.stderr()).toMatch(/no data received for 0\.3 s \(idle timeout\)/)
+      expect(server.stderr()).toMatch(/no data sent or received for 0\.3 s \(idle timeout\)/)
     }))
 
   it.scopedLive("cuts off a client that does not read its replies after --write-timeout", () =>

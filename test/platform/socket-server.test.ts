@@ -124,7 +124,7 @@ describe("PlatformSocketServer", () => {
       const { logs, port } = yield* serve((socket) => socket.run(() => {}), { idleTimeout: "200 millis" })
       const peer = yield* Peer.connect(port)
       yield* peer.closed()
-      yield* until(() => logs.some((line) => line.includes("no data received for 0.2 s (idle timeout)")))
+      yield* until(() => logs.some((line) => line.includes("no data sent or received for 0.2 s (idle timeout)")))
     }))
 
   it.scopedLive("interrupting run shuts down gracefully: each run ends as at end of stream, its handler finishes and writes", () =>

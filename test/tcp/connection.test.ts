@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
+import { Chunk, Effect, Exit, Fiber, Option, Scheduler, Scope, Stream } from "effect"
 import * as Net from "node:net"
 import * as Framing from "../../src/framing.js"
 import type { Message } from "../../src/framing.js"
@@ -63,7 +63,7 @@ describe("TcpListener", () => {
       // after a round trip to the primary in a cluster worker); run on the immediate scheduler,
       // the fiber is interrupted while it waits for that.
       const port = yield* freePort()
-      const fiber = Effect.runFork(Effect.scoped(TcpListener.make({ port })), { scheduler: TcpConnection.immediate })
+      const fiber = Effect.runFork(Effect.scoped(TcpListener.make({ port })), { scheduler: Scheduler.make((task) => task()) })
       yield* Fiber.interrupt(fiber)
       yield* Effect.sleep("100 millis")
       expect((yield* Effect.flip(Peer.connect(port))).message).toContain("ECONNREFUSED")
@@ -135,7 +135,7 @@ describe("TcpConnection", () => {
       yield* peer.write("early")
       const error = yield* Effect.flip(Stream.runDrain(connection.reads))
       expect(error._tag).toBe("TcpTimeoutError")
-      expect(error.message).toContain("no data received for 0.2 s (idle timeout)")
+      expect(error.message).toContain("no data sent or received for 0.2 s (idle timeout)")
       yield* peer.closed()
     }))
 

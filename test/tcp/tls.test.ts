@@ -233,7 +233,7 @@ describe("TcpListener with tls", () => {
       yield* tlsPeer(port)
       const connection: Connection = yield* acceptOne(listener)
       const error = yield* Effect.flip(Stream.runDrain(connection.reads))
-      expect(error.message).toContain("no data received for 0.2 s (idle timeout)")
+      expect(error.message).toContain("no data sent or received for 0.2 s (idle timeout)")
     }))
 })
 
