@@ -13,7 +13,8 @@
 import { Context, Duration, Effect, Option, Scheduler, Stream } from "effect"
 import type { Socket } from "node:net"
 import { formatAddress, type SocketAddress, unixAddress } from "../address.js"
-import { type Decoder, type FramingError, LineTimeoutError, type Message } from "../framing.js"
+import type { Decoder, Message } from "../framing/decoder.js"
+import { LineTimeoutError, type LineTooLongError } from "../framing/errors.js"
 import * as Metrics from "../metrics/metrics.js"
 import { TcpSocketError, TcpTimeoutError } from "./errors.js"
 import { isTls, session, tcpSocketOf, type TlsSession } from "./tls.js"
@@ -22,6 +23,9 @@ export type { TlsSession } from "./tls.js"
 
 /** What can end a connection's reads or writes with an error. */
 export type TcpError = TcpSocketError | TcpTimeoutError
+
+/** What the message loop's decoder (line framing) and its line timeout fail with. */
+type FramingError = LineTooLongError | LineTimeoutError
 
 export interface Connection {
   /** Both ends' addresses; on a Unix domain socket, both are its file's (see `unixAddress`). */
@@ -521,7 +525,7 @@ class MessageLoop<E, R, E2, R2> {
 
   constructor(
     readonly connection: Connection,
-    readonly decoder: Decoder,
+    readonly decoder: Decoder<FramingError>,
     readonly onMessage: (message: Message, connection: Connection) => MessageResult<E, R>,
     readonly lineMillis: number | undefined,
     readonly onFramingError: RunMessagesOptions<E2, R2>["onFramingError"]
@@ -534,9 +538,7 @@ class MessageLoop<E, R, E2, R2> {
     const messages = this.messages
     messages.length = 0
     if (read === undefined) {
-      const last = this.decoder.flush()
-      if (last !== undefined) messages.push(last)
-      return this.handleFrom(0, null)
+      return this.handleFrom(0, this.decoder.flush(messages) ?? null)
     }
     const tooLong = this.decoder.push(read, messages)
     // A message completed: what is pending now (if anything) began in this read.
@@ -593,7 +595,7 @@ class MessageLoop<E, R, E2, R2> {
  */
 export const runMessages = <E = never, R = never, E2 = FramingError, R2 = never>(
   connection: Connection,
-  decoder: Decoder,
+  decoder: Decoder<FramingError>,
   onMessage: (message: Message, connection: Connection) => MessageResult<E, R>,
   options: RunMessagesOptions<E2, R2> = {}
 ): Effect.Effect<void, TcpError | E | E2, R | R2> =>
