@@ -128,3 +128,27 @@ export class FrameTruncatedError extends Data.TaggedError("FrameTruncatedError")
     return `input ended inside a frame (${this.pending} bytes pending)`
   }
 }
+
+/**
+ * A payload `Framing.encodeDelimited` refuses: its delimiter occurs in it (or begins in it and
+ * ends in the delimiter appended), so the decoder would end the frame there.
+ *
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { Framing } from "effect-net"
+ *
+ * const refused = Framing.encodeDelimited({ delimiter: "\0" })(new TextEncoder().encode("a\0b"))
+ * if (Either.isLeft(refused)) console.log(refused.left.message) // frame contains its delimiter (at byte 1)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class FrameDelimiterError extends Data.TaggedError("FrameDelimiterError")<{
+  /** Where in the payload the delimiter begins. */
+  readonly index: number
+}> {
+  override get message(): string {
+    return `frame contains its delimiter (at byte ${this.index})`
+  }
+}

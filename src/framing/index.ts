@@ -2,10 +2,12 @@
  * The codecs, exported from the package's root as the `Framing` namespace: the decoder contract,
  * the decoders and their encoders, and the Stream transformation.
  */
+import { defaults as delimitedDefaults } from "./delimited.js"
 import { defaults as lengthPrefixedDefaults } from "./length-prefixed.js"
 import { defaults as linesDefaults } from "./lines.js"
 
 export type { Decoder, Message } from "./decoder.js"
+export { delimited, type DelimitedOptions, encodeDelimited } from "./delimited.js"
 export * from "./errors.js"
 export { encodeLengthPrefixed, lengthPrefixed, type LengthPrefixedOptions } from "./length-prefixed.js"
 export { lines, type LinesOptions } from "./lines.js"
@@ -26,5 +28,6 @@ export { frame } from "./stream.js"
  */
 export const defaults = {
   lines: linesDefaults,
-  lengthPrefixed: lengthPrefixedDefaults
+  lengthPrefixed: lengthPrefixedDefaults,
+  delimited: delimitedDefaults
 } as const

@@ -7,7 +7,8 @@ import { bytes, bytesOf, decode, splits, text } from "../helpers/framing.js"
 const decoders: ReadonlyArray<readonly [string, () => Framing.Decoder<unknown, unknown>]> = [
   ["raw", Framing.raw],
   ["lines", () => Framing.lines({ maxLineBytes: 8 })],
-  ["lengthPrefixed", () => Framing.lengthPrefixed({ lengthBytes: 1, maxFrameBytes: 40 })]
+  ["lengthPrefixed", () => Framing.lengthPrefixed({ lengthBytes: 1, maxFrameBytes: 40 })],
+  ["delimited", () => Framing.delimited({ delimiter: "ab", maxFrameBytes: 8 })]
 ]
 
 const show = (frame: unknown) => typeof frame === "number" ? frame : text((frame as Framing.Message).body)
