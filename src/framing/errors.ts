@@ -3,6 +3,7 @@
  * the message loop refuses them, each with the figures a log line or a reply to the peer needs.
  */
 import { Data } from "effect"
+import type { ParseError } from "effect/ParseResult"
 
 /**
  * A line grew past `maxLineBytes` before its newline arrived (`Framing.lines`). Its message is
@@ -150,5 +151,34 @@ export class FrameDelimiterError extends Data.TaggedError("FrameDelimiterError")
 }> {
   override get message(): string {
     return `frame contains its delimiter (at byte ${this.index})`
+  }
+}
+
+/**
+ * A frame whose body is not the JSON of its Schema (`Framing.schemaJson`): names the frame by
+ * its index on the connection (the first is 0) and a short escaped preview of its bytes; the
+ * Schema's `ParseError` is the `cause`.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Framing } from "effect-net"
+ *
+ * const decoder = Framing.schemaJson(Schema.Struct({ id: Schema.Number }), Framing.lines())
+ * const error = decoder.push(new TextEncoder().encode("{\"id\":\"one\"}\n"), [])
+ * console.log(error?.message) // frame 0 does not decode: "{\"id\":\"one\"}"
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class FrameDecodeError extends Data.TaggedError("FrameDecodeError")<{
+  /** The frame's index on the connection, from 0. */
+  readonly frame: number
+  /** Its first bytes, quoted and escaped, with `…` when there are more. */
+  readonly preview: string
+  readonly cause: ParseError
+}> {
+  override get message(): string {
+    return `frame ${this.frame} does not decode: ${this.preview}`
   }
 }

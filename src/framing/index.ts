@@ -1,6 +1,6 @@
 /**
  * The codecs, exported from the package's root as the `Framing` namespace: the decoder contract,
- * the decoders and their encoders, and the Stream transformation.
+ * the decoders and their encoders, typed messages, and the Stream transformation.
  */
 import { defaults as delimitedDefaults } from "./delimited.js"
 import { defaults as lengthPrefixedDefaults } from "./length-prefixed.js"
@@ -12,6 +12,7 @@ export * from "./errors.js"
 export { encodeLengthPrefixed, lengthPrefixed, type LengthPrefixedOptions } from "./length-prefixed.js"
 export { lines, type LinesOptions } from "./lines.js"
 export { raw, rawMessage } from "./raw.js"
+export { encodeSchemaJson, schemaJson } from "./schema.js"
 export { frame } from "./stream.js"
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Chunk, Effect, Exit, FastCheck, Stream } from "effect"
+import { Cause, Chunk, Effect, Exit, FastCheck, Schema, Stream } from "effect"
 import { FrameTruncatedError, Framing, LineTooLongError } from "effect-net"
 import { bytes, bytesOf, decode, splits, text } from "../helpers/framing.js"
 
@@ -8,7 +8,8 @@ const decoders: ReadonlyArray<readonly [string, () => Framing.Decoder<unknown, u
   ["raw", Framing.raw],
   ["lines", () => Framing.lines({ maxLineBytes: 8 })],
   ["lengthPrefixed", () => Framing.lengthPrefixed({ lengthBytes: 1, maxFrameBytes: 40 })],
-  ["delimited", () => Framing.delimited({ delimiter: "ab", maxFrameBytes: 8 })]
+  ["delimited", () => Framing.delimited({ delimiter: "ab", maxFrameBytes: 8 })],
+  ["schemaJson", () => Framing.schemaJson(Schema.Number, Framing.lines())]
 ]
 
 const show = (frame: unknown) => typeof frame === "number" ? frame : text((frame as Framing.Message).body)
