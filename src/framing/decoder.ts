@@ -30,9 +30,10 @@ export interface Message {
 /**
  * Turns a connection's reads into frames, one read at a time. A decoder holds the state of one
  * connection (a frame begun in one read and ended in another), so make one per connection: each
- * constructor (`lines()`, `lengthPrefixed()`, ...) returns a new one. Caps are checked before
- * bytes are held: a peer cannot make a decoder hold more than its cap (and a header or a
- * delimiter) whatever it sends. The frames it emits may be views of the reads pushed.
+ * constructor (`lines()`, `lengthPrefixed()`, ...) returns a new one (`raw()`, which holds
+ * nothing, shares one). Caps are checked before bytes are held: a peer cannot make a decoder hold
+ * more than its cap (and a header, or the beginning of a delimiter) whatever it sends. Frames
+ * and the bytes held may be views of the reads pushed: a read is not to be reused after it.
  *
  * After it has returned an error the decoder's state is unspecified: the connection is to be
  * closed (the frames before the error are the last ones).
