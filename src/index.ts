@@ -4,8 +4,9 @@
  * as they are. The Prometheus endpoint is `effect-net/prometheus` (it loads an HTTP server).
  */
 export * from "./address.js"
-export * as Framing from "./framing.js"
-export { LineTooLongError, type Message } from "./framing.js"
+export * as Framing from "./framing/index.js"
+export type { Message } from "./framing/decoder.js"
+export * from "./framing/errors.js"
 export * as Metrics from "./metrics/metrics.js"
 
 export * as Cluster from "./cluster/cluster.js"

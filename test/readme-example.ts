@@ -21,7 +21,7 @@ export const program = TcpGreetingClient.converse({ names: ["Ada", "Grace"] }).p
 
 // Your own protocol on the same transport: each line back in capitals, until "bye".
 const shout = (connection: TcpConnection.Connection) =>
-  TcpConnection.runMessages(connection, Framing.decoder("line"), (message) => {
+  TcpConnection.runMessages(connection, Framing.lines(), (message) => {
     const line = new TextDecoder().decode(message.body)
     return line === "bye" ? false : connection.write(new TextEncoder().encode(line.toUpperCase() + "\n"))
   })

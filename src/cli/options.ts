@@ -8,7 +8,7 @@ import { Data, Duration, Effect, Either, Option } from "effect"
 import * as Path from "node:path"
 import { describeError } from "../address.js"
 import * as Cluster from "../cluster/cluster.js"
-import { type Framing, framings } from "../framing.js"
+import { type FramingName, framingNames } from "../greeting/protocol.js"
 import * as Cidr from "../tcp/cidr.js"
 import * as ProxyProtocol from "../tcp/proxy-protocol.js"
 import { isMulticast } from "../udp/multicast.js"
@@ -55,8 +55,8 @@ export const count = (name: string, description: string, defaultValue: number, m
     Options.mapEffect((value) => value >= min ? Effect.succeed(value) : invalid(`--${name} must be at least ${min}, got ${value}`))
   )
 
-export const framing = (defaultFraming: Framing): Options.Options<Framing> =>
-  Options.choice("framing", framings).pipe(
+export const framing = (defaultFraming: FramingName): Options.Options<FramingName> =>
+  Options.choice("framing", framingNames).pipe(
     Options.withDescription(`raw: one read is one message, as the tutorial; line: newline-delimited messages (default ${defaultFraming}).`),
     Options.withDefault(defaultFraming)
   )

@@ -5,21 +5,23 @@
  */
 import { Chunk, Data, Duration, Effect, Option, Stream } from "effect"
 import { utf8 } from "../bytes.js"
-import { type Framing, LineDecoder, type Message, rawMessage } from "../framing.js"
+import type { Message } from "../framing/decoder.js"
+import { lines as lineDecoder } from "../framing/lines.js"
+import { rawMessage } from "../framing/raw.js"
 import { TcpConnection, type TcpError } from "../tcp/connection.js"
 import * as Greeting from "./protocol.js"
 
 export interface TcpGreetingClientOptions {
   /** Default: the tutorial's Michael, Tracy and Sarah. */
   readonly names?: ReadonlyArray<string> | undefined
-  readonly framing?: Framing | undefined
+  readonly framing?: Greeting.FramingName | undefined
   /** How long to wait for the welcome and for each reply; default 30 seconds (the tutorial's). */
   readonly replyTimeout?: Duration.DurationInput | undefined
 }
 
 export const defaults = {
   names: Greeting.defaultNames,
-  framing: "raw" as Framing,
+  framing: "raw" as Greeting.FramingName,
   replyTimeout: Duration.seconds(30)
 } as const
 
@@ -50,10 +52,10 @@ const maxReplyBytes = 1024 * 1024
  * Splits what the server sends into the lines to show. `raw`: one read per reply, as the
  * tutorial's client. `line`: the welcome (which has no newline) and then one reply per line.
  */
-const replies = (framing: Framing) => (reads: Stream.Stream<Uint8Array, TcpError>): Stream.Stream<string, TcpError> => {
+const replies = (framing: Greeting.FramingName) => (reads: Stream.Stream<Uint8Array, TcpError>): Stream.Stream<string, TcpError> => {
   if (framing === "raw") return Stream.map(reads, (read) => decoder.decode(rawMessage(read).body))
   return Stream.suspend(() => {
-    const lines = new LineDecoder(maxReplyBytes)
+    const lines = lineDecoder({ maxLineBytes: maxReplyBytes })
     let welcomed = false
     return Stream.mapConcat(reads, (read) => {
       const out: Array<string> = []

@@ -4,7 +4,9 @@
  */
 import { Duration, Effect, type Layer } from "effect"
 import { formatAddress } from "../address.js"
-import * as Framing from "../framing.js"
+import type { Message } from "../framing/decoder.js"
+import type { LineTooLongError } from "../framing/errors.js"
+import * as Lines from "../framing/lines.js"
 import * as Metrics from "../metrics/metrics.js"
 import * as TcpConnection from "../tcp/connection.js"
 import type { TcpListener } from "../tcp/listener.js"
@@ -14,7 +16,7 @@ import * as Greeting from "./protocol.js"
 export interface TcpGreetingServerOptions extends TcpServer.TcpServerOptions {
   /** Pause before each reply; the tutorial sleeps 1 second. */
   readonly delay?: Duration.DurationInput | undefined
-  readonly framing?: Framing.Framing | undefined
+  readonly framing?: Greeting.FramingName | undefined
   /** Longest line accepted with `line` framing. */
   readonly maxLineBytes?: number | undefined
   /**
@@ -27,8 +29,8 @@ export interface TcpGreetingServerOptions extends TcpServer.TcpServerOptions {
 
 export const defaults = {
   delay: Duration.seconds(1),
-  framing: "raw" as Framing.Framing,
-  maxLineBytes: Framing.defaultMaxLineBytes,
+  framing: "raw" as Greeting.FramingName,
+  maxLineBytes: Lines.defaults.maxLineBytes,
   lineTimeout: Duration.seconds(30)
 } as const
 
@@ -39,7 +41,7 @@ export const handler = (options: TcpGreetingServerOptions = {}) => {
   const framing = options.framing ?? defaults.framing
   const maxLineBytes = options.maxLineBytes ?? defaults.maxLineBytes
   // The same functions and options for every connection: nothing per connection but the decoder.
-  const conversation: TcpConnection.RunMessagesOptions<TcpConnection.TcpError, never> = {
+  const conversation: TcpConnection.RunMessagesOptions<LineTooLongError, TcpConnection.TcpError, never> = {
     lineTimeout: options.lineTimeout ?? defaults.lineTimeout,
     onFramingError: (error, connection) =>
       Effect.suspend(() => {
@@ -51,7 +53,7 @@ export const handler = (options: TcpGreetingServerOptions = {}) => {
   }
   /** Called in the connection's fiber as each message comes: it may write at once (see `unsafeWrite`). */
   const onMessage = (
-    message: Framing.Message,
+    message: Message,
     connection: TcpConnection.Connection
   ): TcpConnection.MessageResult<TcpConnection.TcpError, never> => {
     if (Greeting.isExit(message)) return false
@@ -71,7 +73,7 @@ export const handler = (options: TcpGreetingServerOptions = {}) => {
   return (connection: TcpConnection.Connection): Effect.Effect<void, TcpConnection.TcpError> =>
     Effect.zipRight(
       connection.write(Greeting.welcome),
-      TcpConnection.runMessages(connection, Framing.decoder(framing, maxLineBytes), onMessage, conversation)
+      TcpConnection.runMessages(connection, Greeting.decoder(framing, maxLineBytes), onMessage, conversation)
     )
 }
 

@@ -8,7 +8,7 @@
 import { Cause, Data, Deferred, Duration, Effect, Option, Schedule, Stream } from "effect"
 import { formatAddress, type SocketAddress } from "../address.js"
 import { utf8 } from "../bytes.js"
-import { rawMessage } from "../framing.js"
+import { rawMessage } from "../framing/raw.js"
 import type { UdpSendError } from "../udp/errors.js"
 import { UdpSocket } from "../udp/socket.js"
 import * as Greeting from "./protocol.js"

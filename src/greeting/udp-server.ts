@@ -9,7 +9,7 @@
  */
 import { type Cause, Chunk, Duration, Effect, Fiber, FiberSet, Layer, Schedule } from "effect"
 import * as Metrics from "../metrics/metrics.js"
-import { rawMessage } from "../framing.js"
+import { rawMessage } from "../framing/raw.js"
 import type { UdpSendError } from "../udp/errors.js"
 import { type Datagram, type Socket, UdpSocket } from "../udp/socket.js"
 import * as Greeting from "./protocol.js"

@@ -11,7 +11,8 @@
 import { Context, type Duration, Effect, type Stream } from "effect"
 import type { Socket } from "node:net"
 import type { SocketAddress } from "../address.js"
-import { type Decoder, type FramingError, LineTimeoutError, type Message } from "../framing.js"
+import type { Decoder } from "../framing/decoder.js"
+import { LineTimeoutError } from "../framing/errors.js"
 import { limits, make, toMillis } from "../internal/socket-connection.js"
 import type { TcpSocketError, TcpTimeoutError } from "./errors.js"
 import type { TlsSession } from "./tls.js"
@@ -101,7 +102,7 @@ export const fromSocket = (socket: Socket, options: TcpConnectionOptions = {}): 
  */
 export type MessageResult<E, R> = void | boolean | Effect.Effect<void | boolean, E, R>
 
-export interface RunMessagesOptions<E, R> {
+export interface RunMessagesOptions<DE, E, R> {
   /**
    * A message must be complete within this long of its first byte (a line waiting for its
    * newline), or it fails with `LineTimeoutError`: a peer trickling bytes cannot hold the
@@ -109,10 +110,10 @@ export interface RunMessagesOptions<E, R> {
    */
   readonly lineTimeout?: Duration.DurationInput | undefined
   /**
-   * Answers a framing error (a line too long, or too slow to arrive) instead of failing with it,
+   * Answers a framing error (the decoder's, or the line timeout) instead of failing with it,
    * before the conversation ends: a protocol's way to tell the peer why it is closed.
    */
-  readonly onFramingError?: ((error: FramingError, connection: Connection) => Effect.Effect<void, E, R>) | undefined
+  readonly onFramingError?: ((error: DE | LineTimeoutError, connection: Connection) => Effect.Effect<void, E, R>) | undefined
 }
 
 /**
@@ -126,8 +127,8 @@ const decodeBytes = 4096
  * The state of one `runMessages`: an object with methods rather than closures, as a server
  * holds one per open connection.
  */
-class MessageLoop<E, R, E2, R2> {
-  readonly messages: Array<Message> = []
+class MessageLoop<A, DE, E, R, E2, R2> {
+  readonly messages: Array<A> = []
   /** What is left to decode of the last read (see `decodeBytes`). */
   rest: Uint8Array | undefined = undefined
   /** When the first byte of the message not yet complete came (with a line timeout). */
@@ -136,24 +137,20 @@ class MessageLoop<E, R, E2, R2> {
 
   constructor(
     readonly connection: Connection,
-    readonly decoder: Decoder,
-    readonly onMessage: (message: Message, connection: Connection) => MessageResult<E, R>,
+    readonly decoder: Decoder<DE, A>,
+    readonly onMessage: (message: A, connection: Connection) => MessageResult<E, R>,
     readonly lineMillis: number | undefined,
-    readonly onFramingError: RunMessagesOptions<E2, R2>["onFramingError"]
+    readonly onFramingError: RunMessagesOptions<DE, E2, R2>["onFramingError"]
   ) {
     // Bound rather than an arrow: a bound function holds `this` itself, without a context object.
     this.loop = Effect.flatMap(connection.read, this.onRead.bind(this))
   }
 
   onRead(read: Uint8Array | undefined): Effect.Effect<void, TcpError | E | E2, R | R2> {
+    if (read !== undefined) return this.decode(read)
     const messages = this.messages
     messages.length = 0
-    if (read === undefined) {
-      const last = this.decoder.flush()
-      if (last !== undefined) messages.push(last)
-      return this.handleFrom(0, null)
-    }
-    return this.decode(read)
+    return this.handleFrom(0, this.decoder.flush(messages) ?? null)
   }
 
   /** Decodes the next piece of `bytes`, keeping the rest for later. */
@@ -166,17 +163,17 @@ class MessageLoop<E, R, E2, R2> {
     } else {
       this.rest = undefined
     }
-    const tooLong = this.decoder.push(bytes, messages)
+    const failure = this.decoder.push(bytes, messages)
     // A message completed: what is pending now (if anything) began in this read.
     if (messages.length > 0) this.lineStarted = 0
-    return this.handleFrom(0, tooLong)
+    return this.handleFrom(0, failure)
   }
 
   /**
    * Handles the messages from `index` on, then: reads on (`undefined`), ends (`null`), or
    * answers the framing error.
    */
-  handleFrom(index: number, then: FramingError | null | undefined): Effect.Effect<void, TcpError | E | E2, R | R2> {
+  handleFrom(index: number, then: DE | LineTimeoutError | null | undefined): Effect.Effect<void, TcpError | E | E2, R | R2> {
     const messages = this.messages
     for (; index < messages.length; index++) {
       const result = this.onMessage(messages[index]!, this.connection)
@@ -190,7 +187,7 @@ class MessageLoop<E, R, E2, R2> {
     return this.onFramingError === undefined ? Effect.fail(then as E2) : this.onFramingError(then, this.connection)
   }
 
-  /** The next read: plain, or bounded by what is left of the line's time. */
+  /** The next read: plain, or bounded by what is left of the message's time. */
   next(): Effect.Effect<void, TcpError | E | E2, R | R2> {
     const lineMillis = this.lineMillis
     if (lineMillis === undefined || this.decoder.pending === 0) return this.loop
@@ -209,34 +206,33 @@ class MessageLoop<E, R, E2, R2> {
 
 /**
  * Runs `onMessage` for each message of the connection, in order: pulls `read`, decodes each read
- * with `decoder` (see `Framing.decoder`) and pulls the next read only once the messages of the
- * last one are handled, so a peer that sends faster than it is answered waits (backpressure).
- * Ends at end of stream, after the unterminated last message if any, or when `onMessage` says
- * `false`; a framing error (see `RunMessagesOptions`) comes after the messages before it.
- * `onMessage` and `onFramingError` get the connection too, so that one function serves them all.
+ * with `decoder` (see `Framing`) and pulls the next read only once the messages of the last one
+ * are handled, so a peer that sends faster than it is answered waits (backpressure). Ends at end
+ * of stream, after the last message if any, or when `onMessage` says `false`; a framing error
+ * (see `RunMessagesOptions`) comes after the messages before it. `onMessage` and
+ * `onFramingError` get the connection too, so that one function serves them all.
  *
- * The same messages as `Framing.frame(framing)(connection.reads)` with `Stream.runForEach`, for a
- * fraction of the cost per message: the Streams are the composable API, this is the fast path
- * for a server's conversation loop. Interrupted, it leaves the connection's unread bytes for the
- * next read, but messages it had decoded and not handled are gone: to stop and go on later, use
- * `messages`.
+ * The same messages as `Framing.frame(() => decoder)(connection.reads)` with `Stream.runForEach`,
+ * for a fraction of the cost per message: the Streams are the composable API, this is the fast
+ * path for a server's conversation loop. Interrupted, it leaves the connection's unread bytes for
+ * the next read, but messages it had decoded and not handled are gone: to stop and go on later,
+ * use `messages`.
  */
-export const runMessages = <E = never, R = never, E2 = FramingError, R2 = never>(
+export const runMessages = <A, DE, E = never, R = never, E2 = DE | LineTimeoutError, R2 = never>(
   connection: Connection,
-  decoder: Decoder,
-  onMessage: (message: Message, connection: Connection) => MessageResult<E, R>,
-  options: RunMessagesOptions<E2, R2> = {}
+  decoder: Decoder<DE, A>,
+  onMessage: (message: A, connection: Connection) => MessageResult<E, R>,
+  options: RunMessagesOptions<DE, E2, R2> = {}
 ): Effect.Effect<void, TcpError | E | E2, R | R2> =>
   new MessageLoop(connection, decoder, onMessage, toMillis(options.lineTimeout), options.onFramingError).loop
 
 /** A connection's messages, one per pull (see `messages`). */
-export interface Messages {
+export interface Messages<A, E> {
   /**
-   * The next message, reading as needed; `undefined` at end of stream (after the unterminated
-   * last message, if any). Fails with the decoder's error after the messages before it, and from
-   * then on.
+   * The next message, reading as needed; `undefined` at end of stream (after the last message,
+   * if any). Fails with the decoder's error after the messages before it, and from then on.
    */
-  readonly next: Effect.Effect<Message | undefined, TcpError | FramingError>
+  readonly next: Effect.Effect<A | undefined, TcpError | E>
 }
 
 /**
@@ -245,12 +241,12 @@ export interface Messages {
  * nothing, so that a later pull goes on where it stopped. `Framing.frame` over `reads` cannot:
  * its decoder goes with the Stream when the Stream is interrupted.
  */
-export const messages = (connection: Connection, decoder: Decoder): Messages => {
-  const decoded: Array<Message> = []
+export const messages = <E, A>(connection: Connection, decoder: Decoder<E, A>): Messages<A, E> => {
+  const decoded: Array<A> = []
   let taken = 0
-  let failure: FramingError | undefined
+  let failure: E | undefined
   let ended = false
-  const next: Effect.Effect<Message | undefined, TcpError | FramingError> = Effect.suspend(() => {
+  const next: Effect.Effect<A | undefined, TcpError | E> = Effect.suspend(() => {
     if (taken < decoded.length) return Effect.succeed(decoded[taken++]!)
     decoded.length = 0
     taken = 0
@@ -260,8 +256,7 @@ export const messages = (connection: Connection, decoder: Decoder): Messages => 
       // Decoded at once, in the step that took the read: an interruption finds the messages kept.
       if (read === undefined) {
         ended = true
-        const last = decoder.flush()
-        if (last !== undefined) decoded.push(last)
+        failure = decoder.flush(decoded)
       } else {
         failure = decoder.push(read, decoded)
       }

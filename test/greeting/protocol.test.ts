@@ -1,6 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
+import { Chunk, Effect, Stream } from "effect"
+import type { Message } from "../../src/framing/decoder.js"
+import { LineTimeoutError, LineTooLongError } from "../../src/framing/errors.js"
+import { rawMessage } from "../../src/framing/raw.js"
 import * as Greeting from "../../src/greeting/protocol.js"
-import { LineTimeoutError, LineTooLongError, rawMessage } from "../../src/framing.js"
 
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString("latin1")
 const bytes = (s: string) => Buffer.from(s, "latin1")
@@ -32,5 +35,31 @@ describe("greeting protocol", () => {
     expect(text(Greeting.framingError(new LineTooLongError({ maxLineBytes: 8192 })))).toBe("Error: line too long (max 8192 bytes)\n")
     expect(text(Greeting.framingError(new LineTimeoutError({ seconds: 30 })))).toBe("Error: line not complete within 30 s\n")
     expect(text(Greeting.serverBusy)).toBe("Error: server busy\n")
+  })
+})
+
+describe("the framings by name", () => {
+  // The fast loop (`TcpConnection.runMessages`) decodes with `decoder`, the Stream with `frame`:
+  // the same messages (test/tcp/connection.test.ts checks the two over a real connection too).
+  const show = (messages: ReadonlyArray<Message>) => messages.map((m) => text(m.body) + "|" + JSON.stringify(text(m.terminator)))
+  const input = "Ada\nGr" + "ace\r\n\nexit\nlast"
+  const splits = [[input], input.split(""), ["Ada\nGr", "ace\r", "\n\nexit\nla", "st"]]
+  for (const framing of Greeting.framingNames) {
+    for (const reads of splits) {
+      it.effect(`give the same messages (${framing} framing, ${reads.length} reads)`, () =>
+        Effect.gen(function*() {
+          const framed = yield* Stream.fromIterable(reads.map(bytes)).pipe(Greeting.frame(framing), Stream.runCollect)
+          const decode = Greeting.decoder(framing)
+          const decoded: Array<Message> = []
+          for (const read of reads) expect(decode.push(bytes(read), decoded)).toBeUndefined()
+          expect(decode.flush(decoded)).toBeUndefined()
+          expect(show(Chunk.toReadonlyArray(framed))).toEqual(show(decoded))
+        }))
+    }
+  }
+
+  it("are raw and line, line with its limit", () => {
+    expect(Greeting.framingNames).toEqual(["raw", "line"])
+    expect(Greeting.decoder("line", 3).push(bytes("abcd\n"), [])).toEqual(new LineTooLongError({ maxLineBytes: 3 }))
   })
 })

@@ -10,7 +10,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Exit, FastCheck as fc, Fiber, Option, Queue, Stream } from "effect"
 import * as Net from "node:net"
 import { setTimeout as sleep } from "node:timers/promises"
-import { LineDecoder, type Message } from "../../src/framing.js"
+import type { Message } from "../../src/framing/decoder.js"
+import { lines } from "../../src/framing/lines.js"
 import * as PlatformSocket from "../../src/platform/socket.js"
 import * as TcpClient from "../../src/tcp/client.js"
 import * as TcpConnection from "../../src/tcp/connection.js"
@@ -193,7 +194,7 @@ describe("Connection interruption (property)", () => {
 })
 
 describe("TcpConnection.messages (property)", () => {
-  const lines = fc.array(fc.stringMatching(/^[a-z]{0,40}$/), { minLength: 1, maxLength: 40 })
+  const lineTexts = fc.array(fc.stringMatching(/^[a-z]{0,40}$/), { minLength: 1, maxLength: 40 })
   const pulls = fc.array(fc.oneof(fc.constant(-1), fc.integer({ min: 0, max: 4 })), { minLength: 1, maxLength: 40 })
   const splits = fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 1, maxLength: 10 })
 
@@ -202,7 +203,7 @@ describe("TcpConnection.messages (property)", () => {
       const listener = yield* TcpListener.make({ port: 0 })
       yield* Effect.promise(() =>
         fc.assert(
-          fc.asyncProperty(lines, splits, pulls, async (sent, sizes, timeouts) => {
+          fc.asyncProperty(lineTexts, splits, pulls, async (sent, sizes, timeouts) => {
             const bytes = Buffer.from(sent.map((line) => `${line}\n`).join(""))
             const chunks: Array<{ bytes: Uint8Array; pause: number }> = []
             for (let offset = 0, i = 0; offset < bytes.length; i++) {
@@ -215,7 +216,7 @@ describe("TcpConnection.messages (property)", () => {
               const connection = yield* listener.accept.pipe(Stream.runHead, Effect.map(Option.getOrThrow))
               yield* Effect.addFinalizer(() => connection.close)
               void send(peer, chunks)
-              const pull = TcpConnection.messages(connection, new LineDecoder(1024))
+              const pull = TcpConnection.messages(connection, lines({ maxLineBytes: 1024 }))
               const messages: Array<Message> = []
               for (let i = 0;; i++) {
                 const timeout = timeouts[i % timeouts.length]!

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Exit, Fiber, Option, Scheduler, Scope, Stream } from "effect"
 import * as Net from "node:net"
-import * as Framing from "../../src/framing.js"
-import type { Message } from "../../src/framing.js"
+import type { Message } from "../../src/framing/decoder.js"
+import * as Framing from "../../src/framing/index.js"
 import * as TcpClient from "../../src/tcp/client.js"
 import * as TcpConnection from "../../src/tcp/connection.js"
 import * as TcpListener from "../../src/tcp/listener.js"
@@ -199,11 +199,11 @@ describe("TcpConnection.runMessages", () => {
       const listener = yield* TcpListener.make({ port: 0 })
       yield* Effect.forkScoped(send(listener.address.port))
       const looped: Array<string> = []
-      yield* TcpConnection.runMessages(yield* acceptOne(listener), Framing.decoder("line"), (message) => {
+      yield* TcpConnection.runMessages(yield* acceptOne(listener), Framing.lines(), (message) => {
         looped.push(text(message))
       })
       yield* Effect.forkScoped(send(listener.address.port))
-      const streamed = yield* (yield* acceptOne(listener)).reads.pipe(Framing.frame("line"), Stream.map(text), Stream.runCollect)
+      const streamed = yield* (yield* acceptOne(listener)).reads.pipe(Framing.frame(Framing.lines), Stream.map(text), Stream.runCollect)
       expect(looped).toEqual(["Ada", "Grace", "", "Alan", "Barbara", "last"])
       expect(Chunk.toReadonlyArray(streamed)).toEqual(looped)
     }))
@@ -214,7 +214,7 @@ describe("TcpConnection.runMessages", () => {
       const peer = yield* Peer.connect(listener.address.port)
       yield* peer.write("one\ntwo\nstop\nnever\n")
       const seen: Array<string> = []
-      yield* TcpConnection.runMessages(yield* acceptOne(listener), Framing.decoder("line"), (message) => {
+      yield* TcpConnection.runMessages(yield* acceptOne(listener), Framing.lines(), (message) => {
         const line = text(message)
         if (line === "stop") return false
         return Effect.sync(() => void seen.push(line)).pipe(Effect.delay("20 millis"))
@@ -228,7 +228,7 @@ describe("TcpConnection.runMessages", () => {
       const peer = yield* Peer.connect(listener.address.port)
       yield* peer.write(`ok\n${"x".repeat(20)}\n`)
       const seen: Array<string> = []
-      yield* TcpConnection.runMessages(yield* acceptOne(listener), Framing.decoder("line", 10), (message) => {
+      yield* TcpConnection.runMessages(yield* acceptOne(listener), Framing.lines({ maxLineBytes: 10 }), (message) => {
         seen.push(text(message))
       }, { onFramingError: (error, connection) => connection.write(new TextEncoder().encode(`${error.message}\n`)) })
       expect(seen).toEqual(["ok"])
