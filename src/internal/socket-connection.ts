@@ -62,6 +62,8 @@ function onError(this: OwnedSocket, cause: Error) {
 function onClose(this: OwnedSocket) {
   const connection = this[owned]
   connection.open?.delete(this)
+  // Nothing more to read: reads end (after what is held), or fail with the failure if any.
+  connection.readsEnded = true
   connection.wakeAll()
 }
 
@@ -172,11 +174,16 @@ export class SocketConnection implements Connection {
   /** A chunk from the OS: held for the oldest waiting read, or, with none waiting, held with the socket paused. */
   received(chunk: Buffer) {
     Metrics.counts.bytesReceived += chunk.length
+    const reader = this.reader
+    if (reader !== undefined && reader === this.ownerReader && this.held === undefined) {
+      // The owner's read (a server's loop), alone: handed the chunk itself.
+      this.dequeue()
+      return wake(reader, Effect.succeed(chunk))
+    }
     const held = this.held
     this.held = held === undefined ? chunk : Buffer.concat([held, chunk])
-    const reader = this.dequeue()
     if (reader === undefined) this.socket.pause()
-    else wake(reader, this.take)
+    else wake(this.dequeue()!, this.take)
   }
 
   /** The oldest waiting read, removed from the queue. */
@@ -211,7 +218,7 @@ export class SocketConnection implements Connection {
       return Effect.succeed(held)
     }
     if (this.failure !== undefined) return Effect.fail(this.failure)
-    if (this.readsEnded || this.socket.destroyed) return endOfStream
+    if (this.readsEnded) return endOfStream
     return undefined
   }
 
@@ -245,7 +252,11 @@ export class SocketConnection implements Connection {
   }
 
   private _ownerRead: Effect.Effect<Read, TcpError> | undefined
-  /** The owner's read: no canceler (interrupted, the owner ends and the connection is closed). */
+  /**
+   * The owner's read, for its own loop (see `readIn`): no canceler (interrupted, the owner ends
+   * and the connection is closed), and a later read of the owner finds an earlier one of its own
+   * stale (a fiber waits for one thing at a time).
+   */
   get ownerRead(): Effect.Effect<Read, TcpError> {
     return this._ownerRead ??= Effect.async<Read, TcpError>((resume) => {
       const stale = this.ownerReader
@@ -254,17 +265,12 @@ export class SocketConnection implements Connection {
     })
   }
 
-  private _anyRead: Effect.Effect<Read, TcpError> | undefined
-  /** Anyone's read: removed from the queue when interrupted. */
-  get anyRead(): Effect.Effect<Read, TcpError> {
-    return this._anyRead ??= Effect.async<Read, TcpError>((resume) => {
+  private _read: Effect.Effect<Read, TcpError> | undefined
+  /** A read removed from the queue when interrupted. */
+  get read(): Effect.Effect<Read, TcpError> {
+    return this._read ??= Effect.async<Read, TcpError>((resume) => {
       if (this.enqueue(resume)) return Effect.sync(() => this.cancel(resume))
     })
-  }
-
-  private _read: Effect.Effect<Read, TcpError> | undefined
-  get read(): Effect.Effect<Read, TcpError> {
-    return this._read ??= Effect.withFiberRuntime((fiber) => fiber === this.owner ? this.ownerRead : this.anyRead)
   }
 
   get readLent(): Effect.Effect<Read, TcpError> {
@@ -424,6 +430,22 @@ export class SocketConnection implements Connection {
   }
 }
 
+/**
+ * The read a loop running in `fiber` uses: the owner's, if `fiber` owns the connection (a
+ * server's loop, on its hot path), else the connection's `read`.
+ */
+export const readIn = (connection: Connection, fiber: Fiber.RuntimeFiber<unknown, unknown>): Effect.Effect<Read, TcpError> =>
+  connection instanceof SocketConnection && connection.owner === fiber ? connection.ownerRead : connection.read
+
+/** Holds a connection's writes back, to go out in one write at `uncork` (a connection made elsewhere writes as usual). */
+export const cork = (connection: Connection): void => {
+  if (connection instanceof SocketConnection) connection.socket.cork()
+}
+
+export const uncork = (connection: Connection): void => {
+  if (connection instanceof SocketConnection) connection.socket.uncork()
+}
+
 /** Whether a connection's socket is still open (a connection made elsewhere is taken to be). */
 export const isOpen = (connection: Connection): boolean => !(connection instanceof SocketConnection) || !connection.socket.destroyed
 
@@ -457,11 +479,11 @@ class BufferedConnection extends SocketConnection {
   private _copied: Effect.Effect<Read, TcpError> | undefined
 
   override get readLent(): Effect.Effect<Read, TcpError> {
-    return this.anyRead
+    return super.read
   }
 
   override get read(): Effect.Effect<Read, TcpError> {
-    return this._copied ??= Effect.map(this.anyRead, copy)
+    return this._copied ??= Effect.map(super.read, copy)
   }
 }
 

@@ -8,12 +8,13 @@
  * read backpressure, replies can reorder) and `toChannel` buffers reads without bound. Here the
  * socket reads from the OS only while a read waits.
  */
-import { Context, type Duration, Effect, type Stream } from "effect"
+import { Context, type Duration, Effect, type Fiber, type Stream } from "effect"
 import type { Socket } from "node:net"
 import type { SocketAddress } from "../address.js"
 import type { Decoder } from "../framing/decoder.js"
 import { LineTimeoutError } from "../framing/errors.js"
-import { limits, make, toMillis } from "../internal/socket-connection.js"
+import { wake } from "../internal/scheduler.js"
+import { cork, limits, make, readIn, toMillis, uncork } from "../internal/socket-connection.js"
 import type { TcpSocketError, TcpTimeoutError } from "./errors.js"
 import type { TlsSession } from "./tls.js"
 
@@ -124,6 +125,17 @@ export interface RunMessagesOptions<DE, E, R> {
 const decodeBytes = 4096
 
 /**
+ * A loop gives the event loop back after decoding this many bytes in a row without waiting for
+ * a read: a peer that pipelines without end does not keep accepts and other connections waiting.
+ */
+const turnBytes = 64 * 1024
+
+/** Lets the event loop run (I/O, timers), then goes on: resumed within the check phase, as a socket event would. */
+const yieldToEventLoop: Effect.Effect<void> = Effect.async<void>((resume) => {
+  setImmediate(wake, resume, Effect.void)
+})
+
+/**
  * The state of one `runMessages`: an object with methods rather than closures, as a server
  * holds one per open connection.
  */
@@ -133,7 +145,10 @@ class MessageLoop<A, DE, E, R, E2, R2> {
   rest: Uint8Array | undefined = undefined
   /** When the first byte of the message not yet complete came (with a line timeout). */
   lineStarted = 0
-  readonly loop: Effect.Effect<void, TcpError | E | E2, R | R2>
+  /** Bytes decoded since the loop last waited for the event loop (see `turnBytes`). */
+  decoded = 0
+  /** A read and what follows it, made when the loop starts (see `start`). */
+  loop: Effect.Effect<void, TcpError | E | E2, R | R2> = Effect.void
 
   constructor(
     readonly connection: Connection,
@@ -141,9 +156,12 @@ class MessageLoop<A, DE, E, R, E2, R2> {
     readonly onMessage: (message: A, connection: Connection) => MessageResult<E, R>,
     readonly lineMillis: number | undefined,
     readonly onFramingError: RunMessagesOptions<DE, E2, R2>["onFramingError"]
-  ) {
+  ) {}
+
+  /** Starts in `fiber`: with the read that fiber uses (the owner's, in a server's own fiber). */
+  start(fiber: Fiber.RuntimeFiber<unknown, unknown>): Effect.Effect<void, TcpError | E | E2, R | R2> {
     // Bound rather than an arrow: a bound function holds `this` itself, without a context object.
-    this.loop = Effect.flatMap(connection.read, this.onRead.bind(this))
+    return this.loop = Effect.flatMap(readIn(this.connection, fiber), this.onRead.bind(this))
   }
 
   onRead(read: Uint8Array | undefined): Effect.Effect<void, TcpError | E | E2, R | R2> {
@@ -152,6 +170,7 @@ class MessageLoop<A, DE, E, R, E2, R2> {
     messages.length = 0
     return this.handleFrom(0, this.decoder.flush(messages) ?? null)
   }
+
 
   /** Decodes the next piece of `bytes`, keeping the rest for later. */
   decode(bytes: Uint8Array): Effect.Effect<void, TcpError | E | E2, R | R2> {
@@ -163,6 +182,7 @@ class MessageLoop<A, DE, E, R, E2, R2> {
     } else {
       this.rest = undefined
     }
+    this.decoded += bytes.length
     const failure = this.decoder.push(bytes, messages)
     // A message completed: what is pending now (if anything) began in this read.
     if (messages.length > 0) this.lineStarted = 0
@@ -175,16 +195,33 @@ class MessageLoop<A, DE, E, R, E2, R2> {
    */
   handleFrom(index: number, then: DE | LineTimeoutError | null | undefined): Effect.Effect<void, TcpError | E | E2, R | R2> {
     const messages = this.messages
-    for (; index < messages.length; index++) {
-      const result = this.onMessage(messages[index]!, this.connection)
-      if (result === false) return Effect.void
-      if (result === undefined || result === true) continue
-      const next = index + 1
-      return Effect.flatMap(result, (goOn) => goOn === false ? Effect.void : this.handleFrom(next, then))
+    // Several messages in hand (a peer pipelining): their replies go out in one write, not one each.
+    const batch = messages.length - index > 1 ? this.connection : undefined
+    if (batch !== undefined) cork(batch)
+    try {
+      for (; index < messages.length; index++) {
+        const result = this.onMessage(messages[index]!, this.connection)
+        if (result === false) return Effect.void
+        if (result === undefined || result === true) continue
+        const next = index + 1
+        return Effect.flatMap(result, (goOn) => goOn === false ? Effect.void : this.handleFrom(next, then))
+      }
+    } finally {
+      // Before anything waits (a write for the peer to read, a delay): what was written goes out.
+      if (batch !== undefined) uncork(batch)
     }
-    if (then === undefined) return this.rest === undefined ? this.next() : this.decode(this.rest)
+    if (then === undefined) {
+      if (this.decoded < turnBytes) return this.goOn()
+      this.decoded = 0
+      return Effect.zipRight(yieldToEventLoop, Effect.suspend(() => this.goOn()))
+    }
     if (then === null) return Effect.void
     return this.onFramingError === undefined ? Effect.fail(then as E2) : this.onFramingError(then, this.connection)
+  }
+
+  /** Decodes the rest of the last read, or reads on. */
+  goOn(): Effect.Effect<void, TcpError | E | E2, R | R2> {
+    return this.rest === undefined ? this.next() : this.decode(this.rest)
   }
 
   /** The next read: plain, or bounded by what is left of the message's time. */
@@ -224,7 +261,10 @@ export const runMessages = <A, DE, E = never, R = never, E2 = DE | LineTimeoutEr
   onMessage: (message: A, connection: Connection) => MessageResult<E, R>,
   options: RunMessagesOptions<DE, E2, R2> = {}
 ): Effect.Effect<void, TcpError | E | E2, R | R2> =>
-  new MessageLoop(connection, decoder, onMessage, toMillis(options.lineTimeout), options.onFramingError).loop
+  Effect.suspend(() => {
+    const loop = new MessageLoop(connection, decoder, onMessage, toMillis(options.lineTimeout), options.onFramingError)
+    return Effect.withFiberRuntime((fiber) => loop.start(fiber))
+  })
 
 /** A connection's messages, one per pull (see `messages`). */
 export interface Messages<A, E> {
