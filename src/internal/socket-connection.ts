@@ -518,10 +518,15 @@ export const make = (socket: Socket, limits: Limits, open?: Set<Socket>, buffere
  * anything read since).
  */
 export const setProxied = (connection: Connection, client: SocketAddress | undefined, rest: Uint8Array): void => {
+  if (client !== undefined) (connection as SocketConnection).proxied = client
+  unread(connection, rest)
+}
+
+/** Gives bytes back: the next read gets them first, before anything read since. */
+export const unread = (connection: Connection, bytes: Uint8Array): void => {
+  if (bytes.length === 0) return
   const socketConnection = connection as SocketConnection
-  if (client !== undefined) socketConnection.proxied = client
-  if (rest.length === 0) return
-  const first = Buffer.from(rest.buffer, rest.byteOffset, rest.byteLength)
+  const first = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const held = socketConnection.held
   socketConnection.held = held === undefined ? first : Buffer.concat([first, held])
 }

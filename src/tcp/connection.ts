@@ -8,13 +8,13 @@
  * read backpressure, replies can reorder) and `toChannel` buffers reads without bound. Here the
  * socket reads from the OS only while a read waits.
  */
-import { Context, type Duration, Effect, type Fiber, type Stream } from "effect"
+import { Context, type Duration, Effect, type Fiber, Sink, type Stream } from "effect"
 import type { Socket } from "node:net"
 import type { SocketAddress } from "../address.js"
 import type { Decoder } from "../framing/decoder.js"
 import { LineTimeoutError } from "../framing/errors.js"
 import { wake } from "../internal/scheduler.js"
-import { cork, limits, make, readIn, toMillis, uncork } from "../internal/socket-connection.js"
+import { cork, limits, make, readIn, toMillis, uncork, unread } from "../internal/socket-connection.js"
 import type { TcpSocketError, TcpTimeoutError } from "./errors.js"
 import type { TlsSession } from "./tls.js"
 
@@ -96,6 +96,38 @@ export interface TcpConnectionOptions {
  */
 export const fromSocket = (socket: Socket, options: TcpConnectionOptions = {}): Connection =>
   make(socket, limits(options))
+
+/**
+ * Reads exactly `n` bytes, in one buffer, waiting for as many reads as that takes (fs2's
+ * `readN`); fewer only when the peer finished sending first (none: an empty buffer). What a
+ * read brought beyond `n` stays for the next read; interrupted, it takes nothing: the bytes it
+ * had gathered go back for the next read.
+ */
+export const readExactly = (connection: Connection, n: number): Effect.Effect<Uint8Array, TcpError> =>
+  Effect.suspend(() => {
+    const parts: Array<Uint8Array> = []
+    let gathered = 0
+    const giveBack = () => unread(connection, Buffer.concat(parts))
+    const loop: Effect.Effect<Uint8Array, TcpError> = Effect.flatMap(connection.read, (read) => {
+      if (read === undefined) return Effect.succeed(Buffer.concat(parts))
+      parts.push(read)
+      gathered += read.length
+      if (gathered < n) return loop
+      const all = parts.length === 1 ? read : Buffer.concat(parts)
+      unread(connection, all.subarray(n))
+      parts.length = 0
+      return Effect.succeed(all.subarray(0, n))
+    })
+    return n <= 0 ? Effect.succeed(new Uint8Array(0)) : Effect.onInterrupt(loop, () => Effect.sync(giveBack))
+  })
+
+/**
+ * A Sink that writes each chunk to the connection, in order, each once the last is taken, and
+ * half-closes it (`end`) once the stream ends (fs2's `writes`): `Stream.run(source, writes(connection))`.
+ * A stream that fails leaves the connection as it is.
+ */
+export const writes = (connection: Connection): Sink.Sink<void, Uint8Array, never, TcpError> =>
+  Sink.zipRight(Sink.forEach(connection.write), Sink.fromEffect(connection.end))
 
 /**
  * What a message handler returns: nothing (or `true`) to go on, `false` to stop reading (the

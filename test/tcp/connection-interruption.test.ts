@@ -236,3 +236,56 @@ describe("TcpConnection.messages (property)", () => {
       )
     }), 120_000)
 })
+
+describe("TcpConnection.readExactly (property)", () => {
+  const sizes = fc.array(fc.integer({ min: 0, max: 5000 }), { minLength: 1, maxLength: 15 })
+  const timeouts = fc.array(fc.oneof(fc.constant(-1), fc.integer({ min: 0, max: 4 })), { minLength: 1, maxLength: 20 })
+
+  it.scopedLive("reads of exact sizes, interrupted at random: every byte once, in order; short only at the end", () =>
+    Effect.gen(function*() {
+      const listener = yield* TcpListener.make({ port: 0 })
+      yield* Effect.promise(() =>
+        fc.assert(
+          fc.asyncProperty(sends, sizes, timeouts, async (chunks, wanted, waits) => {
+            const peer = await connectPeer(listener.address.port)
+            const got = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+              const connection = yield* listener.accept.pipe(Stream.runHead, Effect.map(Option.getOrThrow))
+              yield* Effect.addFinalizer(() => connection.close)
+              void send(peer, chunks)
+              const parts: Array<Uint8Array> = []
+              for (let i = 0;; i++) {
+                const n = wanted[i % wanted.length]!
+                const wait = waits[i % waits.length]!
+                const read = TcpConnection.readExactly(connection, n)
+                const bytes = wait < 0 ? Option.some(yield* read) : yield* Effect.option(Effect.timeout(read, Duration.millis(wait)))
+                if (Option.isNone(bytes)) continue
+                parts.push(bytes.value)
+                if (bytes.value.length < n) break
+                if (n > 0) expect(bytes.value.length).toBe(n)
+              }
+              return concat(parts)
+            })))
+            peer.destroy()
+            expect(got.equals(concat(chunks.map((chunk) => chunk.bytes)))).toBe(true)
+          }),
+          { numRuns: runs }
+        )
+      )
+    }), 120_000)
+})
+
+describe("TcpConnection.writes", () => {
+  it.scopedLive("writes each chunk of a stream, then half-closes", () =>
+    Effect.gen(function*() {
+      const listener = yield* TcpListener.make({ port: 0 })
+      const peer = yield* Effect.promise(() => connectPeer(listener.address.port))
+      const received = new Promise<string>((resolve) => {
+        let text = ""
+        peer.setEncoding("latin1").on("data", (data: string) => (text += data)).on("end", () => resolve(text))
+      })
+      const connection = yield* listener.accept.pipe(Stream.runHead, Effect.map(Option.getOrThrow))
+      yield* Stream.make("a", "bc", "def").pipe(Stream.map((text) => Buffer.from(text)), Stream.run(TcpConnection.writes(connection)))
+      expect(yield* Effect.promise(() => received)).toBe("abcdef")
+      peer.destroy()
+    }))
+})
