@@ -7,6 +7,7 @@ export * from "./address.js"
 export * as Framing from "./framing/index.js"
 export type { Message } from "./framing/decoder.js"
 export * from "./framing/errors.js"
+export * as Logging from "./logging.js"
 export * as Metrics from "./metrics/metrics.js"
 
 export * as Cluster from "./cluster/cluster.js"

@@ -19,9 +19,10 @@ import type * as Terminal from "@effect/platform/Terminal"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
-import { Cause, type Console, Context, Deferred, Effect, Exit, FiberId, HashSet, Layer, Logger, Option, Predicate } from "effect"
+import { Cause, type Console, Context, Deferred, Effect, Exit, FiberId, HashSet, Layer, Logger, LogLevel, Option, Predicate } from "effect"
 import { constants } from "node:os"
 import * as Cluster from "../cluster/cluster.js"
+import * as Logging from "../logging.js"
 import { version } from "../version.js"
 import { advise } from "./advice.js"
 import * as LogWriter from "./log-writer.js"
@@ -196,6 +197,8 @@ export const run = <Name extends string, R extends FileSystem.FileSystem | Path.
   const cli = Command.run(command, { name: "effect-net", version })
   const program = cli(argv).pipe(
     Effect.withConsole(programConsole),
+    // The program says what the library leaves unsaid by default: accepts, closes, a shutdown's progress.
+    Logging.withRoutineLevel(LogLevel.Info),
     // What @effect/cli and the commands use (NodeContext would also load child processes and workers).
     Effect.provide(Layer.mergeAll(
       NodeFileSystem.layer,

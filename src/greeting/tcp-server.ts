@@ -2,11 +2,12 @@
  * The tutorial's TCP greeting server on the transport: `Welcome!` on accept, then
  * `Hello, <message>!` per message after the configured delay, until `exit` or end of stream.
  */
-import { Duration, Effect, type Layer } from "effect"
+import { Duration, Effect, type Layer, type Scope } from "effect"
 import { formatAddress } from "../address.js"
 import type { Message } from "../framing/decoder.js"
 import type { LineTooLongError } from "../framing/errors.js"
 import * as Lines from "../framing/lines.js"
+import { logRoutine } from "../internal/log.js"
 import * as Metrics from "../metrics/metrics.js"
 import * as TcpConnection from "../tcp/connection.js"
 import type { TcpListener } from "../tcp/listener.js"
@@ -47,7 +48,7 @@ export const handler = (options: TcpGreetingServerOptions = {}) => {
       Effect.suspend(() => {
         const metric = error._tag === "LineTooLongError" ? Metrics.linesTooLong : Metrics.linesTimedOut
         metric.unsafeUpdate(1, Metrics.noTags)
-        const log = Effect.annotateLogs(Effect.logInfo(`${error.message}: closing`), "peer", formatAddress(connection.remote))
+        const log = Effect.annotateLogs(logRoutine(`${error.message}: closing`), "peer", formatAddress(connection.remote))
         return Effect.zipRight(log, connection.write(Greeting.framingError(error)))
       })
   }
@@ -70,11 +71,20 @@ export const handler = (options: TcpGreetingServerOptions = {}) => {
       })
     )
   }
-  return (connection: TcpConnection.Connection): Effect.Effect<void, TcpConnection.TcpError> =>
-    Effect.zipRight(
-      connection.write(Greeting.welcome),
-      TcpConnection.runMessages(connection, Greeting.decoder(framing, maxLineBytes), onMessage, conversation)
+  return (connection: TcpConnection.Connection): Effect.Effect<void, TcpConnection.TcpError, Scope.Scope> => {
+    const peer = formatAddress(connection.remote)
+    // The tutorial's lines, at the library's routine level: the last one when the connection's scope closes, after all else.
+    return Effect.zipRight(
+      Effect.zipRight(
+        logRoutine(`Accept new connection from ${peer}...`),
+        Effect.addFinalizer(() => Effect.annotateLogs(logRoutine(`Connection from ${peer} closed.`), "peer", peer))
+      ),
+      Effect.zipRight(
+        connection.write(Greeting.welcome),
+        TcpConnection.runMessages(connection, Greeting.decoder(framing, maxLineBytes), onMessage, conversation)
+      )
     )
+  }
 }
 
 const serverOptions = (options: TcpGreetingServerOptions): TcpServer.TcpServerOptions => ({

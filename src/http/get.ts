@@ -6,6 +6,7 @@
  */
 import { Duration, Effect, ExecutionStrategy, Exit, Scope, Stream } from "effect"
 import { formatAddress } from "../address.js"
+import { logRoutine } from "../internal/log.js"
 import * as TcpClient from "../tcp/client.js"
 import { printable } from "../text.js"
 import type { TcpConnectError, TcpSocketError, TcpTimeoutError } from "../tcp/errors.js"
@@ -133,7 +134,7 @@ export const get = (
       yield* Scope.close(hop, Exit.void)
       const next = yield* Url.resolve(target, location)
       if (followed === maxRedirects) return yield* Effect.fail(new HttpRedirectError({ url: Url.display(next), maxRedirects }))
-      yield* Effect.logInfo(`${response.head.status} ${printable(response.head.reason)}: following the redirect to ${Url.display(next)}`)
+      yield* logRoutine(`${response.head.status} ${printable(response.head.reason)}: following the redirect to ${Url.display(next)}`)
       target = next
     }
   })

@@ -29,6 +29,7 @@ import type { SocketAddress } from "../address.js"
 import { type Connection, TcpConnection } from "../tcp/connection.js"
 import * as TcpListener from "../tcp/listener.js"
 import * as TcpServer from "../tcp/server.js"
+import { logRoutine } from "../internal/log.js"
 import { fromConnection, type PlatformSocketOptions } from "./socket.js"
 
 export interface PlatformSocketServerOptions
@@ -59,7 +60,7 @@ const describe = (error: unknown): string => {
 const logFailure = (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
   if (Cause.isInterruptedOnly(cause)) return Effect.void
   const error = Cause.squash(cause)
-  if (isRoutine(error)) return Effect.logInfo(describe(error))
+  if (isRoutine(error)) return logRoutine(describe(error))
   if (Cause.isFailure(cause)) {
     return Effect.logWarning(`connection handler failed: ${describe(error)}`)
   }

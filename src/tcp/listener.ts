@@ -11,6 +11,7 @@ import { describeError, formatAddress, type SocketAddress, unixAddress } from ".
 import * as Metrics from "../metrics/metrics.js"
 import * as Idle from "../internal/idle.js"
 import { rateLimited } from "../internal/rate-limit.js"
+import { logRoutine } from "../internal/log.js"
 import { limits, make as fromConnected, type SocketConnection } from "../internal/socket-connection.js"
 import type { Connection, TcpConnectionOptions } from "./connection.js"
 import { TcpListenError } from "./errors.js"
@@ -245,7 +246,7 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
         Metrics.tlsHandshakeFailures.unsafeUpdate(1, Metrics.noTags)
         const tcp = tcpSocketOf(socket)
         const peer = formatAddress(path === undefined ? { host: tcp.remoteAddress ?? "unknown", port: tcp.remotePort ?? 0 } : unixAddress(path))
-        runSync(Effect.logInfo(`TLS handshake with ${peer} failed: ${describeHandshakeFailure(cause)}`).pipe(Effect.annotateLogs({ peer })))
+        runSync(logRoutine(`TLS handshake with ${peer} failed: ${describeHandshakeFailure(cause)}`).pipe(Effect.annotateLogs({ peer })))
       })
     }
     const { idleMillis } = connectionLimits

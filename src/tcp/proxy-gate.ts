@@ -10,6 +10,7 @@ import { formatAddress } from "../address.js"
 import * as Metrics from "../metrics/metrics.js"
 import { matcher } from "./cidr.js"
 import { ConnectionScheduler, wake } from "../internal/scheduler.js"
+import { logRoutine } from "../internal/log.js"
 import { setProxied } from "../internal/socket-connection.js"
 import type { Connection } from "./connection.js"
 import type { ProxyProtocolError, TcpSocketError, TcpTimeoutError } from "./errors.js"
@@ -50,7 +51,7 @@ export const make = (options: ListenerOptions): Effect.Effect<Gate, never, Scope
       const message = `refused ${peer}: ${why}`
       return Effect.zipRight(
         connection.close,
-        (reason === "closed" ? Effect.logInfo(message) : Effect.logWarning(message)).pipe(Effect.annotateLogs("peer", peer))
+        (reason === "closed" ? logRoutine(message) : Effect.logWarning(message)).pipe(Effect.annotateLogs("peer", peer))
       )
     }
 

@@ -27,6 +27,7 @@ import {
 } from "effect"
 import { formatAddress } from "../address.js"
 import { ConnectionScheduler, wake } from "../internal/scheduler.js"
+import { logRoutine } from "../internal/log.js"
 import { isOpen, SocketConnection } from "../internal/socket-connection.js"
 import * as Metrics from "../metrics/metrics.js"
 import type { Connection } from "./connection.js"
@@ -63,30 +64,29 @@ export const defaults = {
 /** How long a refused connection may take to receive the busy message. */
 const rejectTimeout = Duration.seconds(1)
 
-/** What ends a connection that the peer or our policies caused: routine for a server, logged at info. */
+/** What ends a connection that the peer or our policies caused: routine for a server. */
 const isRoutine = (error: unknown) =>
   Predicate.isTagged(error, "TcpSocketError") || Predicate.isTagged(error, "TcpTimeoutError")
 
-/** A failure is one line (info when routine, warning otherwise); a defect is an error with its cause. */
+/** A failure is one line (routine, or a warning); a defect is an error with its cause. */
 const logFailure = (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
   if (Cause.isInterruptedOnly(cause)) return Effect.void
   const failure = Cause.failureOption(cause)
   if (failure._tag === "None") return Effect.logError("connection handler crashed", cause)
   const message = failure.value instanceof Error ? failure.value.message : String(failure.value)
-  return isRoutine(failure.value) ? Effect.logInfo(message) : Effect.logWarning(message)
+  return isRoutine(failure.value) ? logRoutine(message) : Effect.logWarning(message)
 }
 
 /**
- * The server's own log lines about a connection name its peer, in the message and, at the end,
- * as an annotation. Annotating the connection's whole fiber, or a line before it waits, would
- * cost memory per open connection: a handler annotates its own lines. The peer's name is made
- * when a line is (the socket keeps its address), not kept per connection.
+ * The server's own lines about a connection name its peer, in the message and as an annotation.
+ * Annotating the connection's whole fiber would cost memory per open connection: a handler
+ * annotates its own lines. The peer's name is made when a line is, not kept per connection.
  */
 const aboutPeer = (log: Effect.Effect<void>, peer: string) => Effect.annotateLogs(log, "peer", peer)
 
-const logClosed = (peer: string) => aboutPeer(Effect.logInfo(`Connection from ${peer} closed.`), peer)
+const logClosed = (peer: string) => aboutPeer(Effect.logDebug(`connection from ${peer} closed`), peer)
 
-/** The end of a conversation: the failure logged, if any, the socket closed, the handler's scope closed, and one line. */
+/** The end of a conversation: the failure logged, if any, the socket closed, the handler's scope closed, and a line. */
 const closed = (connection: Connection, scope: Scope.CloseableScope, exit: Exit.Exit<unknown, unknown>) => {
   const peer = formatAddress(connection.remote)
   const close = Effect.zipRight(connection.close, Scope.close(scope, exit))
@@ -113,7 +113,7 @@ const conversation = <E, R>(
       return Effect.zipRight(
         FiberRef.update(FiberRef.currentContext, Context.add(Scope.Scope, scope)),
         Effect.zipRight(
-          Effect.logInfo(`Accept new connection from ${formatAddress(connection.remote)}...`),
+          Effect.logDebug(`connection from ${formatAddress(connection.remote)} accepted`),
           // The Scope it may require is the one just put in the fiber's context.
           Effect.matchCauseEffect(Effect.suspend(() => handler(connection) as Effect.Effect<void, E, Exclude<R, Scope.Scope>>), {
             onFailure,
@@ -220,18 +220,16 @@ export const serve = <E, R>(
         // Queued connections whose turn has not come will not be served.
         for (const connection of waiting.splice(0)) yield* connection.close
         const open = serving.size
-        const stopped = Effect.logInfo(`stopped: ${accepted} connection(s) accepted`)
+        const stopped = logRoutine(`stopped: ${accepted} connection(s) accepted`)
         if (open === 0) return yield* stopped
-        yield* Effect.logInfo(
-          `shutting down: letting ${open} connection(s) finish, for up to ${Duration.format(grace)}`
-        )
+        yield* logRoutine(`shutting down: letting ${open} connection(s) finish, for up to ${Duration.format(grace)}`)
         for (const connection of serving.keys()) yield* connection.stopReading
         yield* Effect.raceAll([Deferred.await(drained), Effect.sleep(grace), options.forceShutdown ?? Effect.never])
         const forced = serving.size
         yield* Fiber.interruptAll([...serving.values()])
         // The interrupted connections' closes (see `done`).
         yield* FiberSet.awaitEmpty(closing)
-        yield* Effect.logInfo(`shutdown: ${open - forced} connection(s) finished, ${forced} forced closed`)
+        yield* logRoutine(`shutdown: ${open - forced} connection(s) finished, ${forced} forced closed`)
         yield* Effect.sync(Metrics.flush)
         yield* stopped
       })

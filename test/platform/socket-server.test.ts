@@ -1,9 +1,10 @@
 import * as Socket from "@effect/platform/Socket"
 import * as SocketServer from "@effect/platform/SocketServer"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Logger, Option, Schedule } from "effect"
+import { Effect, Fiber, Logger, LogLevel, Option, Schedule } from "effect"
 import * as Net from "node:net"
 import { formatAddress } from "../../src/address.js"
+import * as Logging from "../../src/logging.js"
 import * as PlatformSocketServer from "../../src/platform/socket-server.js"
 import * as Peer from "../helpers/peer.js"
 import { bundle, rss, start } from "../helpers/process.js"
@@ -31,7 +32,9 @@ const serve = <E>(
       logs.push(`${logLevel.label} ${Array.isArray(message) ? message.join(" ") : String(message)}`)
     )
     const server = yield* PlatformSocketServer.make({ port: 0, ...options })
+    // Its routine lines at Info, as the effect-net program has them (Debug by default).
     const running = yield* server.run(handler).pipe(
+      Logging.withRoutineLevel(LogLevel.Info),
       Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
       Effect.forkScoped
     )

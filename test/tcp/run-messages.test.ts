@@ -21,7 +21,7 @@ const retained = () => {
 describe("runMessages with peers that pipeline", () => {
   it.scopedLive.skipIf(gc === undefined)("20 peers that pipeline lines and never read hold under 1 MB each, and nothing once they are gone", () =>
     Effect.gen(function*() {
-      const listener = yield* TcpListener.make({ port: 0, writeTimeout: "2 seconds" })
+      const listener = yield* TcpListener.make({ port: 0, writeTimeout: "4 seconds" })
       const reply = Buffer.from("Hello, Michael!\n")
       yield* TcpServer.serve((connection) =>
         Effect.zipRight(
@@ -31,6 +31,8 @@ describe("runMessages with peers that pipeline", () => {
       ).pipe(Effect.provideService(TcpListener.TcpListener, listener), Logger.withMinimumLogLevel(LogLevel.Error), Effect.forkScoped)
       const before = retained()
       yield* start([process.execPath, yield* bundle("test/fixtures/line-flood.ts"), String(listener.address.port), "20", "100000000", "noread"])
+      while (listener.openConnections() < 20) yield* Effect.sleep("50 millis")
+      // Long enough for each to fill the kernel's buffers and wait for the peer.
       yield* Effect.sleep("1500 millis")
       expect(listener.openConnections()).toBe(20)
       const stuck = retained()

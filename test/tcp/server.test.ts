@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Logger, LogLevel, Scope } from "effect"
 import * as TcpGreetingServer from "../../src/greeting/tcp-server.js"
 import * as TcpListener from "../../src/tcp/listener.js"
+import * as TcpServer from "../../src/tcp/server.js"
 import * as Peer from "../helpers/peer.js"
 
 /** Starts a greeting server in its own scope; returns the port and that scope. */
@@ -127,5 +128,28 @@ describe("TcpServer timeouts", () => {
       const other = yield* welcomed(port)
       yield* other.write("Ada")
       yield* other.waitFor("Hello, Ada!")
+    }))
+})
+
+describe("TcpServer as a library", () => {
+  it.scopedLive("is quiet by default: ten ordinary conversations log nothing at the default level", () =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      const logger = Logger.make(({ logLevel, message }) => lines.push(`${logLevel.label} ${String(message)}`))
+      const listener = yield* TcpListener.make({ port: 0 })
+      yield* TcpServer.serve((connection) =>
+        Effect.gen(function*() {
+          yield* connection.write(Buffer.from("hi"))
+          while ((yield* connection.read) !== undefined);
+        })
+      ).pipe(Effect.provideService(TcpListener.TcpListener, listener), Effect.provide(Logger.replace(Logger.defaultLogger, logger)), Effect.forkScoped)
+      for (let i = 0; i < 10; i++) {
+        const peer = yield* Peer.connect(listener.address.port)
+        yield* peer.waitFor("hi")
+        peer.socket.end()
+        yield* peer.closed()
+      }
+      yield* Effect.sleep("50 millis")
+      expect(lines).toEqual([])
     }))
 })

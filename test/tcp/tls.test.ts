@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Logger, Option, Schedule, Scope, Stream } from "effect"
+import { Effect, Exit, Logger, LogLevel, Option, Schedule, Scope, Stream } from "effect"
 import { generateKeyPairSync } from "node:crypto"
 import { readFileSync } from "node:fs"
 import * as Tls from "node:tls"
+import * as Logging from "../../src/logging.js"
 import * as Metrics from "../../src/metrics/metrics.js"
 import * as TcpClient from "../../src/tcp/client.js"
 import type { Connection } from "../../src/tcp/connection.js"
@@ -23,7 +24,9 @@ const tlsListener = (options: TcpListener.TcpListenerOptions = {}, tls: Partial<
   Effect.gen(function*() {
     const logs: Array<string> = []
     const logger = Logger.make(({ message }) => logs.push(Array.isArray(message) ? message.join(" ") : String(message)))
+    // Its routine lines at Info, as the effect-net program has them (Debug by default).
     const listener = yield* TcpListener.make({ port: 0, ...options, tls: { cert, key, ...tls } }).pipe(
+      Logging.withRoutineLevel(LogLevel.Info),
       Effect.provide(Logger.replace(Logger.defaultLogger, logger))
     )
     return { listener, port: listener.address.port, logs }
