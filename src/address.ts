@@ -5,7 +5,18 @@ import { isIPv6 } from "node:net"
 
 /**
  * An endpoint as the OS reports it: an IP address and port, or a Unix domain socket's file
- * (`path`; then `host` is `unix:PATH` and `port` 0, see `unixAddress`).
+ * (`path`; then `host` is `unix:PATH` and `port` 0, see `unixAddress`). One shape for both, so
+ * that logs, limits and errors treat every peer alike.
+ *
+ * @example
+ * ```ts
+ * import { formatAddress, type SocketAddress } from "effect-net"
+ *
+ * const peer: SocketAddress = { host: "::1", port: 9999 }
+ * console.log(formatAddress(peer)) // [::1]:9999
+ * ```
+ *
+ * @since 0.1.0
  */
 export interface SocketAddress {
   readonly host: string
@@ -17,10 +28,34 @@ export interface SocketAddress {
 /**
  * The address of a Unix domain socket. Both ends of a connection on one get it: a client's own
  * socket has no name, so a server sees each peer as the socket file they met on.
+ *
+ * @example
+ * ```ts
+ * import { unixAddress } from "effect-net"
+ *
+ * const address = unixAddress("/run/greeting.sock")
+ * console.log(address.host, address.port) // unix:/run/greeting.sock 0
+ * ```
+ *
+ * @since 0.1.0
  */
 export const unixAddress = (path: string): SocketAddress => ({ host: `unix:${path}`, port: 0, path })
 
-/** `127.0.0.1:9999`, `[::1]:9999` for IPv6 (the form URLs and `nc` users read), `unix:PATH` for a Unix socket. */
+/**
+ * An address as a user reads it in a log line or an error: `127.0.0.1:9999`, `[::1]:9999` for
+ * IPv6 (the form URLs and `nc` users read), `unix:PATH` for a Unix socket.
+ *
+ * @example
+ * ```ts
+ * import { formatAddress, unixAddress } from "effect-net"
+ *
+ * console.log(formatAddress({ host: "127.0.0.1", port: 9999 })) // 127.0.0.1:9999
+ * console.log(formatAddress({ host: "::1", port: 9999 })) // [::1]:9999
+ * console.log(formatAddress(unixAddress("/run/greeting.sock"))) // unix:/run/greeting.sock
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const formatAddress = ({ host, path, port }: SocketAddress): string =>
   path !== undefined ? `unix:${path}` : isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`
 
@@ -54,7 +89,21 @@ const descriptions: Record<string, string> = {
   ELOOP: "too many levels of symbolic links"
 }
 
-/** Why binding an address failed (TCP or UDP). */
+/**
+ * Why binding an address failed (TCP or UDP): the cases a program can act on, such as another
+ * port when the address is in use; the OS error itself stays in the error's `cause`.
+ *
+ * @example
+ * ```ts
+ * import type { BindReason } from "effect-net"
+ *
+ * const hint = (reason: BindReason): string =>
+ *   reason === "AddressInUse" ? "another process has the port: pick another" : "check the address"
+ * console.log(hint("AddressInUse")) // another process has the port: pick another
+ * ```
+ *
+ * @since 0.1.0
+ */
 export type BindReason = "AddressInUse" | "PermissionDenied" | "AddressNotAvailable" | "Other"
 
 /** The reason of a failed bind, from the OS error. */

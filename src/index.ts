@@ -2,6 +2,9 @@
  * effect-net: scoped TCP and UDP building blocks for Effect, and the socket tutorial's services
  * on them. Each module is a namespace named for what it holds; the error classes are exported
  * as they are. The Prometheus endpoint is `effect-net/prometheus` (it loads an HTTP server).
+ *
+ * @since 0.1.0
+ * @module effect-net
  */
 export * from "./address.js"
 export * as Framing from "./framing/index.js"

@@ -1,6 +1,9 @@
 /**
  * The codecs, exported from the package's root as the `Framing` namespace: the decoder contract,
  * the decoders and their encoders, typed messages, and the Stream transformation.
+ *
+ * @since 0.1.0
+ * @module
  */
 import { defaults as delimitedDefaults } from "./delimited.js"
 import { defaults as lengthPrefixedDefaults } from "./length-prefixed.js"

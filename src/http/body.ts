@@ -4,6 +4,9 @@
  * (decoded, trailers ignored), or until the server closes. As a Stream transformation
  * (`decode`), or as a loop that hands each piece to a function before it reads on (`run`).
  * Bytes pass through as views of the reads: a body is never held whole in memory.
+ *
+ * @since 0.1.0
+ * @module
  */
 import { Channel, Chunk, Effect, Either, Stream } from "effect"
 import { latin1 } from "../bytes.js"
@@ -11,13 +14,45 @@ import { quote } from "../text.js"
 import { HttpBodyError, HttpResponseError } from "./errors.js"
 import { header, type ResponseHead } from "./response.js"
 
-/** How the end of a body is known (RFC 9112, 6.3). */
+/**
+ * How the end of a body is known (RFC 9112, 6.3): a client reads exactly that far, and tells a
+ * complete body from a truncated one.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { HttpGet } from "effect-net"
+ *
+ * const length: HttpGet.Body.BodyLength = { _tag: "Length", length: 5 }
+ * const body = HttpGet.Body.decode(length)(Stream.make("hello, world").pipe(Stream.encodeText))
+ * console.log(Effect.runSync(Stream.mkString(Stream.decodeText(body)))) // hello
+ * ```
+ *
+ * @since 0.1.0
+ */
 export type BodyLength =
   | { readonly _tag: "Length"; readonly length: number }
   | { readonly _tag: "Chunked" }
   | { readonly _tag: "UntilClose" }
 
-/** The body's length as the head announces it. */
+/**
+ * The body's length as the head announces it: none for 1xx, 204 and 304, else from
+ * `Transfer-Encoding` or `Content-Length`, else until the server closes.
+ *
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { HttpGet } from "effect-net"
+ *
+ * const lengthOf = (head: string) =>
+ *   HttpGet.Body.bodyLength(Either.getOrThrow(HttpGet.Response.parseHead(new TextEncoder().encode(head))))
+ * console.log(Either.getOrThrow(lengthOf("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"))) // { _tag: 'Chunked' }
+ * console.log(Either.getOrThrow(lengthOf("HTTP/1.1 304 Not Modified\r\n\r\n"))) // { _tag: 'Length', length: 0 }
+ * console.log(Either.isLeft(lengthOf("HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n"))) // true
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const bodyLength = (head: ResponseHead): Either.Either<BodyLength, HttpResponseError> => {
   if (head.status < 200 || head.status === 204 || head.status === 304) return Either.right({ _tag: "Length", length: 0 })
   const codings = header(head, "transfer-encoding")
@@ -36,7 +71,22 @@ export const bodyLength = (head: ResponseHead): Either.Either<BodyLength, HttpRe
     : Either.left(new HttpResponseError({ reason: "MalformedHeader", detail: `Content-Length: ${length}` }))
 }
 
-/** An incremental body decoder. */
+/**
+ * An incremental body decoder: reads in, the body's bytes out, and whether the body is
+ * complete, so that a client stops reading where the body ends.
+ *
+ * @example
+ * ```ts
+ * import { HttpGet } from "effect-net"
+ *
+ * const decoder: HttpGet.Body.Decoder = new HttpGet.Body.ChunkedDecoder()
+ * const out: Array<Uint8Array> = []
+ * const done = decoder.push(new TextEncoder().encode("5\r\nhello\r\n0\r\n\r\n"), out)
+ * console.log(done, out.map((bytes) => new TextDecoder().decode(bytes))) // true [ 'hello' ]
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface Decoder {
   /** Appends the body bytes `read` holds to `out`; true once the body is complete, or the error. */
   push(read: Uint8Array, out: Array<Uint8Array>): boolean | HttpBodyError
@@ -84,7 +134,22 @@ const lengthDecoder = (length: number): Decoder => {
   }
 }
 
-/** The first `length` bytes; fails with a truncation when the reads end before. */
+/**
+ * The first `length` bytes of the reads (a `Content-Length` body), without pulling further;
+ * fails with a truncation when the reads end before.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Either, Stream } from "effect"
+ * import { HttpGet } from "effect-net"
+ *
+ * const body = HttpGet.Body.contentLength(10)(Stream.make("hello").pipe(Stream.encodeText))
+ * const result = Effect.runSync(Effect.either(Stream.runDrain(body)))
+ * if (Either.isLeft(result)) console.log(result.left.reason, result.left.received) // Truncated 5
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const contentLength = (length: number) =>
 <E, R>(reads: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E | HttpBodyError, R> =>
   length === 0 ? Stream.empty : decodeWith(() => lengthDecoder(length))(reads)
@@ -105,6 +170,19 @@ const maxLineBytes = 8192
 /**
  * Incremental `Transfer-Encoding: chunked` decoder: `SIZE[;ext]CRLF DATA CRLF ... 0CRLF
  * [trailers] CRLF`. Holds at most one unfinished line; data passes through as views of the reads.
+ *
+ * @example
+ * ```ts
+ * import { HttpGet } from "effect-net"
+ *
+ * // A chunked body split across reads anywhere, even inside a chunk-size line.
+ * const decoder = new HttpGet.Body.ChunkedDecoder()
+ * const out: Array<Uint8Array> = []
+ * for (const read of ["6\r\nhel", "lo \r\n", "6\r", "\nworld!\r\n0\r\n\r\n"]) decoder.push(new TextEncoder().encode(read), out)
+ * console.log(decoder.received, out.map((bytes) => new TextDecoder().decode(bytes)).join("")) // 12 hello world!
+ * ```
+ *
+ * @since 0.1.0
  */
 export class ChunkedDecoder implements Decoder {
   private state: "Size" | "Data" | "DataEnd" | "Trailer" | "Done" = "Size"
@@ -173,7 +251,21 @@ export class ChunkedDecoder implements Decoder {
   }
 }
 
-/** Decodes a chunked body; `raw` passes the chunked bytes as received, still ending with the message. */
+/**
+ * Decodes a chunked body, a Stream of reads in, the data out; `raw` passes the chunked bytes as
+ * received, still ending with the message.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { HttpGet } from "effect-net"
+ *
+ * const reads = Stream.make("3\r\nabc\r\n", "0\r\n\r\n").pipe(Stream.encodeText)
+ * console.log(Effect.runSync(Stream.mkString(Stream.decodeText(HttpGet.Body.chunked()(reads))))) // abc
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const chunked = (raw = false) => decodeWith(() => new ChunkedDecoder(raw))
 
 /** The decoder of a body of `length`; none when there is no body to read. */
@@ -191,6 +283,19 @@ const decoderFor = (length: BodyLength, raw: boolean): Decoder | undefined => {
 /**
  * The body of a response whose head announced `length`. `raw` keeps the transfer coding
  * (the chunk sizes), as the tutorial writes it; the body still ends where the message does.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { HttpGet } from "effect-net"
+ *
+ * const reads = () => Stream.make("4\r\nabcd\r\n0\r\n\r\n").pipe(Stream.encodeText)
+ * const text = (raw: boolean) =>
+ *   Effect.runSync(Stream.mkString(Stream.decodeText(HttpGet.Body.decode({ _tag: "Chunked" }, raw)(reads()))))
+ * console.log(JSON.stringify(text(false)), JSON.stringify(text(true))) // "abcd" "4\r\nabcd\r\n0\r\n\r\n"
+ * ```
+ *
+ * @since 0.1.0
  */
 export const decode = (length: BodyLength, raw = false) =>
 <E, R>(reads: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E | HttpBodyError, R> => {
@@ -210,6 +315,23 @@ export const decode = (length: BodyLength, raw = false) =>
  * `onPiece` returned is done. So the pieces may be views of a buffer the next read reuses
  * (`Connection.readLent`): the fast way to write a body out, with no Stream stage and no
  * allocation per read. Ends with the body, without reading further; `raw` as for `decode`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { HttpGet } from "effect-net"
+ *
+ * // The bytes that came with the head, then the connection's reads.
+ * const first = new TextEncoder().encode("hel")
+ * const reads = [new TextEncoder().encode("lo, world")]
+ * const read = Effect.sync(() => reads.shift())
+ * const pieces: Array<string> = []
+ * const save = (bytes: Uint8Array) => Effect.sync(() => pieces.push(new TextDecoder().decode(bytes)))
+ * Effect.runSync(HttpGet.Body.run({ _tag: "Length", length: 8 })(first, read, save))
+ * console.log(pieces) // [ 'hel', 'lo, w' ]
+ * ```
+ *
+ * @since 0.1.0
  */
 export const run = (length: BodyLength, raw = false) =>
 <E, R, E2, R2>(

@@ -5,7 +5,21 @@
 import { Data } from "effect"
 import { quote } from "../text.js"
 
-/** The URL could not be parsed, or names a scheme other than http and https. */
+/**
+ * The URL could not be parsed, or names a scheme other than http and https: the request is
+ * refused before any connection.
+ *
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { HttpGet } from "effect-net"
+ *
+ * const parsed = HttpGet.Url.parse("http://[::1/")
+ * if (Either.isLeft(parsed)) console.log(parsed.left.reason) // Invalid
+ * ```
+ *
+ * @since 0.1.0
+ */
 export class HttpUrlError extends Data.TaggedError("HttpUrlError")<{
   /** The URL as given, its password (if any) masked. */
   readonly url: string
@@ -18,7 +32,22 @@ export class HttpUrlError extends Data.TaggedError("HttpUrlError")<{
   }
 }
 
-/** The server's status line or header section is not HTTP/1.x, or is too large. */
+/**
+ * The server's status line or header section is not HTTP/1.x, or is too large: most often
+ * the port speaks another protocol (https on an http URL, or the reverse).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Either } from "effect"
+ * import { HttpGet } from "effect-net"
+ *
+ * // A server that closes without answering.
+ * const result = Effect.runSync(Effect.either(HttpGet.Response.readHead()(Effect.succeed(undefined))))
+ * if (Either.isLeft(result)) console.log(result.left.reason) // NoResponse
+ * ```
+ *
+ * @since 0.1.0
+ */
 export class HttpResponseError extends Data.TaggedError("HttpResponseError")<{
   readonly reason:
     | "NoResponse"
@@ -48,7 +77,22 @@ export class HttpResponseError extends Data.TaggedError("HttpResponseError")<{
   }
 }
 
-/** The body ended before its announced end, or its chunked encoding is broken. */
+/**
+ * The body ended before its announced end, or its chunked encoding is broken: what was
+ * received is incomplete, and `received` says how much of it there is.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Either, Stream } from "effect"
+ * import { HttpGet } from "effect-net"
+ *
+ * const body = HttpGet.Body.chunked()(Stream.make("zz\r\n").pipe(Stream.encodeText))
+ * const result = Effect.runSync(Effect.either(Stream.runDrain(body)))
+ * if (Either.isLeft(result)) console.log(result.left.message) // malformed chunked body after 0 bytes: invalid chunk size line "zz"
+ * ```
+ *
+ * @since 0.1.0
+ */
 export class HttpBodyError extends Data.TaggedError("HttpBodyError")<{
   readonly reason: "Truncated" | "MalformedChunk"
   /** Body bytes received (after decoding) before the failure. */
@@ -67,7 +111,19 @@ export class HttpBodyError extends Data.TaggedError("HttpBodyError")<{
   }
 }
 
-/** The server sent nothing for longer than the timeout, before or during the response. */
+/**
+ * The server sent nothing for longer than the timeout, before or during the response: a stuck
+ * server fails the request instead of holding it.
+ *
+ * @example
+ * ```ts
+ * import { HttpTimeoutError } from "effect-net"
+ *
+ * console.log(new HttpTimeoutError({ server: "127.0.0.1:8080", seconds: 30 }).message) // 127.0.0.1:8080 sent nothing for 30 s
+ * ```
+ *
+ * @since 0.1.0
+ */
 export class HttpTimeoutError extends Data.TaggedError("HttpTimeoutError")<{
   readonly server: string
   readonly seconds: number
@@ -77,7 +133,20 @@ export class HttpTimeoutError extends Data.TaggedError("HttpTimeoutError")<{
   }
 }
 
-/** `follow` met more redirects than it may follow. */
+/**
+ * `follow` met more redirects than it may follow (`maxRedirects`): a server redirecting in a
+ * loop ends the request.
+ *
+ * @example
+ * ```ts
+ * import { HttpRedirectError } from "effect-net"
+ *
+ * const error = new HttpRedirectError({ url: "http://example.com/a", maxRedirects: 5 })
+ * console.log(error._tag, error.maxRedirects) // HttpRedirectError 5
+ * ```
+ *
+ * @since 0.1.0
+ */
 export class HttpRedirectError extends Data.TaggedError("HttpRedirectError")<{
   /** The next URL, its password (if any) masked. */
   readonly url: string

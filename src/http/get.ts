@@ -22,6 +22,22 @@ import * as Request from "./request.js"
 import * as Response from "./response.js"
 import * as Url from "./url.js"
 
+/**
+ * Options of `get`: its limits (time, redirects, head size), so that a slow or misbehaving
+ * server fails the request rather than holding it; each has a default (`defaults`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { HttpGet } from "effect-net"
+ *
+ * // A local https server with a self-signed certificate, which may redirect twice.
+ * const options: HttpGet.GetOptions = { timeout: "5 seconds", follow: true, maxRedirects: 2, insecure: true }
+ * const program = Effect.scoped(HttpGet.get("https://localhost:8443/", options))
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface GetOptions {
   /** How long connecting (TLS handshake included) may take, and the server may stay silent; default 30 s. */
   readonly timeout?: Duration.DurationInput | undefined
@@ -39,6 +55,26 @@ export interface GetOptions {
   readonly maxInterimResponses?: number | undefined
 }
 
+/**
+ * Every way `get` can fail, each a tagged error with a short message: a program matches on
+ * `_tag` (and `reason`) or shows `message`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { HttpGet } from "effect-net"
+ *
+ * const status = (url: string) =>
+ *   HttpGet.get(url).pipe(
+ *     Effect.map((response) => `${response.head.status}`),
+ *     Effect.catchAll((error: HttpGet.HttpGetError) => Effect.succeed(`${error._tag}: ${error.message}`)),
+ *     Effect.scoped
+ *   )
+ * console.log(await Effect.runPromise(status("ftp://example.com/"))) // HttpUrlError: unsupported scheme in "ftp://example.com/"; only http:// and https:// are supported
+ * ```
+ *
+ * @since 0.1.0
+ */
 export type HttpGetError =
   | HttpUrlError
   | HttpResponseError
@@ -48,6 +84,24 @@ export type HttpGetError =
   | TcpConnectError
   | TcpSocketError
 
+/**
+ * The response of `get`: its head at once, its body to be read on demand (as a Stream, or
+ * piece by piece with `runBody`), so that a body of any size passes through without being held.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { HttpGet } from "effect-net"
+ *
+ * const summary = (response: HttpGet.HttpGetResponse) =>
+ *   Stream.runFold(response.body, 0, (total, bytes) => total + bytes.length).pipe(
+ *     Effect.map((received) => `${response.head.status} ${response.head.reason}: ${received} bytes`)
+ *   )
+ * const program = Effect.scoped(Effect.flatMap(HttpGet.get("http://localhost:8080/"), summary))
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface HttpGetResponse {
   /** The URL that answered (the last one, after redirects). */
   readonly url: Url.HttpUrl
@@ -66,6 +120,20 @@ export interface HttpGetResponse {
   readonly runBody: <E, R>(onPiece: (bytes: Uint8Array) => Effect.Effect<void, E, R>) => Effect.Effect<void, HttpGetError | E, R>
 }
 
+/**
+ * The defaults of `GetOptions`: generous enough for a slow server, bounded so that none holds
+ * a request for ever.
+ *
+ * @example
+ * ```ts
+ * import { Duration } from "effect"
+ * import { HttpGet } from "effect-net"
+ *
+ * console.log(Duration.format(HttpGet.defaults.timeout), HttpGet.defaults.maxRedirects) // 30s 5
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const defaults = {
   timeout: Duration.seconds(30),
   /** The connection's read buffer (plain http): how much one read may take from the OS. */
@@ -116,6 +184,23 @@ const exchange = (url: Url.HttpUrl, options: GetOptions): Effect.Effect<HttpGetR
 /**
  * Sends `GET url`: the head of the response (after redirects, with `follow`) and its body as a
  * Stream. The scope owns the connection: close it when done with the body.
+ *
+ * @example
+ * ```ts
+ * import { Console, Effect } from "effect"
+ * import { HttpGet } from "effect-net"
+ *
+ * // The status on stderr, the body on stdout; the connection closes with the scope.
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const response = yield* HttpGet.get("http://localhost:8080/", { follow: true })
+ *     yield* Console.error(response.head.status, response.head.reason)
+ *     yield* response.runBody((bytes) => Effect.sync(() => process.stdout.write(bytes)))
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
  */
 export const get = (
   url: string | Url.HttpUrl,

@@ -4,17 +4,60 @@
  * the headers. Lines end in CRLF or, as RFC 9112 (2.2) lets a recipient accept, a bare LF.
  * `readHead` takes the head off a connection's reads, skipping interim (1xx) heads, and leaves
  * the bytes after it; `split` does the same to a Stream of reads and leaves the body as a Stream.
+ *
+ * @since 0.1.0
+ * @module
  */
 import { Chunk, Effect, Either, Option, type Scope, Stream } from "effect"
 import { concat, latin1 } from "../bytes.js"
 import { HttpResponseError } from "./errors.js"
 
-/** The limit on the header section (status line, headers and blank line), as common servers use. */
+/**
+ * The limit on the header section (status line, headers and blank line), as common servers
+ * use: what a server may make the client hold before its body.
+ *
+ * @example
+ * ```ts
+ * import { HttpGet } from "effect-net"
+ *
+ * console.log(HttpGet.Response.defaultMaxHeadBytes) // 65536
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const defaultMaxHeadBytes = 64 * 1024
 
-/** The limit on interim (1xx) heads before the final one: a server cannot keep us reading heads. */
+/**
+ * The limit on interim (1xx) heads before the final one: a server cannot keep the client
+ * reading heads.
+ *
+ * @example
+ * ```ts
+ * import { HttpGet } from "effect-net"
+ *
+ * console.log(HttpGet.Response.defaultMaxInterimResponses) // 100
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const defaultMaxInterimResponses = 100
 
+/**
+ * A response's status line and headers, parsed, with the bytes they came as (which a client
+ * may print as received).
+ *
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { HttpGet } from "effect-net"
+ *
+ * const bytes = new TextEncoder().encode("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+ * const head: HttpGet.Response.ResponseHead = Either.getOrThrow(HttpGet.Response.parseHead(bytes))
+ * console.log(head.status, head.reason, head.headers) // 404 Not Found [ [ 'Content-Length', '0' ] ]
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface ResponseHead {
   /** `HTTP/1.1` or `HTTP/1.0`. */
   readonly version: string
@@ -27,7 +70,22 @@ export interface ResponseHead {
   readonly bytes: Uint8Array
 }
 
-/** A header's value, the name matched without regard to case; repeated fields are joined with `, `. */
+/**
+ * A header's value, the name matched without regard to case (as HTTP names are); repeated
+ * fields are joined with `, `, which means the same.
+ *
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { HttpGet } from "effect-net"
+ *
+ * const bytes = new TextEncoder().encode("HTTP/1.1 200 OK\r\nVary: Accept\r\nvary: Origin\r\n\r\n")
+ * const head = Either.getOrThrow(HttpGet.Response.parseHead(bytes))
+ * console.log(HttpGet.Response.header(head, "VARY"), HttpGet.Response.header(head, "Age")) // Accept, Origin undefined
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const header = (head: ResponseHead, name: string): string | undefined => {
   const wanted = name.toLowerCase()
   const values = head.headers.filter(([key]) => key.toLowerCase() === wanted).map(([, value]) => value)
@@ -41,6 +99,19 @@ const LF = 0x0a
  * Incremental search for the end of the head: an empty line (LF or CRLF right after a line's
  * LF). Holds the head's bytes seen so far, never more than `maxHeadBytes`; the body bytes after
  * it stay in the read they came in.
+ *
+ * @example
+ * ```ts
+ * import { HttpGet } from "effect-net"
+ *
+ * const decoder = new HttpGet.Response.HeadDecoder()
+ * console.log(decoder.push(new TextEncoder().encode("HTTP/1.1 200 OK\r\nContent-Len"))) // -1
+ * const read = new TextEncoder().encode("gth: 2\r\n\r\nhi")
+ * const bodyStart = decoder.push(read)
+ * console.log(bodyStart, new TextDecoder().decode(read.subarray(bodyStart))) // 10 hi
+ * ```
+ *
+ * @since 0.1.0
  */
 export class HeadDecoder {
   private readonly parts: Array<Uint8Array> = []
@@ -92,10 +163,39 @@ const headerLine = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*$/
 /** The lines of a complete head (through its empty line), without their line ends. */
 const linesOf = (bytes: Uint8Array): Array<string> => latin1(bytes).replace(/\r?\n\r?\n$/, "").split(/\r?\n/)
 
-/** The status line and the header lines as received (folded ones apart), without their line ends. */
+/**
+ * The status line and the header lines as received (folded ones apart), without their line
+ * ends: to show a head as the server sent it.
+ *
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { HttpGet } from "effect-net"
+ *
+ * const bytes = new TextEncoder().encode("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n")
+ * console.log(HttpGet.Response.headLines(Either.getOrThrow(HttpGet.Response.parseHead(bytes)))) // [ 'HTTP/1.1 200 OK', 'Content-Length: 2' ]
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const headLines = (head: ResponseHead): Array<string> => linesOf(head.bytes)
 
-/** Parses a complete head (through its empty line). A bare CR within a line makes it malformed. */
+/**
+ * Parses a complete head (through its empty line), such as `HeadDecoder` finds. A bare CR
+ * within a line makes it malformed; so does anything but HTTP/1.x, such as another protocol
+ * answering on the port.
+ *
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { HttpGet } from "effect-net"
+ *
+ * const parsed = HttpGet.Response.parseHead(new TextEncoder().encode("SSH-2.0-OpenSSH_9.2\r\n\r\n"))
+ * if (Either.isLeft(parsed)) console.log(parsed.left.reason) // MalformedStatusLine
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const parseHead = (bytes: Uint8Array): Either.Either<ResponseHead, HttpResponseError> => {
   const [first = "", ...lines] = linesOf(bytes)
   const status = statusLine.exec(first)
@@ -122,6 +222,21 @@ export const parseHead = (bytes: Uint8Array): Either.Either<ResponseHead, HttpRe
  * (the body's first, possibly none). Each head is read from the same reads, so interim heads cost
  * nothing once passed. Fails when a head is malformed, over `maxHeadBytes`, or cut off, or when
  * there are too many interim ones.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { HttpGet } from "effect-net"
+ *
+ * // A connection's reads: an interim head, then the final one and the body's first bytes.
+ * const reads = ["HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 200 OK\r\n", "Content-Length: 5\r\n\r\nhel"]
+ *   .map((text) => new TextEncoder().encode(text))
+ * const read = Effect.sync(() => reads.shift())
+ * const [head, first] = Effect.runSync(HttpGet.Response.readHead()(read))
+ * console.log(head.status, new TextDecoder().decode(first)) // 200 hel
+ * ```
+ *
+ * @since 0.1.0
  */
 export const readHead = (maxHeadBytes: number = defaultMaxHeadBytes, maxInterimResponses: number = defaultMaxInterimResponses) =>
 <E, R>(read: Effect.Effect<Uint8Array | undefined, E, R>): Effect.Effect<[ResponseHead, Uint8Array], E | HttpResponseError, R> =>
@@ -155,6 +270,21 @@ export const readHead = (maxHeadBytes: number = defaultMaxHeadBytes, maxInterimR
 /**
  * Splits a Stream of reads into the response's final head (see `readHead`) and its body, the
  * rest of the reads (pulled on demand, within the scope).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { HttpGet } from "effect-net"
+ *
+ * const reads = Stream.make("HTTP/1.1 200 OK\r\n\r\nhel", "lo").pipe(Stream.encodeText)
+ * const program = Effect.gen(function*() {
+ *   const [head, body] = yield* HttpGet.Response.split()(reads)
+ *   return [head.status, yield* Stream.mkString(Stream.decodeText(body))] as const
+ * })
+ * console.log(Effect.runSync(Effect.scoped(program))) // [ 200, 'hello' ]
+ * ```
+ *
+ * @since 0.1.0
  */
 export const split = (maxHeadBytes: number = defaultMaxHeadBytes, maxInterimResponses: number = defaultMaxInterimResponses) =>
 <E, R>(

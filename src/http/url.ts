@@ -3,16 +3,48 @@
  * (path and query, the `Host` header, credentials). Parsed by the WHATWG `URL`, so IPv6
  * literals, percent-encoding and relative `Location`s behave as in browsers. The user info is
  * kept apart from the URL that is shown: a password is never printed.
+ *
+ * @since 0.1.0
+ * @module
  */
 import { Either } from "effect"
 import { HttpUrlError } from "./errors.js"
 
-/** The user info of a URL (`http://user:password@host/`), decoded. */
+/**
+ * The user info of a URL (`http://user:password@host/`), decoded: kept out of `href`, so that
+ * the URL can be shown, and sent as `Authorization: Basic`.
+ *
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { HttpGet } from "effect-net"
+ *
+ * const url = Either.getOrThrow(HttpGet.Url.parse("http://ann:p%40ss@localhost:8080/"))
+ * console.log(url.credentials) // { user: 'ann', password: 'p@ss' }
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface Credentials {
   readonly user: string
   readonly password: string
 }
 
+/**
+ * A URL parsed for a request: where to connect and what to send, worked out once (default
+ * port, `Host` header, request target), the credentials apart.
+ *
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { HttpGet } from "effect-net"
+ *
+ * const url: HttpGet.Url.HttpUrl = Either.getOrThrow(HttpGet.Url.parse("https://[::1]/a/b?q=1#top"))
+ * console.log(url.host, url.port, url.authority, url.target) // ::1 443 [::1] /a/b?q=1
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface HttpUrl {
   /** The normalized URL, without its user info (see `display` for a URL to show). */
   readonly href: string
@@ -31,7 +63,7 @@ export interface HttpUrl {
 
 const defaultPorts = { http: 80, https: 443 } as const
 
-// `URL.parse` would do, but only from Node 20.18.
+// `URL.parse` would do, but not every Node 20 has it.
 const toUrl = (text: string, base?: string): URL | undefined => {
   try {
     return new URL(text, base)
@@ -80,6 +112,18 @@ const hasScheme = (text: string): boolean => /^[a-z][a-z0-9+.-]*:(?!\d+(?:[/?#]|
 /**
  * Parses a URL given by a user. Without a scheme (`example.com/x`, `localhost:8080`), `http://`
  * is assumed, as curl does; any scheme but http and https is refused (`mailto:a@b` too).
+ *
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { HttpGet } from "effect-net"
+ *
+ * console.log(Either.getOrThrow(HttpGet.Url.parse("localhost:8080/docs")).href) // http://localhost:8080/docs
+ * const refused = HttpGet.Url.parse("ftp://example.com/file")
+ * if (Either.isLeft(refused)) console.log(refused.left.reason) // UnsupportedScheme
+ * ```
+ *
+ * @since 0.1.0
  */
 export const parse = (text: string): Either.Either<HttpUrl, HttpUrlError> => {
   const url = toUrl(hasScheme(text) ? text : `http://${text}`)
@@ -94,6 +138,20 @@ const sameOrigin = (a: HttpUrl, b: HttpUrl): boolean => a.scheme === b.scheme &&
 /**
  * Resolves a redirect's `Location` (absolute, or relative to the URL that answered). The
  * credentials of `base` go along to the same origin only; a `Location` may carry its own.
+ *
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { HttpGet } from "effect-net"
+ *
+ * const base = Either.getOrThrow(HttpGet.Url.parse("http://ann:secret@example.com/a/b"))
+ * const next = Either.getOrThrow(HttpGet.Url.resolve(base, "../c"))
+ * console.log(next.href, next.credentials?.user) // http://example.com/c ann
+ * const elsewhere = Either.getOrThrow(HttpGet.Url.resolve(base, "https://example.org/"))
+ * console.log(elsewhere.credentials) // undefined
+ * ```
+ *
+ * @since 0.1.0
  */
 export const resolve = (base: HttpUrl, location: string): Either.Either<HttpUrl, HttpUrlError> => {
   const url = toUrl(location, base.href)
@@ -104,7 +162,21 @@ export const resolve = (base: HttpUrl, location: string): Either.Either<HttpUrl,
       : next)
 }
 
-/** The URL to show: `href` with the user name, and `***` for a password. */
+/**
+ * The URL to show in a log line or a message: `href` with the user name, and `***` for a
+ * password.
+ *
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { HttpGet } from "effect-net"
+ *
+ * const url = Either.getOrThrow(HttpGet.Url.parse("http://ann:secret@example.com/"))
+ * console.log(HttpGet.Url.display(url)) // http://ann:***@example.com/
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const display = (url: HttpUrl): string => {
   if (url.credentials === undefined) return url.href
   const user = encodeURIComponent(url.credentials.user)
@@ -114,6 +186,17 @@ export const display = (url: HttpUrl): string => {
 /**
  * The name to save the body under: the last path segment, decoded, or `index.html` when there
  * is none. Control characters stay percent-encoded (`a%0Ab.txt`): a name never holds one.
+ *
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { HttpGet } from "effect-net"
+ *
+ * const name = (text: string) => HttpGet.Url.fileName(Either.getOrThrow(HttpGet.Url.parse(text)))
+ * console.log(name("http://example.com/files/annual%20report.pdf?v=2"), name("http://example.com/")) // annual report.pdf index.html
+ * ```
+ *
+ * @since 0.1.0
  */
 export const fileName = (url: HttpUrl): string => {
   const segment = url.target.replace(/\?.*$/, "").split("/").pop() ?? ""

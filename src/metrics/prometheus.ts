@@ -1,6 +1,8 @@
 /**
  * The metrics in Prometheus' text exposition format, and an HTTP endpoint serving them with
  * @effect/platform's HTTP server (`GET /metrics`).
+ *
+ * @module effect-net/prometheus
  */
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"

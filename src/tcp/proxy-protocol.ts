@@ -7,6 +7,9 @@
  * back untouched: they are the conversation's first bytes.
  * Only trusted peers may send a header (see `Cidr`): anyone else could claim any address.
  * `TcpListener`'s `proxyProtocol` option reads the header of every connection it accepts.
+ *
+ * @since 0.1.0
+ * @module
  */
 import { Duration, Effect } from "effect"
 import { isIPv4, isIPv6, SocketAddress as NodeSocketAddress } from "node:net"
@@ -14,6 +17,20 @@ import type { SocketAddress } from "../address.js"
 import { type Cidr, loopback } from "./cidr.js"
 import { ProxyProtocolError } from "./errors.js"
 
+/**
+ * The defaults of `ReadHeaderOptions` and `ListenerOptions`: a header is small and comes first,
+ * so a connection that does not send one soon is refused rather than waited for.
+ *
+ * @example
+ * ```ts
+ * import { Duration } from "effect"
+ * import { ProxyProtocol } from "effect-net"
+ *
+ * console.log(Duration.format(ProxyProtocol.defaults.timeout), ProxyProtocol.defaults.maxHeaderBytes) // 5s 4096
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const defaults = {
   /** The spec asks for at least 3 s, to cover a TCP retransmission. */
   timeout: Duration.seconds(5),
@@ -23,7 +40,30 @@ export const defaults = {
   trusted: loopback
 } as const
 
-/** What the header says about the connection. */
+/**
+ * What the header says about the connection: whom the balancer relayed it for, or that the
+ * connection's own addresses stand (a health check, an unknown family).
+ *
+ * @example
+ * ```ts
+ * import { formatAddress, type ProxyProtocol } from "effect-net"
+ *
+ * const client = (header: ProxyProtocol.ProxyHeader): string => {
+ *   switch (header._tag) {
+ *     case "Proxied":
+ *       return formatAddress(header.source)
+ *     case "Unix":
+ *       return header.source
+ *     case "Local":
+ *     case "Unknown":
+ *       return "the connection's own peer"
+ *   }
+ * }
+ * console.log(client({ _tag: "Local", version: 2 })) // the connection's own peer
+ * ```
+ *
+ * @since 0.1.0
+ */
 export type ProxyHeader =
   /** Relayed for a client: `source` is the client, `destination` the address it connected to. */
   | {
@@ -47,18 +87,65 @@ export type ProxyHeader =
   /** v1 UNKNOWN, or v2 with an unspecified family or protocol: the connection's addresses stand. */
   | { readonly _tag: "Unknown"; readonly version: 1 | 2 }
 
-/** A complete header and what followed it. */
+/**
+ * A complete header and what followed it in the same read: those bytes are the conversation's
+ * first, to be handed on, not dropped.
+ *
+ * @example
+ * ```ts
+ * import { ProxyProtocol, ProxyProtocolError } from "effect-net"
+ *
+ * const decoded = new ProxyProtocol.Decoder().push(new TextEncoder().encode("PROXY UNKNOWN\r\nhello"))
+ * if (decoded !== undefined && !(decoded instanceof ProxyProtocolError)) {
+ *   console.log(decoded.header._tag, new TextDecoder().decode(decoded.rest)) // Unknown hello
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface Decoded {
   readonly header: ProxyHeader
   /** The bytes after the header in the read that completed it (often empty): the conversation's first bytes. */
   readonly rest: Uint8Array
 }
 
-/** The client's address for logs, metrics and limits: the header's source, or `undefined` to keep the connection's own. */
+/**
+ * The client's address for logs, metrics and limits: the header's source, or `undefined` to
+ * keep the connection's own.
+ *
+ * @example
+ * ```ts
+ * import { ProxyProtocol } from "effect-net"
+ *
+ * const header: ProxyProtocol.ProxyHeader = {
+ *   _tag: "Proxied",
+ *   version: 1,
+ *   transport: "Stream",
+ *   source: { host: "192.0.2.1", port: 56324 },
+ *   destination: { host: "198.51.100.2", port: 443 }
+ * }
+ * console.log(ProxyProtocol.clientAddress(header)) // { host: '192.0.2.1', port: 56324 }
+ * console.log(ProxyProtocol.clientAddress({ _tag: "Local", version: 2 })) // undefined
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const clientAddress = (header: ProxyHeader): SocketAddress | undefined =>
   header._tag === "Proxied" ? header.source : undefined
 
-/** The longest v1 line, CRLF included (`PROXY UNKNOWN` with two full IPv6 addresses and ports). */
+/**
+ * The longest v1 line, CRLF included (`PROXY UNKNOWN` with two full IPv6 addresses and ports):
+ * a reader that peeks at a connection's first bytes need not look further for a v1 header.
+ *
+ * @example
+ * ```ts
+ * import { ProxyProtocol } from "effect-net"
+ *
+ * console.log(ProxyProtocol.v1MaxBytes) // 107
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const v1MaxBytes = 107
 
 const CR = 0x0d
@@ -80,6 +167,23 @@ const notProxyProtocol = () =>
  * most the header's bytes (107 for v1, `maxHeaderBytes` for v2) and fails as soon as the bytes
  * seen cannot start a valid header (garbage on its first byte, a v2 header over the cap or with
  * unassigned values on its 16th).
+ *
+ * @example
+ * ```ts
+ * import { ProxyProtocol, ProxyProtocolError } from "effect-net"
+ *
+ * const bytes = new TextEncoder().encode("PROXY TCP6 2001:db8::1 2001:db8::2 56324 443\r\nGET / HTTP/1.1\r\n")
+ * const decoder = new ProxyProtocol.Decoder()
+ * console.log(decoder.push(bytes.subarray(0, 10))) // undefined
+ * const decoded = decoder.push(bytes.subarray(10))
+ * if (decoded !== undefined && !(decoded instanceof ProxyProtocolError)) {
+ *   console.log(ProxyProtocol.clientAddress(decoded.header)) // { host: '2001:db8::1', port: 56324 }
+ * }
+ * const refused = new ProxyProtocol.Decoder().push(new TextEncoder().encode("GET / HTTP/1.1\r\n"))
+ * console.log(refused instanceof ProxyProtocolError && refused.reason) // NotProxyProtocol
+ * ```
+ *
+ * @since 0.1.0
  */
 export class Decoder {
   /** The v1 line, or v2's fixed part, so far. */
@@ -252,6 +356,19 @@ const v1 = (line: Uint8Array): ProxyHeader | ProxyProtocolError => {
   }
 }
 
+/**
+ * Options of `readHeader`: how long a peer may take to send its header, and how large a header
+ * may be, so that a peer cannot hold a connection open or make it hold bytes.
+ *
+ * @example
+ * ```ts
+ * import { ProxyProtocol } from "effect-net"
+ *
+ * const options: ProxyProtocol.ReadHeaderOptions = { timeout: "3 seconds", maxHeaderBytes: 1024 }
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface ReadHeaderOptions {
   /** Fail with reason `Timeout` if the header is not complete this long after the first pull. */
   readonly timeout?: Duration.DurationInput | undefined
@@ -259,7 +376,24 @@ export interface ReadHeaderOptions {
   readonly maxHeaderBytes?: number | undefined
 }
 
-/** The PROXY protocol on a listener (`TcpListener`'s `proxyProtocol` option). */
+/**
+ * The PROXY protocol on a listener (`TcpListener`'s `proxyProtocol` option): which peers may
+ * send a header, and `ReadHeaderOptions` for reading it.
+ *
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { Cidr, type ProxyProtocol } from "effect-net"
+ *
+ * // Balancers on the private network, and a second to send the header.
+ * const options: ProxyProtocol.ListenerOptions = {
+ *   trusted: Either.getOrThrow(Cidr.parseList("10.0.0.0/8")),
+ *   timeout: "1 second"
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface ListenerOptions extends ReadHeaderOptions {
   /**
    * The peers trusted to send a header, the balancers (see `Cidr.parseList`); a connection from
@@ -272,6 +406,20 @@ export interface ListenerOptions extends ReadHeaderOptions {
  * Pulls `read` (a connection's `read`: `undefined` at end of stream) until the header is
  * complete, and not one read more: the bytes after the header come back as `rest`. On a timeout
  * the pending read is interrupted; the caller closes the connection on any failure.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ProxyProtocol } from "effect-net"
+ *
+ * // A connection's reads: the header, split, then the conversation.
+ * const reads = ["PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r", "\nhello"].map((text) => new TextEncoder().encode(text))
+ * const read = Effect.sync(() => reads.shift())
+ * const { header, rest } = await Effect.runPromise(ProxyProtocol.readHeader(read, { timeout: "1 second" }))
+ * console.log(ProxyProtocol.clientAddress(header)?.host, new TextDecoder().decode(rest)) // 192.0.2.1 hello
+ * ```
+ *
+ * @since 0.1.0
  */
 export const readHeader = <E, R>(
   read: Effect.Effect<Uint8Array | undefined, E, R>,
