@@ -4,6 +4,9 @@
  * out, a failed TLS handshake, a shutdown's progress, the tutorial services' lines) log at
  * `routineLevel`: Debug, unseen by default, unless the program raises it, as the `effect-net`
  * program does to Info.
+ *
+ * @since 0.1.0
+ * @module
  */
 import { Effect, FiberRef, Layer, LogLevel } from "effect"
 import { dual } from "effect/Function"
