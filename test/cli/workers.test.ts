@@ -2,47 +2,15 @@
 // killed with SIGKILL and replaced (with a back-off), a graceful drain across workers on a
 // signal to the primary or to the whole process group, the metrics summed over the workers.
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Schedule } from "effect"
+import { Effect } from "effect"
 import { availableParallelism } from "node:os"
 import { lines, rejectsFlags, udpSummary } from "../helpers/cli.js"
+import { startedWorkers, stderrLines, welcomed, workerPids } from "../helpers/cluster.js"
 import { sample, scrape } from "../helpers/http.js"
-import * as Peer from "../helpers/peer.js"
-import { ProcessError, runScript, startServer } from "../helpers/process.js"
+import { runScript, startServer } from "../helpers/process.js"
 import * as UdpPeer from "../helpers/udp-peer.js"
 
 type Server = Effect.Effect.Success<ReturnType<typeof startServer>>
-
-/** The pid of each worker now, from the primary's `worker N started/restarted (pid P): URL` lines. */
-const workerPids = (server: Server): Map<number, number> => {
-  const pids = new Map<number, number>()
-  for (const [, id, pid] of server.stderr().matchAll(/message="worker (\d+) (?:started|restarted) \(pid (\d+)\)/g)) {
-    pids.set(Number(id), Number(pid))
-  }
-  return pids
-}
-
-/** Waits until stderr has `count` lines matching `pattern` (global). */
-const stderrLines = (server: Server, pattern: RegExp, count: number) =>
-  Effect.suspend(() =>
-    [...server.stderr().matchAll(pattern)].length >= count ? Effect.void : Effect.fail(new ProcessError({ message: "not yet" }))
-  ).pipe(
-    Effect.retry(Schedule.spaced("20 millis")),
-    Effect.timeoutFail({
-      duration: Duration.seconds(20),
-      onTimeout: () => new ProcessError({ message: `not ${count} lines matching ${pattern} in:\n${server.stderr()}` })
-    })
-  )
-
-/** Waits until the primary has said that `count` workers started (or restarted) serving, in all. */
-const startedWorkers = (server: Server, count: number) =>
-  stderrLines(server, /message="worker \d+ (?:started|restarted) \(pid \d+\): (?:tcp|udp):\/\//g, count)
-
-/** Connects (again, while the port is refused: a worker is on its way) until welcomed. */
-const welcomed = (port: number) =>
-  Effect.retry(
-    Effect.tap(Peer.connect(port), (peer) => peer.waitFor("Welcome!", "2 seconds")),
-    { schedule: Schedule.spaced("100 millis"), times: 50 }
-  )
 
 /** One conversation: welcomed, one message answered, then gone. */
 const greet = (port: number, name: string) =>
