@@ -12,6 +12,7 @@ import { type Framing, framings } from "../framing.js"
 import * as Cidr from "../tcp/cidr.js"
 import * as ProxyProtocol from "../tcp/proxy-protocol.js"
 import { isMulticast } from "../udp/multicast.js"
+import { signalCopyWindow } from "./runner.js"
 
 /** Refuses the command line as bad flags (one line, exit code 2), also from a command's handler. */
 export const invalid = (message: string) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(message)))
@@ -45,6 +46,16 @@ export const seconds = (name: string, description: string, defaultValue: Duratio
         ? Effect.succeed(Duration.millis(value * 1000))
         : invalid(`--${name} must be a number of seconds >= 0, got ${value}`)
     )
+  )
+
+/** `--shutdown-grace`, of a server that lets `what` when a signal stops it. */
+export const shutdownGrace = (what: string, defaultValue: Duration.Duration) =>
+  seconds(
+    "shutdown-grace",
+    `On SIGINT, SIGTERM, SIGHUP or SIGQUIT, seconds to let ${what}; a second signal stops waiting, unless it comes within ${
+      Duration.format(signalCopyWindow)
+    } of the first: copies of one signal (Ctrl+C reaches pnpm and the server, and pnpm passes it on) count once`,
+    defaultValue
   )
 
 /** A whole number of at least `min`. */

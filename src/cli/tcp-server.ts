@@ -58,7 +58,7 @@ export const command = Command.make("tcp-server", {
   ),
   idleTimeout: Cli.seconds("idle-timeout", "Close a connection that sends nothing for this many seconds; 0 never does", TcpListener.defaults.idleTimeout),
   writeTimeout: Cli.seconds("write-timeout", "Cut off a client that does not read our replies for this many seconds; 0 never does", TcpListener.defaults.writeTimeout),
-  shutdownGrace: Cli.seconds("shutdown-grace", "On SIGINT, SIGTERM, SIGHUP or SIGQUIT, seconds to let connections finish before closing them", TcpServer.defaults.shutdownGrace),
+  shutdownGrace: Cli.shutdownGrace("connections finish before closing them", TcpServer.defaults.shutdownGrace),
   tlsCert: file("tls-cert", "Speak TLS with the certificate in this file (PEM: the certificate, then any intermediates); needs --tls-key."),
   tlsKey: file("tls-key", "The private key of --tls-cert, in this file (PEM, unencrypted)."),
   tlsCa: file("tls-ca", "Ask each client for a certificate, and accept only those signed by a CA in this file (PEM)."),

@@ -25,7 +25,7 @@ export const command = Command.make("udp-server", {
   port: Cli.port("Port to listen on; 0 picks a free one", Greeting.defaultPort),
   delay: Cli.seconds("delay", "Seconds to wait before each reply", UdpGreetingServer.defaults.delay),
   concurrency: Cli.count("concurrency", "With --delay, datagrams waiting out their delay at once; more wait, then are dropped", UdpGreetingServer.defaults.concurrency),
-  shutdownGrace: Cli.seconds("shutdown-grace", "On SIGINT, SIGTERM, SIGHUP or SIGQUIT, seconds to let delayed replies go out", UdpGreetingServer.defaults.shutdownGrace),
+  shutdownGrace: Cli.shutdownGrace("delayed replies go out", UdpGreetingServer.defaults.shutdownGrace),
   multicastGroup: Cli.multicastGroup,
   multicastInterface: Cli.multicastInterface("join the group on"),
   workers: Cli.workers,

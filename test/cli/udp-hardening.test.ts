@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { rejectsFlags, stopsCleanly, udpSummary } from "../helpers/cli.js"
+import { pastSignalCopyWindow, rejectsFlags, stopsCleanly, udpSummary } from "../helpers/cli.js"
 import * as Http from "../helpers/http.js"
 import { startServer } from "../helpers/process.js"
 import * as UdpPeer from "../helpers/udp-peer.js"
@@ -68,7 +68,7 @@ describe("start:udp graceful shutdown", () => {
       peer.send("Ada", server.port)
       yield* Effect.sleep("300 millis")
       server.child.kill("SIGINT")
-      yield* Effect.sleep("300 millis")
+      yield* pastSignalCopyWindow
       expect(server.child.exitCode).toBeNull()
       yield* stopsCleanly(server, 1000, "SIGINT")
     }))

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { availableParallelism } from "node:os"
-import { lines, rejectsFlags, udpSummary } from "../helpers/cli.js"
+import { lines, pastSignalCopyWindow, rejectsFlags, udpSummary } from "../helpers/cli.js"
 import { startedWorkers, stderrLines, welcomed, workerPids } from "../helpers/cluster.js"
 import { sample, scrape } from "../helpers/http.js"
 import { runScript, startServer } from "../helpers/process.js"
@@ -111,6 +111,7 @@ describe("pnpm start:tcp --workers", () => {
       server.child.kill("SIGTERM")
       yield* server.waitForStderr(/message="stopping 2 worker\(s\)"/)
       yield* stderrLines(server, /message="shutting down: letting/g, 2)
+      yield* pastSignalCopyWindow
       const forced = Date.now()
       server.child.kill("SIGTERM")
       expect(yield* server.exited).toBe(0)
