@@ -179,13 +179,19 @@ const runWorker = <A, E, R>(program: Effect.Effect<A, E, R>, options: ClusterOpt
     // Its counts reach the primary at least once a second: a worker killed loses at most that much.
     const report = Effect.sync(() => sendToPrimary({ effectNet: "metrics", request: undefined, samples: toSamples(Metrics.snapshot()) }))
     yield* Effect.forkScoped(Effect.repeat(report, Schedule.spaced(defaults.metricsInterval)))
-    // A daemon: interrupted by `interrupt` only, not also as this fiber's child.
-    serving = yield* Effect.forkDaemon(Effect.provideService(program, ClusterWorker, worker))
-    // A stop that came before the program started (the primary stopping as this worker came up).
-    if (stopped) interrupt()
-    // Interrupted (a signal to this process), the program drains before this ends.
-    const exit = yield* Fiber.await(serving).pipe(
-      Effect.onInterrupt(() => Effect.zipRight(Effect.sync(interrupt), Fiber.await(serving!)))
+    // Started and awaited in one piece: a signal in between would end this worker without the
+    // program's drain.
+    const exit = yield* Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function*() {
+        // A daemon: interrupted by `interrupt` only, not also as this fiber's child.
+        serving = yield* Effect.forkDaemon(restore(Effect.provideService(program, ClusterWorker, worker)))
+        // A stop that came before the program started (the primary stopping as this worker came up).
+        if (stopped) interrupt()
+        // Interrupted (a signal to this process), the program drains before this ends.
+        return yield* restore(Fiber.await(serving)).pipe(
+          Effect.onInterrupt(() => Effect.zipRight(Effect.sync(interrupt), Fiber.await(serving!)))
+        )
+      })
     )
     if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
       const failure = Cause.failureOption(exit.cause)
@@ -404,8 +410,13 @@ const runPrimary = <E2, R2>(options: RunOptions<E2, R2>): Effect.Effect<void, E2
     // Closed last: what runs beside the workers (the metrics endpoint) outlives their drain.
     const besides = yield* Scope.make()
     yield* Effect.addFinalizer((exit) => Scope.close(besides, exit))
-    for (const slot of slots) yield* Effect.forkScoped(supervise(slot))
-    yield* Effect.addFinalizer(() => drain)
+    // The workers and their drain in one piece: a signal in between would leave them undrained.
+    yield* Effect.uninterruptibleMask((restore) =>
+      Effect.zipRight(
+        Effect.forEach(slots, (slot) => Effect.forkScoped(restore(supervise(slot))), { discard: true }),
+        Effect.addFinalizer(() => drain)
+      )
+    )
     if (options.primary !== undefined) {
       yield* options.primary({ listening: Deferred.await(firstListening), metrics }).pipe(
         Effect.catchAllCause((cause) => Deferred.failCause(failed, cause)),
