@@ -141,17 +141,38 @@ export const readFlagFile = (script: string, flag: string, path: string) =>
 /** `--unix PATH`: a Unix domain socket instead of a host and port. */
 export const unix = (description: string) =>
   Options.text("unix").pipe(Options.withDescription(description), Options.optional)
-/** `--workers N|auto`: how many processes serve (node:cluster); `auto` is one per CPU. */
-export const workers = Options.text("workers").pipe(
-  Options.withDescription("Processes serving the port (node:cluster): a number, or auto for one per CPU (default 1: this process alone)."),
-  Options.withDefault("1"),
-  Options.mapEffect((text) => {
-    if (text === "auto") return Effect.succeed(Cluster.availableWorkers())
-    return /^[1-9][0-9]{0,3}$/.test(text)
-      ? Effect.succeed(Number(text))
-      : invalid(`--workers must be a number from 1 to 9999, or auto, got ${text}`)
-  })
-)
+/** The shortest `--worker-watchdog` but off: a worker reports every second, and may be late. */
+const shortestWatchdog = Duration.times(Cluster.defaults.metricsInterval, 2)
+
+/**
+ * `--workers N|auto`, how many processes serve (node:cluster; `auto` is one per CPU), and
+ * `--worker-watchdog SECONDS`, when a silent one is stuck.
+ */
+export const cluster = Options.all({
+  workers: Options.text("workers").pipe(
+    Options.withDescription("Processes serving the port (node:cluster): a number, or auto for one per CPU (default 1: this process alone)."),
+    Options.withDefault("1"),
+    Options.mapEffect((text) => {
+      if (text === "auto") return Effect.succeed(Cluster.availableWorkers())
+      return /^[1-9][0-9]{0,3}$/.test(text)
+        ? Effect.succeed(Number(text))
+        : invalid(`--workers must be a number from 1 to 9999, or auto, got ${text}`)
+    })
+  ),
+  watchdog: seconds(
+    "worker-watchdog",
+    `With --workers, kill (SIGKILL) and replace a worker that has sent the primary nothing for this many seconds (each reports every ${
+      Duration.format(Cluster.defaults.metricsInterval)
+    }): it is stopped, or its event loop blocked; 0 never does`,
+    Cluster.defaults.watchdog
+  ).pipe(
+    Options.mapEffect((watchdog) =>
+      Duration.isZero(watchdog) || Duration.greaterThanOrEqualTo(watchdog, shortestWatchdog)
+        ? Effect.succeed(watchdog)
+        : invalid(`--worker-watchdog must be 0 (off) or at least ${Duration.toSeconds(shortestWatchdog)} seconds, got ${Duration.toSeconds(watchdog)}`)
+    )
+  )
+})
 
 /** `--proxy-protocol` and `--trusted-proxies`: the PROXY protocol on a TCP listener, when asked for. */
 export const proxyProtocol = Options.all({

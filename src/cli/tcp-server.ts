@@ -65,10 +65,10 @@ export const command = Command.make("tcp-server", {
   unix: Cli.unix("Listen on a Unix domain socket at this path instead of --host and --port; a socket file left by a crashed run is replaced, and the file is removed on exit."),
   unixMode,
   proxyProtocol: Cli.proxyProtocol,
-  workers: Cli.workers,
+  cluster: Cli.cluster,
   metricsPort
-}, ({ host, idleTimeout, metricsPort, port, proxyProtocol, tlsCa, tlsCert, tlsKey, unix, unixMode, workers, writeTimeout, ...options }) =>
-  Workers.serve(workers, { host, port: metricsPort }, (serving) =>
+}, ({ cluster, host, idleTimeout, metricsPort, port, proxyProtocol, tlsCa, tlsCert, tlsKey, unix, unixMode, writeTimeout, ...options }) =>
+  Workers.serve(cluster, { host, port: metricsPort }, (serving) =>
     Effect.gen(function*() {
       if (Option.isSome(unixMode) && Option.isNone(unix)) return yield* Cli.invalid("--unix-mode needs --unix")
       const tls = yield* tlsOptions(tlsCert, tlsKey, tlsCa)

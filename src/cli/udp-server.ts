@@ -28,9 +28,9 @@ export const command = Command.make("udp-server", {
   shutdownGrace: Cli.shutdownGrace("delayed replies go out", UdpGreetingServer.defaults.shutdownGrace),
   multicastGroup: Cli.multicastGroup,
   multicastInterface: Cli.multicastInterface("join the group on"),
-  workers: Cli.workers,
+  cluster: Cli.cluster,
   metricsPort
-}, ({ host, metricsPort, multicastGroup, multicastInterface, port, workers, ...options }) =>
+}, ({ cluster, host, metricsPort, multicastGroup, multicastInterface, port, ...options }) =>
   Effect.gen(function*() {
     if (Option.isNone(multicastGroup) && Option.isSome(multicastInterface)) {
       return yield* Cli.invalid("--multicast-interface needs --multicast-group")
@@ -40,7 +40,7 @@ export const command = Command.make("udp-server", {
       () => Option.match(multicastGroup, { onNone: () => UdpSocket.defaults.host, onSome: (group) => bindAddress(group, multicastInterface) })
     )
     const metricsHost = Option.getOrElse(host, () => UdpSocket.defaults.host)
-    return yield* Workers.serve(workers, { host: metricsHost, port: metricsPort }, (serving) =>
+    return yield* Workers.serve(cluster, { host: metricsHost, port: metricsPort }, (serving) =>
       Effect.gen(function*() {
         const socket = yield* UdpSocket.make({
           host: bindHost,
@@ -50,7 +50,7 @@ export const command = Command.make("udp-server", {
           multicastGroups: Option.toArray(multicastGroup),
           multicastInterface: Option.getOrUndefined(multicastInterface),
           // Workers share one socket.
-          exclusive: workers === 1
+          exclusive: cluster.workers === 1
         })
         yield* serving.listening(`udp://${formatAddress(socket.address)}`, socket.address.port)
         if (Option.isSome(multicastGroup)) {

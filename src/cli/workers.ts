@@ -21,18 +21,18 @@ export interface Serving {
 }
 
 /**
- * Runs `program` (bind, `listening`, serve until interrupted) with `workers` processes; the
- * metrics endpoint, with `--metrics-port`, serves this process's metrics, or the sum over the
+ * Runs `program` (bind, `listening`, serve until interrupted) with `cluster.workers` processes;
+ * the metrics endpoint, with `--metrics-port`, serves this process's metrics, or the sum over the
  * workers.
  */
 export const serve = <E, R>(
-  workers: number,
+  cluster: Pick<Cluster.ClusterOptions, "workers" | "watchdog">,
   metrics: { readonly host: string; readonly port: Option.Option<number> },
   program: (serving: Serving) => Effect.Effect<void, E, R>
 ) =>
   Effect.gen(function*() {
     const force = yield* ForceShutdown
-    if (workers === 1) {
+    if (cluster.workers === 1) {
       return yield* program({
         port: (requested) => requested,
         listening: (url) => Effect.zipRight(Console.log(`listening on ${url}`), serveMetrics(metrics.host, metrics.port)),
@@ -46,7 +46,7 @@ export const serve = <E, R>(
         forceShutdown: Effect.raceFirst(force, worker.forceShutdown)
       }).pipe(Effect.scoped))
     return yield* Cluster.run(worker, {
-      workers,
+      ...cluster,
       forceShutdown: force,
       describeFailure: advise,
       primary: (primary) =>

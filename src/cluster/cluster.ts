@@ -3,7 +3,8 @@
  * workers, each running the same program on the same port (TCP: the cluster's shared listening
  * socket; UDP: a socket bound with `exclusive: false`); it replaces a worker that dies (with a
  * back-off, so that a crash loop does not spin), stops them all gracefully when interrupted, and
- * sums their metrics, collected over the cluster's IPC.
+ * sums their metrics, collected over the cluster's IPC. A worker that falls silent (stopped, or its
+ * event loop blocked) is killed and replaced as a dead one is (see `ClusterOptions.watchdog`).
  *
  * `cluster.fork` runs the program's entry point again, with the same arguments: the same code
  * runs in the primary and in each worker, and `run` does the primary's part in the primary and
@@ -58,6 +59,13 @@ export interface ClusterOptions {
   readonly forceShutdown?: Effect.Effect<void> | undefined
   /** A worker's failure as one line, for the primary's logs and errors; default: the error's message. */
   readonly describeFailure?: ((error: unknown) => string) | undefined
+  /**
+   * A worker that has sent the primary nothing for this long (it reports every
+   * `defaults.metricsInterval`) is stuck, stopped or its event loop blocked: the primary kills it
+   * (SIGKILL), with a warning, and replaces it as a dead one. Default 5 s; 0 turns it off. Keep
+   * it well above the report interval.
+   */
+  readonly watchdog?: Duration.DurationInput | undefined
 }
 
 export interface RunOptions<E2, R2> extends ClusterOptions {
@@ -74,7 +82,8 @@ export const defaults = {
   /** How long the primary waits for the workers' metrics. */
   metricsTimeout: Duration.seconds(1),
   /** How often a worker reports its metrics unasked (what the primary keeps of a worker that is killed). */
-  metricsInterval: Duration.seconds(1)
+  metricsInterval: Duration.seconds(1),
+  watchdog: Duration.seconds(5)
 } as const
 
 /** A worker failed, or died, before any worker served: the cluster cannot start. */
@@ -232,6 +241,10 @@ interface Slot {
   listening: boolean
   /** How it described its failure, if it failed. */
   failure: string | undefined
+  /** When it last sent anything (see `ClusterOptions.watchdog`). */
+  heardAt: number
+  /** The watchdog has killed it. */
+  silenced: boolean
   /** Its last metrics. */
   samples: ReadonlyArray<Sample>
   startedAt: number
@@ -244,10 +257,20 @@ interface Slot {
 const describeExit = ({ code, signal }: ProcessExit) =>
   signal !== null ? `was killed by ${signal}` : code === 0 ? "exited" : `exited with code ${code}`
 
+/**
+ * Resumes in the check phase of this turn of the event loop, after its poll phase: by then the
+ * messages that waited while the primary was busy have been read, and a silence is the worker's.
+ */
+const afterPendingMessages = Effect.async<void>((resume) => {
+  const immediate = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(immediate))
+})
+
 const runPrimary = <E2, R2>(options: RunOptions<E2, R2>): Effect.Effect<void, E2 | ClusterStartError, Exclude<R2, Scope.Scope>> =>
   Effect.scoped(Effect.gen(function*() {
     const initialDelay = Duration.toMillis(Duration.decode(options.restartDelay ?? defaults.restartDelay))
     const maxDelay = Duration.toMillis(Duration.decode(options.maxRestartDelay ?? defaults.maxRestartDelay))
+    const watchdog = Duration.decode(options.watchdog ?? defaults.watchdog)
     const failed = yield* Deferred.make<never, E2 | ClusterStartError>()
     const firstListening = yield* Deferred.make<string>()
     /** A worker has served: from now on a death is replaced, not a failure to start. */
@@ -269,6 +292,8 @@ const runPrimary = <E2, R2>(options: RunOptions<E2, R2>): Effect.Effect<void, E2
       up: false,
       listening: false,
       failure: undefined,
+      heardAt: 0,
+      silenced: false,
       samples: [],
       startedAt: 0,
       processes: 0,
@@ -276,7 +301,9 @@ const runPrimary = <E2, R2>(options: RunOptions<E2, R2>): Effect.Effect<void, E2
     }))
 
     const onMessage = (slot: Slot, worker: WorkerProcess) => (message: unknown) => {
-      if (!isMessage<ToPrimary>(message) || slot.process !== worker) return
+      if (slot.process !== worker) return
+      slot.heardAt = Date.now()
+      if (!isMessage<ToPrimary>(message)) return
       switch (message.effectNet) {
         case "up":
           slot.up = true
@@ -318,7 +345,18 @@ const runPrimary = <E2, R2>(options: RunOptions<E2, R2>): Effect.Effect<void, E2
       if (slot.port !== undefined) env[portVariable] = String(slot.port)
       const worker = cluster.fork(env)
       const exited = Deferred.unsafeMake<ProcessExit>(FiberId.none)
-      Object.assign(slot, { process: worker, exited, up: false, listening: false, failure: undefined, samples: [], startedAt: Date.now() })
+      const now = Date.now()
+      Object.assign(slot, {
+        process: worker,
+        exited,
+        up: false,
+        listening: false,
+        failure: undefined,
+        heardAt: now,
+        silenced: false,
+        samples: [],
+        startedAt: now
+      })
       slot.processes++
       let exit: ProcessExit | undefined
       let disconnected = false
@@ -371,6 +409,26 @@ const runPrimary = <E2, R2>(options: RunOptions<E2, R2>): Effect.Effect<void, E2
         }
       })
 
+    /**
+     * Kills the workers silent for `watchdog` (their supervisors replace them), also while they
+     * drain: a stuck one would hold the primary's drain for ever.
+     */
+    const watch = Effect.gen(function*() {
+      const limit = Duration.toMillis(watchdog)
+      yield* Effect.sleep(Duration.min(defaults.metricsInterval, Duration.millis(limit / 4)))
+      yield* afterPendingMessages
+      const now = Date.now()
+      for (const slot of slots) {
+        const worker = slot.process
+        if (worker === undefined || slot.silenced || now - slot.heardAt < limit) continue
+        slot.silenced = true
+        yield* Effect.logWarning(
+          `worker ${slot.id} (pid ${worker.process.pid}) sent nothing for ${Duration.format(watchdog)} (stopped, or its event loop blocked): killing it (SIGKILL)`
+        )
+        worker.process.kill("SIGKILL")
+      }
+    }).pipe(Effect.forever)
+
     /** Tells every worker to stop (each drains as on a signal), and waits until all have exited. */
     const drain = Effect.gen(function*() {
       stopping = true
@@ -410,6 +468,8 @@ const runPrimary = <E2, R2>(options: RunOptions<E2, R2>): Effect.Effect<void, E2
     // Closed last: what runs beside the workers (the metrics endpoint) outlives their drain.
     const besides = yield* Scope.make()
     yield* Effect.addFinalizer((exit) => Scope.close(besides, exit))
+    // Watching from before the drain to after it.
+    if (Duration.toMillis(watchdog) > 0) yield* Effect.forkScoped(watch)
     // The workers and their drain in one piece: a signal in between would leave them undrained.
     yield* Effect.uninterruptibleMask((restore) =>
       Effect.zipRight(

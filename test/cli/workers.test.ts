@@ -7,7 +7,7 @@ import { availableParallelism } from "node:os"
 import { lines, pastSignalCopyWindow, rejectsFlags, udpSummary } from "../helpers/cli.js"
 import { startedWorkers, stderrLines, welcomed, workerPids } from "../helpers/cluster.js"
 import { sample, scrape } from "../helpers/http.js"
-import { runScript, startServer } from "../helpers/process.js"
+import { hasExited, isRunning, runScript, startServer } from "../helpers/process.js"
 import * as UdpPeer from "../helpers/udp-peer.js"
 
 type Server = Effect.Effect.Success<ReturnType<typeof startServer>>
@@ -82,6 +82,29 @@ describe("pnpm start:tcp --workers", () => {
       server.child.kill("SIGTERM")
       expect(yield* server.exited).toBe(0)
     }))
+
+  it.scopedLive("a worker stopped with SIGSTOP is killed after the watchdog's 5 s of silence and replaced; new connections are served", () =>
+    Effect.gen(function*() {
+      const server = yield* tcpWorkers(2, "--delay", "0")
+      const pid = workerPids(server).get(1)!
+      // Never left stopped behind the test, whatever becomes of its primary.
+      yield* Effect.addFinalizer(() => Effect.sync(() => isRunning(pid) && process.kill(pid, "SIGKILL")))
+      process.kill(pid, "SIGSTOP")
+      const stopped = Date.now()
+      yield* server.waitForStderr(
+        new RegExp(`level=WARN [^\\n]*message="worker 1 \\(pid ${pid}\\) sent nothing for 5s \\(stopped, or its event loop blocked\\): killing it \\(SIGKILL\\)"`)
+      )
+      expect(Date.now() - stopped).toBeGreaterThanOrEqual(4000)
+      yield* server.waitForStderr(new RegExp(`message="worker 1 \\(pid ${pid}\\) was killed by SIGKILL; starting another in 100ms"`))
+      yield* server.waitForStderr(/message="worker 1 restarted \(pid \d+\)/)
+      expect(yield* hasExited(pid, "2 seconds")).toBe(true)
+      // Both workers serve again: every new connection is answered, in turn by each.
+      const served = new Set<number>()
+      for (let i = 0; i < 6; i++) served.add(yield* servedBy(server, yield* Effect.timeout(greet(server.port, `after${i}`), "3 seconds")))
+      expect(served).toEqual(new Set([1, 2]))
+      server.child.kill("SIGTERM")
+      expect(yield* server.exited).toBe(0)
+    }), 30_000)
 
   for (const [how, group] of [["SIGTERM to the primary", false], ["SIGINT to the whole process group (Ctrl+C)", true]] as const) {
     it.scopedLive(`${how} drains every worker: each client mid-delay gets its reply, exit 0`, () =>
@@ -181,6 +204,7 @@ describe("pnpm start:tcp --workers", () => {
     }))
 
   rejectsFlags("start:tcp", [
+    [["--worker-watchdog", "1"], "--worker-watchdog must be 0 (off) or at least 2 seconds, got 1"],
     [["--workers", "0"], "--workers must be a number from 1 to 9999, or auto, got 0"],
     [["--workers", "two"], "--workers must be a number from 1 to 9999, or auto, got two"],
     [["--workers", "1.5"], "--workers must be a number from 1 to 9999, or auto, got 1.5"]

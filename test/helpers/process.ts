@@ -80,7 +80,7 @@ export const startServerUnderPnpm = (name: string, args: ReadonlyArray<string>) 
 
 
 /** Whether process `pid` is still running (a zombie, not yet reaped by whoever inherited it, has exited). */
-const isRunning = (pid: number): boolean => {
+export const isRunning = (pid: number): boolean => {
   try {
     return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"))
   } catch {
