@@ -25,6 +25,7 @@ export const command = Command.make("udp-server", {
   port: Cli.port("Port to listen on; 0 picks a free one", Greeting.defaultPort),
   delay: Cli.seconds("delay", "Seconds to wait before each reply", UdpGreetingServer.defaults.delay),
   concurrency: Cli.count("concurrency", "With --delay, datagrams waiting out their delay at once; more wait, then are dropped", UdpGreetingServer.defaults.concurrency),
+  maxWait: Cli.seconds("max-wait", "Drop, instead of answering late, a datagram that has waited longer than this many seconds for its turn (behind others, or for a --concurrency slot): each is answered within --max-wait plus --delay, or not at all; 0 for no bound", UdpGreetingServer.defaults.maxWait),
   shutdownGrace: Cli.shutdownGrace("delayed replies go out", UdpGreetingServer.defaults.shutdownGrace),
   multicastGroup: Cli.multicastGroup,
   multicastInterface: Cli.multicastInterface("join the group on"),

@@ -40,7 +40,7 @@ export const datagramsReceived = counter("effect_net_udp_datagrams_received_tota
 export const datagramsAnswered = counter("effect_net_udp_datagrams_answered_total", "UDP replies handed to the OS")
 export const datagramsDropped = counter(
   "effect_net_udp_datagrams_dropped_total",
-  "UDP datagrams received and not answered: they came faster than they were answered, a shutdown came first, or the reply could not be sent"
+  "UDP datagrams received and not answered: they came faster than they were answered (the buffer was full, or they waited too long), a shutdown came first, or the reply could not be sent"
 )
 export const datagramBytesReceived = counter("effect_net_udp_bytes_received_total", "Bytes of UDP datagrams received")
 export const datagramBytesSent = counter("effect_net_udp_bytes_sent_total", "Bytes of UDP datagrams sent")
