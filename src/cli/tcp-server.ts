@@ -19,15 +19,20 @@ const script = "start:tcp"
 const file = (name: string, description: string) =>
   Options.text(name).pipe(Options.withDescription(description), Options.optional)
 
-/** `--unix-mode 660`: octal permissions. */
+/** `--unix-mode 660`: octal permissions, without the bits that mean nothing on a socket. */
 const unixMode = Options.text("unix-mode").pipe(
-  Options.withDescription("Permissions of the --unix socket file, in octal, such as 660 (default: what the umask leaves)."),
+  Options.withDescription("Permissions of the --unix socket file, in octal, 0 to 777, such as 660 (default: what the umask leaves)."),
   Options.optional,
-  Options.mapEffect((mode) =>
-    Option.isNone(mode) || /^[0-7]{3,4}$/.test(mode.value)
-      ? Effect.succeed(Option.map(mode, (mode) => parseInt(mode, 8)))
-      : Cli.invalid(`--unix-mode must be octal permissions such as 660, got ${mode.value}`)
-  )
+  Options.mapEffect((mode) => {
+    if (Option.isNone(mode)) return Effect.succeed(Option.none())
+    if (!/^[0-7]{1,4}$/.test(mode.value)) return Cli.invalid(`--unix-mode must be octal permissions such as 660, got ${mode.value}`)
+    const bits = parseInt(mode.value, 8)
+    return bits <= 0o777
+      ? Effect.succeed(Option.some(bits))
+      : Cli.invalid(
+        `--unix-mode takes permissions only, 0 to 777 (set-user-ID, set-group-ID and sticky bits mean nothing on a socket), got ${mode.value}`
+      )
+  })
 )
 
 /** The TLS options of `--tls-cert`, `--tls-key` and `--tls-ca`, their files read; none without them. */
