@@ -2,7 +2,7 @@
  * `effect-net udp-server` (`pnpm start:udp`): the greeting server on UDP.
  */
 import { Command, Options } from "@effect/cli"
-import { Effect, Option } from "effect"
+import { Effect, type MetricPair, Option } from "effect"
 import { formatAddress } from "../address.js"
 import * as Greeting from "../greeting/protocol.js"
 import * as UdpGreetingServer from "../greeting/udp-server.js"
@@ -41,7 +41,12 @@ export const command = Command.make("udp-server", {
       () => Option.match(multicastGroup, { onNone: () => UdpSocket.defaults.host, onSome: (group) => bindAddress(group, multicastInterface) })
     )
     const metricsHost = Option.getOrElse(host, () => UdpSocket.defaults.host)
-    return yield* Workers.serve(cluster, { host: metricsHost, port: metricsPort }, (serving) =>
+    const metrics = {
+      host: metricsHost,
+      port: metricsPort,
+      summary: (sum: ReadonlyArray<MetricPair.MetricPair.Untyped>) => UdpGreetingServer.summary(UdpGreetingServer.outcomeOf(sum))
+    }
+    return yield* Workers.serve(cluster, metrics, (serving) =>
       Effect.gen(function*() {
         const socket = yield* UdpSocket.make({
           host: bindHost,

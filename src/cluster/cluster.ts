@@ -362,6 +362,8 @@ const runPrimary = <E2, R2>(options: RunOptions<E2, R2>): Effect.Effect<void, E2
       let disconnected = false
       const done = () => {
         if (exit === undefined || !disconnected) return
+        // Its counts move to the sum of those gone as it goes: no sum misses them.
+        retired = sum([retired, cumulative(slot.samples)])
         slot.process = undefined
         Deferred.unsafeDone(exited, Exit.succeed(exit))
       }
@@ -385,7 +387,6 @@ const runPrimary = <E2, R2>(options: RunOptions<E2, R2>): Effect.Effect<void, E2
         while (!stopping) {
           const { exited, pid } = start(slot)
           const exit = yield* Deferred.await(exited)
-          retired = sum([retired, cumulative(slot.samples)])
           if (stopping) return
           if (!started) {
             yield* Deferred.fail(

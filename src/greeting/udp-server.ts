@@ -7,7 +7,7 @@
  * An empty datagram gets `Hello, !`, as the tutorial's server answers it. A datagram whose reply
  * would not fit in one datagram gets `Error: datagram too long (max N bytes)\n` instead.
  */
-import { type Cause, Chunk, Duration, Effect, Fiber, FiberSet, Layer, Schedule } from "effect"
+import { type Cause, Chunk, Duration, Effect, Fiber, FiberSet, Layer, type MetricPair, Schedule } from "effect"
 import * as Metrics from "../metrics/metrics.js"
 import { rawMessage } from "../framing.js"
 import type { UdpSendError } from "../udp/errors.js"
@@ -40,6 +40,24 @@ export const defaults = {
   maxWait: Duration.seconds(3),
   shutdownGrace: Duration.seconds(5)
 } as const
+
+/** What became of the datagrams a server received: each answered or dropped. */
+export interface Outcome {
+  readonly received: number
+  readonly answered: number
+  readonly dropped: number
+}
+
+/** A server's last line. */
+export const summary = ({ answered, dropped, received }: Outcome): string =>
+  `stopped: ${received} datagram(s) received, ${answered} answered, ${dropped} dropped`
+
+/** The outcome the metrics count: a process's, or a cluster's summed over its workers. */
+export const outcomeOf = (metrics: ReadonlyArray<MetricPair.MetricPair.Untyped>): Outcome => ({
+  received: Metrics.counterValue(metrics, Metrics.datagramCounterNames.received),
+  answered: Metrics.counterValue(metrics, Metrics.datagramCounterNames.answered),
+  dropped: Metrics.counterValue(metrics, Metrics.datagramCounterNames.dropped)
+})
 
 /** Warns, once a second at most, of datagrams dropped because they came faster than they were answered. */
 const reportDrops = (socket: Socket) => {
@@ -97,9 +115,7 @@ export const serve = (options: UdpGreetingServerOptions = {}): Effect.Effect<nev
 
     const reporter = yield* Effect.forkScoped(reportDrops(socket))
     yield* Effect.addFinalizer(() =>
-      Effect.logInfo(
-        `stopped: ${socket.received()} datagram(s) received, ${answered} answered, ${socket.dropped() + dropped} dropped`
-      )
+      Effect.logInfo(summary({ received: socket.received(), answered, dropped: socket.dropped() + dropped }))
     )
 
     // With a delay, a datagram leaves the socket's buffer only into a free slot: the ones waiting

@@ -212,6 +212,10 @@ describe("pnpm start:tcp --workers", () => {
 })
 
 describe("pnpm start:udp --workers", () => {
+  /** Each worker's last line, `stopped: R datagram(s) received, A answered, D dropped ... worker=N`, as numbers. */
+  const workerSummaries = (stderr: string) =>
+    lines(stderr).filter((line) => line.includes("datagram(s) received") && / worker=\d+$/.test(line)).map(udpSummary)
+
   /** Sends `message` from a fresh socket and returns the reply. */
   const ask = (port: number, message: string) =>
     Effect.scoped(Effect.gen(function*() {
@@ -252,9 +256,28 @@ describe("pnpm start:udp --workers", () => {
       server.child.kill("SIGTERM")
       for (const [i, peer] of peers.entries()) expect(yield* peer.waitFor(1)).toEqual([`Hello, late${i}!`])
       expect(yield* server.exited).toBe(0)
-      const summaries = server.stderr().split("\n").filter((line) => line.includes("datagram(s) received")).map(udpSummary)
+      const summaries = workerSummaries(server.stderr())
       expect(summaries).toHaveLength(2)
       expect(summaries.reduce((total, { answered }) => total + answered, 0)).toBe(8)
+    }))
+
+  it.scopedLive("the primary's last line sums the workers' counts, as one process's last line says them", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("start:udp", ["--port", "0", "--workers", "2", "--delay", "1", "--concurrency", "1"])
+      yield* startedWorkers(server, 2)
+      yield* Effect.sleep("300 millis")
+      const peers = yield* Effect.forEach(Array.from({ length: 8 }, (_, i) => i), () => UdpPeer.open())
+      peers.forEach((peer, i) => peer.send(`d${i}`, server.port))
+      yield* Effect.sleep("300 millis")
+      server.child.kill("SIGTERM")
+      expect(yield* server.exited).toBe(0)
+      const workers = workerSummaries(server.stderr())
+      expect(workers).toHaveLength(2)
+      const total = (what: "received" | "answered" | "dropped") => workers.reduce((sum, counts) => sum + counts[what], 0)
+      expect(total("received")).toBe(8)
+      const last = lines(server.stderr()).at(-1)!
+      expect(last).not.toMatch(/ worker=/)
+      expect(udpSummary(last)).toEqual({ received: 8, answered: total("answered"), dropped: total("dropped") })
     }))
 
   rejectsFlags("start:udp", [[["--workers", "0"], "--workers must be a number from 1 to 9999, or auto, got 0"]])
