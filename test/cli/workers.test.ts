@@ -245,15 +245,22 @@ describe("pnpm start:udp --workers", () => {
       expect(yield* server.exited).toBe(0)
     }))
 
-  it.scopedLive("SIGTERM lets every worker's delayed replies go out, exit 0", () =>
+  /** Two workers, `--delay 1`, a datagram `lateN` from each of 8 peers, then SIGTERM while they wait out their delay. */
+  const stoppedMidDelay = (...flags: ReadonlyArray<string>) =>
     Effect.gen(function*() {
-      const server = yield* startServer("start:udp", ["--port", "0", "--workers", "2", "--delay", "1"])
+      const server = yield* startServer("start:udp", ["--port", "0", "--workers", "2", "--delay", "1", ...flags])
       yield* startedWorkers(server, 2)
       yield* Effect.sleep("300 millis")
       const peers = yield* Effect.forEach(Array.from({ length: 8 }, (_, i) => i), () => UdpPeer.open())
       peers.forEach((peer, i) => peer.send(`late${i}`, server.port))
       yield* Effect.sleep("300 millis")
       server.child.kill("SIGTERM")
+      return { server, peers }
+    })
+
+  it.scopedLive("SIGTERM lets every worker's delayed replies go out, exit 0", () =>
+    Effect.gen(function*() {
+      const { peers, server } = yield* stoppedMidDelay()
       for (const [i, peer] of peers.entries()) expect(yield* peer.waitFor(1)).toEqual([`Hello, late${i}!`])
       expect(yield* server.exited).toBe(0)
       const summaries = workerSummaries(server.stderr())
@@ -263,13 +270,8 @@ describe("pnpm start:udp --workers", () => {
 
   it.scopedLive("the primary's last line sums the workers' counts, as one process's last line says them", () =>
     Effect.gen(function*() {
-      const server = yield* startServer("start:udp", ["--port", "0", "--workers", "2", "--delay", "1", "--concurrency", "1"])
-      yield* startedWorkers(server, 2)
-      yield* Effect.sleep("300 millis")
-      const peers = yield* Effect.forEach(Array.from({ length: 8 }, (_, i) => i), () => UdpPeer.open())
-      peers.forEach((peer, i) => peer.send(`d${i}`, server.port))
-      yield* Effect.sleep("300 millis")
-      server.child.kill("SIGTERM")
+      // One slot per worker: some datagrams are answered, the others dropped at the shutdown.
+      const { server } = yield* stoppedMidDelay("--concurrency", "1")
       expect(yield* server.exited).toBe(0)
       const workers = workerSummaries(server.stderr())
       expect(workers).toHaveLength(2)
