@@ -469,7 +469,7 @@ const runPrimary = <E2, R2>(options: RunOptions<E2, R2>): Effect.Effect<void, E2
     // Closed last: what runs beside the workers (the metrics endpoint) outlives their drain.
     const besides = yield* Scope.make()
     yield* Effect.addFinalizer((exit) => Scope.close(besides, exit))
-    // Watching from before the drain to after it.
+    // Forked before the drain is registered, so stopped after it: a stuck worker cannot hold the drain.
     if (Duration.toMillis(watchdog) > 0) yield* Effect.forkScoped(watch)
     // The workers and their drain in one piece: a signal in between would leave them undrained.
     yield* Effect.uninterruptibleMask((restore) =>
