@@ -133,7 +133,11 @@ const toAddress = ({ address, port }: { readonly address: string; readonly port:
 
 const closed = Effect.fail(new Cause.NoSuchElementException("the UDP socket is closed"))
 
-/** A datagram in the buffer, with the time it came (`performance.now()`). */
+/**
+ * A datagram in the buffer, with the time it came: `performance.now()` in whole milliseconds, a
+ * small integer that V8 stores in the object itself (a fraction would be a number object of its
+ * own, one more allocation per datagram).
+ */
 interface Waiting extends Datagram {
   readonly receivedAt: number
 }
@@ -173,7 +177,7 @@ export const make = (
       Metrics.datagramsReceived.unsafeUpdate(1, Metrics.noTags)
       Metrics.datagramBytesReceived.unsafeUpdate(data.length, Metrics.noTags)
       if (!receiving || waiting() >= bufferSize) return drop(1)
-      buffer.push({ data, address: toAddress(from), receivedAt: performance.now() })
+      buffer.push({ data, address: toAddress(from), receivedAt: Math.floor(performance.now()) })
       if (consumerWaiting && !wakeScheduled) {
         wakeScheduled = true
         setImmediate(wake)
