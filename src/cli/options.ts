@@ -12,6 +12,7 @@ import { type FramingName, framingNames } from "../greeting/protocol.js"
 import * as Cidr from "../tcp/cidr.js"
 import * as ProxyProtocol from "../tcp/proxy-protocol.js"
 import { isMulticast } from "../udp/multicast.js"
+import { signalCopyWindow } from "./runner.js"
 
 /** Refuses the command line as bad flags (one line, exit code 2), also from a command's handler. */
 export const invalid = (message: string) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(message)))
@@ -45,6 +46,16 @@ export const seconds = (name: string, description: string, defaultValue: Duratio
         ? Effect.succeed(Duration.millis(value * 1000))
         : invalid(`--${name} must be a number of seconds >= 0, got ${value}`)
     )
+  )
+
+/** `--shutdown-grace`, of a server that lets `what` when a signal stops it. */
+export const shutdownGrace = (what: string, defaultValue: Duration.Duration) =>
+  seconds(
+    "shutdown-grace",
+    `On SIGINT, SIGTERM, SIGHUP or SIGQUIT, seconds to let ${what}; a second signal stops waiting, unless it comes within ${
+      Duration.format(signalCopyWindow)
+    } of the first: copies of one signal (Ctrl+C reaches pnpm and the server, and pnpm passes it on) count once`,
+    defaultValue
   )
 
 /** A whole number of at least `min`. */
@@ -130,17 +141,38 @@ export const readFlagFile = (script: string, flag: string, path: string) =>
 /** `--unix PATH`: a Unix domain socket instead of a host and port. */
 export const unix = (description: string) =>
   Options.text("unix").pipe(Options.withDescription(description), Options.optional)
-/** `--workers N|auto`: how many processes serve (node:cluster); `auto` is one per CPU. */
-export const workers = Options.text("workers").pipe(
-  Options.withDescription("Processes serving the port (node:cluster): a number, or auto for one per CPU (default 1: this process alone)."),
-  Options.withDefault("1"),
-  Options.mapEffect((text) => {
-    if (text === "auto") return Effect.succeed(Cluster.availableWorkers())
-    return /^[1-9][0-9]{0,3}$/.test(text)
-      ? Effect.succeed(Number(text))
-      : invalid(`--workers must be a number from 1 to 9999, or auto, got ${text}`)
-  })
-)
+/** The shortest `--worker-watchdog` but off: a worker reports every second, and may be late. */
+const shortestWatchdog = Duration.times(Cluster.defaults.metricsInterval, 2)
+
+/**
+ * `--workers N|auto`, how many processes serve (node:cluster; `auto` is one per CPU), and
+ * `--worker-watchdog SECONDS`, when a silent one is stuck.
+ */
+export const cluster = Options.all({
+  workers: Options.text("workers").pipe(
+    Options.withDescription("Processes serving the port (node:cluster): a number, or auto for one per CPU (default 1: this process alone)."),
+    Options.withDefault("1"),
+    Options.mapEffect((text) => {
+      if (text === "auto") return Effect.succeed(Cluster.availableWorkers())
+      return /^[1-9][0-9]{0,3}$/.test(text)
+        ? Effect.succeed(Number(text))
+        : invalid(`--workers must be a number from 1 to 9999, or auto, got ${text}`)
+    })
+  ),
+  watchdog: seconds(
+    "worker-watchdog",
+    `With --workers, kill (SIGKILL) and replace a worker that has sent the primary nothing for this many seconds (each reports every ${
+      Duration.format(Cluster.defaults.metricsInterval)
+    }): it is stopped, or its event loop blocked; 0 never does`,
+    Cluster.defaults.watchdog
+  ).pipe(
+    Options.mapEffect((watchdog) =>
+      Duration.isZero(watchdog) || Duration.greaterThanOrEqualTo(watchdog, shortestWatchdog)
+        ? Effect.succeed(watchdog)
+        : invalid(`--worker-watchdog must be 0 (off) or at least ${Duration.toSeconds(shortestWatchdog)} seconds, got ${Duration.toSeconds(watchdog)}`)
+    )
+  )
+})
 
 /** `--proxy-protocol` and `--trusted-proxies`: the PROXY protocol on a TCP listener, when asked for. */
 export const proxyProtocol = Options.all({

@@ -9,7 +9,7 @@
  * number, as a shell reports a program a signal killed (130 for Ctrl+C). The first signal
  * interrupts the program, so its scopes close (a server drains its connections, a download
  * removes its temporary file); the second completes `ForceShutdown` (the drain stops waiting); a
- * third ends the process at once.
+ * third ends the process at once. Copies of one signal count once (see `signalCopyWindow`).
  */
 import { Command, HelpDoc, ValidationError } from "@effect/cli"
 import type { Usage } from "@effect/cli/Usage"
@@ -19,7 +19,7 @@ import type * as Terminal from "@effect/platform/Terminal"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
-import { Cause, type Console, Context, Deferred, Effect, Exit, FiberId, HashSet, Layer, Logger, LogLevel, Option, Predicate } from "effect"
+import { Cause, type Console, Context, Deferred, Duration, Effect, Exit, FiberId, HashSet, Layer, Logger, LogLevel, Option, Predicate } from "effect"
 import { constants } from "node:os"
 import * as Cluster from "../cluster/cluster.js"
 import * as Logging from "../logging.js"
@@ -36,6 +36,13 @@ class UsageError extends Error {}
 
 /** The signals that stop a program gracefully. */
 const stopSignals = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const
+
+/**
+ * Copies of one signal arrive together: a terminal's Ctrl+C reaches every process of its group
+ * (pnpm, which passes it on again, the server, its workers), and systemd's stop every process of
+ * its unit. A stop signal within this long of the first of a series counts as a copy of it.
+ */
+export const signalCopyWindow = Duration.seconds(1)
 
 /** Whether a stop by a signal is a failure of the command (see `exitOnSignal`). */
 let signalIsFailure = false
@@ -209,10 +216,18 @@ export const run = <Name extends string, R extends FileSystem.FileSystem | Path.
     ))
   )
   const fiber = Effect.runFork(program as Effect.Effect<void, E | ValidationError.ValidationError>)
+  /** The signals that counted, copies left out. */
   let signals = 0
+  let copies = false
+  // A copy the event loop was too busy to hear in time is heard before the window closes: the
+  // timer runs, then the signals that came meanwhile, then the immediate that closes it.
+  const closeWindow = () => setImmediate(() => (copies = false))
   const onSignal = (signal: NodeJS.Signals) => {
-    signals++
     stoppedBy ??= signal
+    if (copies) return
+    copies = true
+    setTimeout(closeWindow, Duration.toMillis(signalCopyWindow)).unref()
+    signals++
     if (signals === 1) fiber.unsafeInterruptAsFork(fiber.id())
     else if (signals === 2) Deferred.unsafeDone(force, Exit.void)
     else process.exit(signalExitCode())

@@ -19,15 +19,20 @@ const script = "start:tcp"
 const file = (name: string, description: string) =>
   Options.text(name).pipe(Options.withDescription(description), Options.optional)
 
-/** `--unix-mode 660`: octal permissions. */
+/** `--unix-mode 660`: octal permissions, without the bits that mean nothing on a socket. */
 const unixMode = Options.text("unix-mode").pipe(
-  Options.withDescription("Permissions of the --unix socket file, in octal, such as 660 (default: what the umask leaves)."),
+  Options.withDescription("Permissions of the --unix socket file, in octal, 0 to 777, such as 660 (default: what the umask leaves)."),
   Options.optional,
-  Options.mapEffect((mode) =>
-    Option.isNone(mode) || /^[0-7]{3,4}$/.test(mode.value)
-      ? Effect.succeed(Option.map(mode, (mode) => parseInt(mode, 8)))
-      : Cli.invalid(`--unix-mode must be octal permissions such as 660, got ${mode.value}`)
-  )
+  Options.mapEffect((mode) => {
+    if (Option.isNone(mode)) return Effect.succeed(Option.none())
+    if (!/^[0-7]{1,4}$/.test(mode.value)) return Cli.invalid(`--unix-mode must be octal permissions such as 660, got ${mode.value}`)
+    const bits = parseInt(mode.value, 8)
+    return bits <= 0o777
+      ? Effect.succeed(Option.some(bits))
+      : Cli.invalid(
+        `--unix-mode takes permissions only, 0 to 777 (set-user-ID, set-group-ID and sticky bits mean nothing on a socket), got ${mode.value}`
+      )
+  })
 )
 
 /** The TLS options of `--tls-cert`, `--tls-key` and `--tls-ca`, their files read; none without them. */
@@ -62,17 +67,17 @@ export const command = Command.make("tcp-server", {
   ),
   idleTimeout: Cli.seconds("idle-timeout", "Close a connection on which nothing was sent or received for this many seconds (a connection that is writing is not idle); 0 never does", TcpListener.defaults.idleTimeout),
   writeTimeout: Cli.seconds("write-timeout", "Cut off a client that does not read our replies for this many seconds; 0 never does", TcpListener.defaults.writeTimeout),
-  shutdownGrace: Cli.seconds("shutdown-grace", "On SIGINT, SIGTERM, SIGHUP or SIGQUIT, seconds to let connections finish before closing them", TcpServer.defaults.shutdownGrace),
+  shutdownGrace: Cli.shutdownGrace("connections finish before closing them", TcpServer.defaults.shutdownGrace),
   tlsCert: file("tls-cert", "Speak TLS with the certificate in this file (PEM: the certificate, then any intermediates); needs --tls-key."),
   tlsKey: file("tls-key", "The private key of --tls-cert, in this file (PEM, unencrypted)."),
   tlsCa: file("tls-ca", "Ask each client for a certificate, and accept only those signed by a CA in this file (PEM)."),
   unix: Cli.unix("Listen on a Unix domain socket at this path instead of --host and --port; a socket file left by a crashed run is replaced, and the file is removed on exit."),
   unixMode,
   proxyProtocol: Cli.proxyProtocol,
-  workers: Cli.workers,
+  cluster: Cli.cluster,
   metricsPort
-}, ({ host, idleTimeout, metricsPort, port, proxyProtocol, tlsCa, tlsCert, tlsKey, unix, unixMode, workers, writeTimeout, ...options }) =>
-  Workers.serve(workers, { host, port: metricsPort }, (serving) =>
+}, ({ cluster, host, idleTimeout, metricsPort, port, proxyProtocol, tlsCa, tlsCert, tlsKey, unix, unixMode, writeTimeout, ...options }) =>
+  Workers.serve(cluster, { host, port: metricsPort }, (serving) =>
     Effect.gen(function*() {
       if (Option.isSome(unixMode) && Option.isNone(unix)) return yield* Cli.invalid("--unix-mode needs --unix")
       const tls = yield* tlsOptions(tlsCert, tlsKey, tlsCa)

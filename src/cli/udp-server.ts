@@ -2,7 +2,7 @@
  * `effect-net udp-server` (`pnpm start:udp`): the greeting server on UDP.
  */
 import { Command, Options } from "@effect/cli"
-import { Effect, Option } from "effect"
+import { Effect, type MetricPair, Option } from "effect"
 import { formatAddress } from "../address.js"
 import * as Greeting from "../greeting/protocol.js"
 import * as UdpGreetingServer from "../greeting/udp-server.js"
@@ -25,12 +25,13 @@ export const command = Command.make("udp-server", {
   port: Cli.port("Port to listen on; 0 picks a free one", Greeting.defaultPort),
   delay: Cli.seconds("delay", "Seconds to wait before each reply", UdpGreetingServer.defaults.delay),
   concurrency: Cli.count("concurrency", "With --delay, datagrams waiting out their delay at once; more wait, then are dropped", UdpGreetingServer.defaults.concurrency),
-  shutdownGrace: Cli.seconds("shutdown-grace", "On SIGINT, SIGTERM, SIGHUP or SIGQUIT, seconds to let delayed replies go out", UdpGreetingServer.defaults.shutdownGrace),
+  maxWait: Cli.seconds("max-wait", "Drop, instead of answering late, a datagram that has waited longer than this many seconds for its turn (behind others, or for a --concurrency slot): each is answered within --max-wait plus --delay, or not at all; 0 for no bound", UdpGreetingServer.defaults.maxWait),
+  shutdownGrace: Cli.shutdownGrace("delayed replies go out", UdpGreetingServer.defaults.shutdownGrace),
   multicastGroup: Cli.multicastGroup,
   multicastInterface: Cli.multicastInterface("join the group on"),
-  workers: Cli.workers,
+  cluster: Cli.cluster,
   metricsPort
-}, ({ host, metricsPort, multicastGroup, multicastInterface, port, workers, ...options }) =>
+}, ({ cluster, host, metricsPort, multicastGroup, multicastInterface, port, ...options }) =>
   Effect.gen(function*() {
     if (Option.isNone(multicastGroup) && Option.isSome(multicastInterface)) {
       return yield* Cli.invalid("--multicast-interface needs --multicast-group")
@@ -40,7 +41,12 @@ export const command = Command.make("udp-server", {
       () => Option.match(multicastGroup, { onNone: () => UdpSocket.defaults.host, onSome: (group) => bindAddress(group, multicastInterface) })
     )
     const metricsHost = Option.getOrElse(host, () => UdpSocket.defaults.host)
-    return yield* Workers.serve(workers, { host: metricsHost, port: metricsPort }, (serving) =>
+    const metrics = {
+      host: metricsHost,
+      port: metricsPort,
+      summary: (sum: ReadonlyArray<MetricPair.MetricPair.Untyped>) => UdpGreetingServer.summary(UdpGreetingServer.outcomeOf(sum))
+    }
+    return yield* Workers.serve(cluster, metrics, (serving) =>
       Effect.gen(function*() {
         const socket = yield* UdpSocket.make({
           host: bindHost,
@@ -50,7 +56,7 @@ export const command = Command.make("udp-server", {
           multicastGroups: Option.toArray(multicastGroup),
           multicastInterface: Option.getOrUndefined(multicastInterface),
           // Workers share one socket.
-          exclusive: workers === 1
+          exclusive: cluster.workers === 1
         })
         yield* serving.listening(`udp://${formatAddress(socket.address)}`, socket.address.port)
         if (Option.isSome(multicastGroup)) {

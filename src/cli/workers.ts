@@ -3,7 +3,7 @@
  * `Cluster`): either way one `listening on URL` line, the metrics endpoint on the process the
  * user started, and the stop on signals as the runner does it.
  */
-import { Console, Effect, type Option, type Scope } from "effect"
+import { Console, Effect, type MetricPair, type Option, type Scope } from "effect"
 import * as Cluster from "../cluster/cluster.js"
 import type { TcpListenError } from "../tcp/errors.js"
 import { advise, type Advised } from "./advice.js"
@@ -21,18 +21,23 @@ export interface Serving {
 }
 
 /**
- * Runs `program` (bind, `listening`, serve until interrupted) with `workers` processes; the
- * metrics endpoint, with `--metrics-port`, serves this process's metrics, or the sum over the
- * workers.
+ * Runs `program` (bind, `listening`, serve until interrupted) with `cluster.workers` processes;
+ * the metrics endpoint, with `--metrics-port`, serves this process's metrics, or the sum over the
+ * workers. With workers, the primary's last line is `metrics.summary` of their sum, where one
+ * process's program says its own.
  */
 export const serve = <E, R>(
-  workers: number,
-  metrics: { readonly host: string; readonly port: Option.Option<number> },
+  cluster: Pick<Cluster.ClusterOptions, "workers" | "watchdog">,
+  metrics: {
+    readonly host: string
+    readonly port: Option.Option<number>
+    readonly summary?: ((metrics: ReadonlyArray<MetricPair.MetricPair.Untyped>) => string) | undefined
+  },
   program: (serving: Serving) => Effect.Effect<void, E, R>
 ) =>
   Effect.gen(function*() {
     const force = yield* ForceShutdown
-    if (workers === 1) {
+    if (cluster.workers === 1) {
       return yield* program({
         port: (requested) => requested,
         listening: (url) => Effect.zipRight(Console.log(`listening on ${url}`), serveMetrics(metrics.host, metrics.port)),
@@ -46,12 +51,15 @@ export const serve = <E, R>(
         forceShutdown: Effect.raceFirst(force, worker.forceShutdown)
       }).pipe(Effect.scoped))
     return yield* Cluster.run(worker, {
-      workers,
+      ...cluster,
       forceShutdown: force,
       describeFailure: advise,
       primary: (primary) =>
         Effect.gen(function*() {
           yield* Console.log(`listening on ${yield* primary.listening}`)
+          // Runs once the workers have exited, their last counts in.
+          const { summary } = metrics
+          if (summary !== undefined) yield* Effect.addFinalizer(() => Effect.flatMap(primary.metrics, (sum) => Effect.logInfo(summary(sum))))
           yield* serveMetrics(metrics.host, metrics.port, primary.metrics)
         })
     })

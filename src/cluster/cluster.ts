@@ -3,7 +3,8 @@
  * workers, each running the same program on the same port (TCP: the cluster's shared listening
  * socket; UDP: a socket bound with `exclusive: false`); it replaces a worker that dies (with a
  * back-off, so that a crash loop does not spin), stops them all gracefully when interrupted, and
- * sums their metrics, collected over the cluster's IPC.
+ * sums their metrics, collected over the cluster's IPC. A worker that falls silent (stopped, or its
+ * event loop blocked) is killed and replaced as a dead one is (see `ClusterOptions.watchdog`).
  *
  * `cluster.fork` runs the program's entry point again, with the same arguments: the same code
  * runs in the primary and in each worker, and `run` does the primary's part in the primary and
@@ -58,6 +59,13 @@ export interface ClusterOptions {
   readonly forceShutdown?: Effect.Effect<void> | undefined
   /** A worker's failure as one line, for the primary's logs and errors; default: the error's message. */
   readonly describeFailure?: ((error: unknown) => string) | undefined
+  /**
+   * A worker that has sent the primary nothing for this long (it reports every
+   * `defaults.metricsInterval`) is stuck, stopped or its event loop blocked: the primary kills it
+   * (SIGKILL), with a warning, and replaces it as a dead one. Default 5 s; 0 turns it off. Keep
+   * it well above the report interval.
+   */
+  readonly watchdog?: Duration.DurationInput | undefined
 }
 
 export interface RunOptions<E2, R2> extends ClusterOptions {
@@ -74,7 +82,8 @@ export const defaults = {
   /** How long the primary waits for the workers' metrics. */
   metricsTimeout: Duration.seconds(1),
   /** How often a worker reports its metrics unasked (what the primary keeps of a worker that is killed). */
-  metricsInterval: Duration.seconds(1)
+  metricsInterval: Duration.seconds(1),
+  watchdog: Duration.seconds(5)
 } as const
 
 /** A worker failed, or died, before any worker served: the cluster cannot start. */
@@ -179,13 +188,19 @@ const runWorker = <A, E, R>(program: Effect.Effect<A, E, R>, options: ClusterOpt
     // Its counts reach the primary at least once a second: a worker killed loses at most that much.
     const report = Effect.sync(() => sendToPrimary({ effectNet: "metrics", request: undefined, samples: toSamples(Metrics.snapshot()) }))
     yield* Effect.forkScoped(Effect.repeat(report, Schedule.spaced(defaults.metricsInterval)))
-    // A daemon: interrupted by `interrupt` only, not also as this fiber's child.
-    serving = yield* Effect.forkDaemon(Effect.provideService(program, ClusterWorker, worker))
-    // A stop that came before the program started (the primary stopping as this worker came up).
-    if (stopped) interrupt()
-    // Interrupted (a signal to this process), the program drains before this ends.
-    const exit = yield* Fiber.await(serving).pipe(
-      Effect.onInterrupt(() => Effect.zipRight(Effect.sync(interrupt), Fiber.await(serving!)))
+    // Started and awaited in one piece: a signal in between would end this worker without the
+    // program's drain.
+    const exit = yield* Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function*() {
+        // A daemon: interrupted by `interrupt` only, not also as this fiber's child.
+        serving = yield* Effect.forkDaemon(restore(Effect.provideService(program, ClusterWorker, worker)))
+        // A stop that came before the program started (the primary stopping as this worker came up).
+        if (stopped) interrupt()
+        // Interrupted (a signal to this process), the program drains before this ends.
+        return yield* restore(Fiber.await(serving)).pipe(
+          Effect.onInterrupt(() => Effect.zipRight(Effect.sync(interrupt), Fiber.await(serving!)))
+        )
+      })
     )
     if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
       const failure = Cause.failureOption(exit.cause)
@@ -226,6 +241,10 @@ interface Slot {
   listening: boolean
   /** How it described its failure, if it failed. */
   failure: string | undefined
+  /** When it last sent anything (see `ClusterOptions.watchdog`). */
+  heardAt: number
+  /** The watchdog has killed it. */
+  silenced: boolean
   /** Its last metrics. */
   samples: ReadonlyArray<Sample>
   startedAt: number
@@ -238,10 +257,20 @@ interface Slot {
 const describeExit = ({ code, signal }: ProcessExit) =>
   signal !== null ? `was killed by ${signal}` : code === 0 ? "exited" : `exited with code ${code}`
 
+/**
+ * Resumes in the check phase of this turn of the event loop, after its poll phase: by then the
+ * messages that waited while the primary was busy have been read, and a silence is the worker's.
+ */
+const afterPendingMessages = Effect.async<void>((resume) => {
+  const immediate = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(immediate))
+})
+
 const runPrimary = <E2, R2>(options: RunOptions<E2, R2>): Effect.Effect<void, E2 | ClusterStartError, Exclude<R2, Scope.Scope>> =>
   Effect.scoped(Effect.gen(function*() {
     const initialDelay = Duration.toMillis(Duration.decode(options.restartDelay ?? defaults.restartDelay))
     const maxDelay = Duration.toMillis(Duration.decode(options.maxRestartDelay ?? defaults.maxRestartDelay))
+    const watchdog = Duration.decode(options.watchdog ?? defaults.watchdog)
     const failed = yield* Deferred.make<never, E2 | ClusterStartError>()
     const firstListening = yield* Deferred.make<string>()
     /** A worker has served: from now on a death is replaced, not a failure to start. */
@@ -263,6 +292,8 @@ const runPrimary = <E2, R2>(options: RunOptions<E2, R2>): Effect.Effect<void, E2
       up: false,
       listening: false,
       failure: undefined,
+      heardAt: 0,
+      silenced: false,
       samples: [],
       startedAt: 0,
       processes: 0,
@@ -270,7 +301,9 @@ const runPrimary = <E2, R2>(options: RunOptions<E2, R2>): Effect.Effect<void, E2
     }))
 
     const onMessage = (slot: Slot, worker: WorkerProcess) => (message: unknown) => {
-      if (!isMessage<ToPrimary>(message) || slot.process !== worker) return
+      if (slot.process !== worker) return
+      slot.heardAt = Date.now()
+      if (!isMessage<ToPrimary>(message)) return
       switch (message.effectNet) {
         case "up":
           slot.up = true
@@ -312,12 +345,25 @@ const runPrimary = <E2, R2>(options: RunOptions<E2, R2>): Effect.Effect<void, E2
       if (slot.port !== undefined) env[portVariable] = String(slot.port)
       const worker = cluster.fork(env)
       const exited = Deferred.unsafeMake<ProcessExit>(FiberId.none)
-      Object.assign(slot, { process: worker, exited, up: false, listening: false, failure: undefined, samples: [], startedAt: Date.now() })
+      const now = Date.now()
+      Object.assign(slot, {
+        process: worker,
+        exited,
+        up: false,
+        listening: false,
+        failure: undefined,
+        heardAt: now,
+        silenced: false,
+        samples: [],
+        startedAt: now
+      })
       slot.processes++
       let exit: ProcessExit | undefined
       let disconnected = false
       const done = () => {
         if (exit === undefined || !disconnected) return
+        // Its counts move to the sum of those gone as it goes: no sum misses them.
+        retired = sum([retired, cumulative(slot.samples)])
         slot.process = undefined
         Deferred.unsafeDone(exited, Exit.succeed(exit))
       }
@@ -341,7 +387,6 @@ const runPrimary = <E2, R2>(options: RunOptions<E2, R2>): Effect.Effect<void, E2
         while (!stopping) {
           const { exited, pid } = start(slot)
           const exit = yield* Deferred.await(exited)
-          retired = sum([retired, cumulative(slot.samples)])
           if (stopping) return
           if (!started) {
             yield* Deferred.fail(
@@ -364,6 +409,26 @@ const runPrimary = <E2, R2>(options: RunOptions<E2, R2>): Effect.Effect<void, E2
           yield* Effect.sleep(delay)
         }
       })
+
+    /**
+     * Kills the workers silent for `watchdog` (their supervisors replace them), also while they
+     * drain: a stuck one would hold the primary's drain for ever.
+     */
+    const watch = Effect.gen(function*() {
+      const limit = Duration.toMillis(watchdog)
+      yield* Effect.sleep(Duration.min(defaults.metricsInterval, Duration.millis(limit / 4)))
+      yield* afterPendingMessages
+      const now = Date.now()
+      for (const slot of slots) {
+        const worker = slot.process
+        if (worker === undefined || slot.silenced || now - slot.heardAt < limit) continue
+        slot.silenced = true
+        yield* Effect.logWarning(
+          `worker ${slot.id} (pid ${worker.process.pid}) sent nothing for ${Duration.format(watchdog)} (stopped, or its event loop blocked): killing it (SIGKILL)`
+        )
+        worker.process.kill("SIGKILL")
+      }
+    }).pipe(Effect.forever)
 
     /** Tells every worker to stop (each drains as on a signal), and waits until all have exited. */
     const drain = Effect.gen(function*() {
@@ -404,8 +469,15 @@ const runPrimary = <E2, R2>(options: RunOptions<E2, R2>): Effect.Effect<void, E2
     // Closed last: what runs beside the workers (the metrics endpoint) outlives their drain.
     const besides = yield* Scope.make()
     yield* Effect.addFinalizer((exit) => Scope.close(besides, exit))
-    for (const slot of slots) yield* Effect.forkScoped(supervise(slot))
-    yield* Effect.addFinalizer(() => drain)
+    // Forked before the drain is registered, so stopped after it: a stuck worker cannot hold the drain.
+    if (Duration.toMillis(watchdog) > 0) yield* Effect.forkScoped(watch)
+    // The workers and their drain in one piece: a signal in between would leave them undrained.
+    yield* Effect.uninterruptibleMask((restore) =>
+      Effect.zipRight(
+        Effect.forEach(slots, (slot) => Effect.forkScoped(restore(supervise(slot))), { discard: true }),
+        Effect.addFinalizer(() => drain)
+      )
+    )
     if (options.primary !== undefined) {
       yield* options.primary({ listening: Deferred.await(firstListening), metrics }).pipe(
         Effect.catchAllCause((cause) => Deferred.failCause(failed, cause)),

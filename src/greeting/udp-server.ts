@@ -7,7 +7,7 @@
  * An empty datagram gets `Hello, !`, as the tutorial's server answers it. A datagram whose reply
  * would not fit in one datagram gets `Error: datagram too long (max N bytes)\n` instead.
  */
-import { type Cause, Chunk, Duration, Effect, Fiber, FiberSet, Layer, Schedule } from "effect"
+import { type Cause, Chunk, Duration, Effect, Fiber, FiberSet, Layer, type MetricPair, Schedule } from "effect"
 import * as Metrics from "../metrics/metrics.js"
 import { rawMessage } from "../framing/raw.js"
 import type { UdpSendError } from "../udp/errors.js"
@@ -26,13 +26,38 @@ export interface UdpGreetingServerOptions {
    * datagrams wait in the socket's buffer (not taken out of it), and are dropped when that is full.
    */
   readonly concurrency?: number | undefined
+  /**
+   * Longest wait for its turn (behind the datagrams before it, or for a free slot): one that
+   * waited longer is dropped instead of answered late, so each is answered within this plus the
+   * delay, or not at all. Default 3 s; 0 for no bound.
+   */
+  readonly maxWait?: Duration.DurationInput | undefined
 }
 
 export const defaults = {
   delay: Duration.zero,
   concurrency: 1024,
+  maxWait: Duration.seconds(3),
   shutdownGrace: Duration.seconds(5)
 } as const
+
+/** What became of the datagrams a server received: each answered or dropped. */
+export interface Outcome {
+  readonly received: number
+  readonly answered: number
+  readonly dropped: number
+}
+
+/** A server's last line. */
+export const summary = ({ answered, dropped, received }: Outcome): string =>
+  `stopped: ${received} datagram(s) received, ${answered} answered, ${dropped} dropped`
+
+/** The outcome the metrics count: a process's, or a cluster's summed over its workers. */
+export const outcomeOf = (metrics: ReadonlyArray<MetricPair.MetricPair.Untyped>): Outcome => ({
+  received: Metrics.counterValue(metrics, Metrics.datagramCounterNames.received),
+  answered: Metrics.counterValue(metrics, Metrics.datagramCounterNames.answered),
+  dropped: Metrics.counterValue(metrics, Metrics.datagramCounterNames.dropped)
+})
 
 /** Warns, once a second at most, of datagrams dropped because they came faster than they were answered. */
 const reportDrops = (socket: Socket) => {
@@ -53,13 +78,16 @@ const reportDrops = (socket: Socket) => {
  * of its own, at most `concurrency` at once, so that a slow reply never holds up the others.
  *
  * Every datagram received ends answered or dropped, and is counted as such: dropped by the
- * socket when its buffer is full, or at shutdown when it was still waiting there; dropped here
- * when its reply could not be sent or the shutdown's grace ran out before its delay did.
+ * socket when its buffer is full, when it waited there longer than `maxWait`, or at shutdown when
+ * it was still waiting there; dropped here when its reply could not be sent or the shutdown's
+ * grace ran out before its delay did.
  */
 export const serve = (options: UdpGreetingServerOptions = {}): Effect.Effect<never, never, UdpSocket> =>
   Effect.scoped(Effect.gen(function*() {
     const socket = yield* UdpSocket
     const delay = Duration.decode(options.delay ?? defaults.delay)
+    const maxWait = Duration.decode(options.maxWait ?? defaults.maxWait)
+    const bound = Duration.isZero(maxWait) ? undefined : maxWait
     const tooLong = Greeting.datagramTooLong(socket.maxDatagramBytes - Greeting.replyOverhead)
     const replyTo = ({ address, data }: Datagram): Datagram => {
       const reply = Greeting.reply(rawMessage(data))
@@ -87,9 +115,7 @@ export const serve = (options: UdpGreetingServerOptions = {}): Effect.Effect<nev
 
     const reporter = yield* Effect.forkScoped(reportDrops(socket))
     yield* Effect.addFinalizer(() =>
-      Effect.logInfo(
-        `stopped: ${socket.received()} datagram(s) received, ${answered} answered, ${socket.dropped() + dropped} dropped`
-      )
+      Effect.logInfo(summary({ received: socket.received(), answered, dropped: socket.dropped() + dropped }))
     )
 
     // With a delay, a datagram leaves the socket's buffer only into a free slot: the ones waiting
@@ -144,11 +170,12 @@ export const serve = (options: UdpGreetingServerOptions = {}): Effect.Effect<nev
     // Each step takes datagrams and hands them over in one uninterruptible piece (only the waits
     // can be interrupted), so that a shutdown never loses one between the two. A chunk answered at
     // once is answered whole.
+    const receive = socket.receiveUpTo(Infinity, bound)
     const step: Effect.Effect<void, Cause.NoSuchElementException> = Duration.isZero(delay)
-      ? Effect.uninterruptible(Effect.flatMap(socket.receive, (chunk) => answer(taken(chunk))))
+      ? Effect.uninterruptible(Effect.flatMap(receive, (chunk) => answer(taken(chunk))))
       : Effect.zipRight(
         aFreeSlot,
-        Effect.uninterruptible(Effect.flatMap(Effect.suspend(() => socket.receiveUpTo(free)), (chunk) =>
+        Effect.uninterruptible(Effect.flatMap(Effect.suspend(() => socket.receiveUpTo(free, bound)), (chunk) =>
           Effect.sync(() => {
             for (const datagram of taken(chunk)) {
               free--

@@ -5,7 +5,7 @@
  * instead, which `flush` adds to its Metric: at each scrape, and once a second while a server
  * runs (`flushEverySecond`).
  */
-import { Duration, Effect, Metric, MetricLabel, type MetricPair, Schedule } from "effect"
+import { Duration, Effect, Metric, MetricLabel, type MetricPair, MetricState, Schedule } from "effect"
 
 /** The empty tag set; passing the same array keeps the metric's hook cached. */
 export const noTags: ReadonlyArray<MetricLabel.MetricLabel> = []
@@ -40,11 +40,17 @@ export const bytesReceived = counter("effect_net_tcp_bytes_received_total", "Byt
 export const bytesSent = counter("effect_net_tcp_bytes_sent_total", "Bytes written to TCP connections")
 export const messagesReceived = counter("effect_net_messages_received_total", "Greeting messages received (TCP and UDP)")
 export const messagesSent = counter("effect_net_messages_sent_total", "Greeting replies sent (TCP and UDP)")
-export const datagramsReceived = counter("effect_net_udp_datagrams_received_total", "UDP datagrams received")
-export const datagramsAnswered = counter("effect_net_udp_datagrams_answered_total", "UDP replies handed to the OS")
+/** The names of the counters a UDP server's last line reads back (see `counterValue`). */
+export const datagramCounterNames = {
+  received: "effect_net_udp_datagrams_received_total",
+  answered: "effect_net_udp_datagrams_answered_total",
+  dropped: "effect_net_udp_datagrams_dropped_total"
+} as const
+export const datagramsReceived = counter(datagramCounterNames.received, "UDP datagrams received")
+export const datagramsAnswered = counter(datagramCounterNames.answered, "UDP replies handed to the OS")
 export const datagramsDropped = counter(
-  "effect_net_udp_datagrams_dropped_total",
-  "UDP datagrams received and not answered: they came faster than they were answered, a shutdown came first, or the reply could not be sent"
+  datagramCounterNames.dropped,
+  "UDP datagrams received and not answered: they came faster than they were answered (the buffer was full, or they waited too long), a shutdown came first, or the reply could not be sent"
 )
 export const datagramBytesReceived = counter("effect_net_udp_bytes_received_total", "Bytes of UDP datagrams received")
 export const datagramBytesSent = counter("effect_net_udp_bytes_sent_total", "Bytes of UDP datagrams sent")
@@ -122,6 +128,16 @@ export const snapshot = (): ReadonlyArray<MetricPair.MetricPair.Untyped> => {
   residentMemory.unsafeUpdate(memory.rss, noTags)
   heapUsed.unsafeUpdate(memory.heapUsed, noTags)
   return Metric.unsafeSnapshot()
+}
+
+/** The value of the counter `name`, without tags, among `pairs` (0 when it is not there). */
+export const counterValue = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>, name: string): number => {
+  for (const { metricKey, metricState } of pairs) {
+    if (metricKey.name === name && metricKey.tags.length === 0 && MetricState.isCounterState(metricState)) {
+      return Number(metricState.count)
+    }
+  }
+  return 0
 }
 
 /** Flushes once a second, and once more when interrupted: for the lifetime of a server. */

@@ -7,7 +7,9 @@
  * a bounded buffer. When the consumer falls behind and the buffer is full, new datagrams are
  * dropped (as the kernel does when its own buffer is full) and counted, never held without limit.
  * A consumer that can start on only a few datagrams takes only those (`receiveUpTo`): the rest
- * stay in the buffer, so the bound is the buffer's size, not that plus what was taken.
+ * stay in the buffer, so the bound is the buffer's size, not that plus what was taken. It may also
+ * bound how long one waits there: those older are dropped when it takes, as an answer that late
+ * is of no use.
  *
  * The hot path: Node runs microtasks after each datagram's callback, so waking the consumer
  * from the callback would cost a fiber resumption per datagram. The consumer is woken once per
@@ -18,7 +20,7 @@
  * for groups, `joinGroup`/`leaveGroup` while it is open. To receive a group's datagrams, bind the
  * group's address (only its datagrams arrive) or the wildcard, not a unicast address.
  */
-import { Cause, Chunk, Context, Effect, Layer, Option, Runtime, type Scope, Stream } from "effect"
+import { Cause, Chunk, Context, Duration, Effect, Layer, Option, Runtime, type Scope, Stream } from "effect"
 import * as Dgram from "node:dgram"
 import { isIPv6 } from "node:net"
 import { describeError, formatAddress, type SocketAddress } from "../address.js"
@@ -73,8 +75,14 @@ export interface Socket {
    * interruption never loses one that was taken.
    */
   readonly receive: Effect.Effect<Chunk.Chunk<Datagram>, Cause.NoSuchElementException>
-  /** `receive`, taking at most `max` datagrams (at least 1); the others keep waiting in the buffer. */
-  readonly receiveUpTo: (max: number) => Effect.Effect<Chunk.Chunk<Datagram>, Cause.NoSuchElementException>
+  /**
+   * `receive`, taking at most `max` datagrams (at least 1); the others keep waiting in the
+   * buffer. With `maxWait`, those that have waited longer than it are dropped first.
+   */
+  readonly receiveUpTo: (
+    max: number,
+    maxWait?: Duration.Duration | undefined
+  ) => Effect.Effect<Chunk.Chunk<Datagram>, Cause.NoSuchElementException>
   /**
    * Stops taking datagrams in, for a server that is shutting down but still sends: those waiting
    * and those that arrive from now on are dropped (and counted), and `receive` ends. Returns how
@@ -95,8 +103,9 @@ export interface Socket {
   /** Datagrams received so far, dropped ones included. */
   readonly received: () => number
   /**
-   * Datagrams dropped so far: the buffer was full (the consumer fell behind), or they were
-   * waiting or arrived after `stopReceiving`. Received = taken + waiting + dropped.
+   * Datagrams dropped so far: the buffer was full (the consumer fell behind), they had waited
+   * longer than a `receiveUpTo`'s `maxWait`, or they were waiting or arrived after
+   * `stopReceiving`. Received = taken + waiting + dropped.
    */
   readonly dropped: () => number
   /** Datagrams in the buffer now, waiting to be taken: at most `bufferSize`. */
@@ -124,6 +133,15 @@ const toAddress = ({ address, port }: { readonly address: string; readonly port:
 
 const closed = Effect.fail(new Cause.NoSuchElementException("the UDP socket is closed"))
 
+/**
+ * A datagram in the buffer, with the time it came: `performance.now()` in whole milliseconds, a
+ * small integer that V8 stores in the object itself (a fraction would be a number object of its
+ * own, one more allocation per datagram).
+ */
+interface Waiting extends Datagram {
+  readonly receivedAt: number
+}
+
 /** Binds; the scope closes the socket and ends `datagrams`. */
 export const make = (
   options: UdpSocketOptions = {}
@@ -135,7 +153,7 @@ export const make = (
     const runtime = yield* Effect.runtime<never>()
 
     // The datagrams waiting are buffer[head...]: a partial take moves `head` instead of copying.
-    let buffer: Array<Datagram> = []
+    let buffer: Array<Waiting> = []
     let head = 0
     const waiting = () => buffer.length - head
     let open = true
@@ -159,7 +177,7 @@ export const make = (
       Metrics.datagramsReceived.unsafeUpdate(1, Metrics.noTags)
       Metrics.datagramBytesReceived.unsafeUpdate(data.length, Metrics.noTags)
       if (!receiving || waiting() >= bufferSize) return drop(1)
-      buffer.push({ data, address: toAddress(from) })
+      buffer.push({ data, address: toAddress(from), receivedAt: Math.floor(performance.now()) })
       if (consumerWaiting && !wakeScheduled) {
         wakeScheduled = true
         setImmediate(wake)
@@ -204,6 +222,18 @@ export const make = (
     const awaitReadable = Effect.interruptible(readable.await).pipe(Effect.ensuring(Effect.sync(() => {
       consumerWaiting = false
     })))
+    /** Moves past the first `count` datagrams waiting. */
+    const skip = (count: number) => {
+      head += count
+      if (head === buffer.length) {
+        buffer = []
+        head = 0
+      } else if (head >= bufferSize) {
+        // Compact now and then, so that the array stays within twice the bound.
+        buffer = buffer.slice(head)
+        head = 0
+      }
+    }
     /** Takes up to `max` of the datagrams waiting (there is at least one). */
     const take = (max: number): Chunk.Chunk<Datagram> => {
       if (max >= waiting()) {
@@ -213,22 +243,31 @@ export const make = (
         return Chunk.unsafeFromArray(taken)
       }
       const taken = buffer.slice(head, head + max)
-      head += max
-      // Compact now and then, so that the array stays within twice the bound.
-      if (head >= bufferSize) {
-        buffer = buffer.slice(head)
-        head = 0
-      }
+      skip(max)
       return Chunk.unsafeFromArray(taken)
     }
-    const receiveUpTo = (max: number): Effect.Effect<Chunk.Chunk<Datagram>, Cause.NoSuchElementException> =>
-      Effect.suspend(function next(): Effect.Effect<Chunk.Chunk<Datagram>, Cause.NoSuchElementException> {
+    /** Drops the datagrams that came before `since` (the oldest are first). */
+    const dropOlder = (since: number) => {
+      let first = head
+      while (first < buffer.length && buffer[first]!.receivedAt < since) first++
+      if (first === head) return
+      drop(first - head)
+      skip(first - head)
+    }
+    const receiveUpTo = (
+      max: number,
+      maxWait?: Duration.Duration
+    ): Effect.Effect<Chunk.Chunk<Datagram>, Cause.NoSuchElementException> => {
+      const maxWaitMillis = maxWait === undefined ? undefined : Duration.toMillis(maxWait)
+      return Effect.suspend(function next(): Effect.Effect<Chunk.Chunk<Datagram>, Cause.NoSuchElementException> {
+        if (maxWaitMillis !== undefined && waiting() > 0) dropOlder(performance.now() - maxWaitMillis)
         if (waiting() > 0) return Effect.succeed(take(Math.max(1, max)))
         if (!open || !receiving) return closed
         readable.unsafeClose()
         consumerWaiting = true
         return Effect.flatMap(awaitReadable, next)
       })
+    }
 
     const stopReceiving = Effect.sync(() => {
       if (!receiving) return 0

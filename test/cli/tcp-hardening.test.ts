@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { rejectsFlags, stopsCleanly } from "../helpers/cli.js"
+import { pastSignalCopyWindow, rejectsFlags, stopsCleanly } from "../helpers/cli.js"
 import * as Http from "../helpers/http.js"
 import * as Peer from "../helpers/peer.js"
 import { hasExited, run, runScript, scriptCommand, start, startInTerminal, startServer, tutorial } from "../helpers/process.js"
@@ -124,7 +124,7 @@ describe("start:tcp graceful shutdown", () => {
       yield* waiting.write("Ada")
       yield* Effect.sleep("300 millis")
       stuck.child.kill("SIGHUP")
-      yield* Effect.sleep("300 millis")
+      yield* pastSignalCopyWindow
       expect(stuck.child.exitCode).toBeNull()
       yield* stopsCleanly(stuck, 1000, "SIGHUP")
       expect(stuck.stderr()).toContain("1 forced closed")
@@ -164,7 +164,7 @@ describe("start:tcp graceful shutdown", () => {
       yield* peer.write("Ada")
       yield* Effect.sleep("300 millis")
       server.child.kill("SIGINT")
-      yield* Effect.sleep("300 millis")
+      yield* pastSignalCopyWindow
       expect(server.child.exitCode).toBeNull()
       yield* stopsCleanly(server, 1000, "SIGINT")
       expect(yield* peer.closed()).toBe("Welcome!")

@@ -50,6 +50,16 @@ describe("pnpm start:tcp --unix", () => {
       expect(statSync(path).mode & 0o777).toBe(0o660)
     }))
 
+  it.scopedLive("takes --unix-mode 0 (no one but root may connect) and four digits with a leading 0", () =>
+    Effect.gen(function*() {
+      const none = socketPath("mode-0")
+      yield* startUnixServer(none, ["--unix-mode", "0"])
+      expect(statSync(none).mode & 0o7777).toBe(0)
+      const four = socketPath("mode-0600")
+      yield* startUnixServer(four, ["--unix-mode", "0600"])
+      expect(statSync(four).mode & 0o7777).toBe(0o600)
+    }))
+
   it.scopedLive("replaces a stale socket file left by a crashed run", () =>
     Effect.gen(function*() {
       const path = socketPath("stale")
@@ -112,7 +122,13 @@ describe("pnpm start:tcp --unix", () => {
   rejectsFlags("start:tcp", [
     [["--unix-mode", "660"], "--unix-mode needs --unix"],
     [["--unix", "x.sock", "--unix-mode", "rw-rw----"], "--unix-mode must be octal permissions such as 660, got rw-rw----"],
-    [["--unix", "x.sock", "--unix-mode", "999"], "--unix-mode must be octal permissions such as 660, got 999"]
+    [["--unix", "x.sock", "--unix-mode", "999"], "--unix-mode must be octal permissions such as 660, got 999"],
+    ...["7777", "1777", "2770", "4755"].map((mode) =>
+      [
+        ["--unix", "x.sock", "--unix-mode", mode],
+        `--unix-mode takes permissions only, 0 to 777 (set-user-ID, set-group-ID and sticky bits mean nothing on a socket), got ${mode}`
+      ] as const
+    )
   ])
 })
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { rejectsFlags, stopsCleanly, udpSummary } from "../helpers/cli.js"
+import { pastSignalCopyWindow, rejectsFlags, stopsCleanly, udpSummary } from "../helpers/cli.js"
 import * as Http from "../helpers/http.js"
 import { startServer } from "../helpers/process.js"
 import * as UdpPeer from "../helpers/udp-peer.js"
@@ -68,10 +68,42 @@ describe("start:udp graceful shutdown", () => {
       peer.send("Ada", server.port)
       yield* Effect.sleep("300 millis")
       server.child.kill("SIGINT")
-      yield* Effect.sleep("300 millis")
+      yield* pastSignalCopyWindow
       expect(server.child.exitCode).toBeNull()
       yield* stopsCleanly(server, 1000, "SIGINT")
     }))
+})
+
+describe("start:udp --max-wait", () => {
+  // A burst fills the buffer; a slot frees each 0.1 s, so without the bound the probe, behind a
+  // thousand datagrams, would wait about 100 s.
+  it.scopedLive("--delay 1 --concurrency 10 --max-wait 2: after a burst, a probe is answered within 2 + 1 s; the stale ones are dropped and counted", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("start:udp", ["--port", "0", "--delay", "1", "--concurrency", "10", "--max-wait", "2", "--metrics-port", "0"])
+      const [, url] = yield* server.waitFor(/^metrics on (\S+)$/m)
+      const burst = yield* UdpPeer.open()
+      for (let i = 0; i < 2000; i++) burst.send(`b${i}`, server.port)
+      // Once the first replies went out, the buffer has room for the probe.
+      yield* burst.waitFor(10)
+      yield* Effect.sleep("300 millis")
+      const probe = yield* UdpPeer.open()
+      const sent = Date.now()
+      probe.send("probe", server.port)
+      expect(yield* probe.waitFor(1, 4000)).toEqual(["Hello, probe!"])
+      expect(Date.now() - sent).toBeLessThan(2000 + 1000 + 1000)
+      // Nothing is in flight once the probe's turn came: what was received is answered or dropped.
+      const metrics = yield* Http.get(url!)
+      const [received, answered, dropped] = ["received", "answered", "dropped"].map((what) =>
+        Http.sample(metrics, `effect_net_udp_datagrams_${what}_total`)
+      )
+      expect(received).toBe(answered + dropped)
+      expect(answered).toBe(burst.received().length + 1)
+      expect(dropped).toBeGreaterThan(900)
+      yield* stopsCleanly(server, 2000)
+      expect(udpSummary(server.stderr())).toEqual({ received, answered, dropped })
+    }), 30_000)
+
+  rejectsFlags("start:udp", [[["--max-wait", "-1"], "--max-wait must be a number of seconds >= 0, got -1"]])
 })
 
 describe("start:udp --metrics-port", () => {

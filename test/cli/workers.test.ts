@@ -2,47 +2,15 @@
 // killed with SIGKILL and replaced (with a back-off), a graceful drain across workers on a
 // signal to the primary or to the whole process group, the metrics summed over the workers.
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Schedule } from "effect"
+import { Effect } from "effect"
 import { availableParallelism } from "node:os"
-import { lines, rejectsFlags, udpSummary } from "../helpers/cli.js"
+import { lines, pastSignalCopyWindow, rejectsFlags, udpSummary } from "../helpers/cli.js"
+import { startedWorkers, stderrLines, welcomed, workerPids } from "../helpers/cluster.js"
 import { sample, scrape } from "../helpers/http.js"
-import * as Peer from "../helpers/peer.js"
-import { ProcessError, runScript, startServer } from "../helpers/process.js"
+import { hasExited, isRunning, runScript, startServer } from "../helpers/process.js"
 import * as UdpPeer from "../helpers/udp-peer.js"
 
 type Server = Effect.Effect.Success<ReturnType<typeof startServer>>
-
-/** The pid of each worker now, from the primary's `worker N started/restarted (pid P): URL` lines. */
-const workerPids = (server: Server): Map<number, number> => {
-  const pids = new Map<number, number>()
-  for (const [, id, pid] of server.stderr().matchAll(/message="worker (\d+) (?:started|restarted) \(pid (\d+)\)/g)) {
-    pids.set(Number(id), Number(pid))
-  }
-  return pids
-}
-
-/** Waits until stderr has `count` lines matching `pattern` (global). */
-const stderrLines = (server: Server, pattern: RegExp, count: number) =>
-  Effect.suspend(() =>
-    [...server.stderr().matchAll(pattern)].length >= count ? Effect.void : Effect.fail(new ProcessError({ message: "not yet" }))
-  ).pipe(
-    Effect.retry(Schedule.spaced("20 millis")),
-    Effect.timeoutFail({
-      duration: Duration.seconds(20),
-      onTimeout: () => new ProcessError({ message: `not ${count} lines matching ${pattern} in:\n${server.stderr()}` })
-    })
-  )
-
-/** Waits until the primary has said that `count` workers started (or restarted) serving, in all. */
-const startedWorkers = (server: Server, count: number) =>
-  stderrLines(server, /message="worker \d+ (?:started|restarted) \(pid \d+\): (?:tcp|udp):\/\//g, count)
-
-/** Connects (again, while the port is refused: a worker is on its way) until welcomed. */
-const welcomed = (port: number) =>
-  Effect.retry(
-    Effect.tap(Peer.connect(port), (peer) => peer.waitFor("Welcome!", "2 seconds")),
-    { schedule: Schedule.spaced("100 millis"), times: 50 }
-  )
 
 /** One conversation: welcomed, one message answered, then gone. */
 const greet = (port: number, name: string) =>
@@ -115,6 +83,29 @@ describe("pnpm start:tcp --workers", () => {
       expect(yield* server.exited).toBe(0)
     }))
 
+  it.scopedLive("a worker stopped with SIGSTOP is killed after the watchdog's 5 s of silence and replaced; new connections are served", () =>
+    Effect.gen(function*() {
+      const server = yield* tcpWorkers(2, "--delay", "0")
+      const pid = workerPids(server).get(1)!
+      // Never left stopped behind the test, whatever becomes of its primary.
+      yield* Effect.addFinalizer(() => Effect.sync(() => isRunning(pid) && process.kill(pid, "SIGKILL")))
+      process.kill(pid, "SIGSTOP")
+      const stopped = Date.now()
+      yield* server.waitForStderr(
+        new RegExp(`level=WARN [^\\n]*message="worker 1 \\(pid ${pid}\\) sent nothing for 5s \\(stopped, or its event loop blocked\\): killing it \\(SIGKILL\\)"`)
+      )
+      expect(Date.now() - stopped).toBeGreaterThanOrEqual(4000)
+      yield* server.waitForStderr(new RegExp(`message="worker 1 \\(pid ${pid}\\) was killed by SIGKILL; starting another in 100ms"`))
+      yield* server.waitForStderr(/message="worker 1 restarted \(pid \d+\)/)
+      expect(yield* hasExited(pid, "2 seconds")).toBe(true)
+      // Both workers serve again: every new connection is answered, in turn by each.
+      const served = new Set<number>()
+      for (let i = 0; i < 6; i++) served.add(yield* servedBy(server, yield* Effect.timeout(greet(server.port, `after${i}`), "3 seconds")))
+      expect(served).toEqual(new Set([1, 2]))
+      server.child.kill("SIGTERM")
+      expect(yield* server.exited).toBe(0)
+    }), 30_000)
+
   for (const [how, group] of [["SIGTERM to the primary", false], ["SIGINT to the whole process group (Ctrl+C)", true]] as const) {
     it.scopedLive(`${how} drains every worker: each client mid-delay gets its reply, exit 0`, () =>
       Effect.gen(function*() {
@@ -143,6 +134,7 @@ describe("pnpm start:tcp --workers", () => {
       server.child.kill("SIGTERM")
       yield* server.waitForStderr(/message="stopping 2 worker\(s\)"/)
       yield* stderrLines(server, /message="shutting down: letting/g, 2)
+      yield* pastSignalCopyWindow
       const forced = Date.now()
       server.child.kill("SIGTERM")
       expect(yield* server.exited).toBe(0)
@@ -212,6 +204,7 @@ describe("pnpm start:tcp --workers", () => {
     }))
 
   rejectsFlags("start:tcp", [
+    [["--worker-watchdog", "1"], "--worker-watchdog must be 0 (off) or at least 2 seconds, got 1"],
     [["--workers", "0"], "--workers must be a number from 1 to 9999, or auto, got 0"],
     [["--workers", "two"], "--workers must be a number from 1 to 9999, or auto, got two"],
     [["--workers", "1.5"], "--workers must be a number from 1 to 9999, or auto, got 1.5"]
@@ -219,6 +212,10 @@ describe("pnpm start:tcp --workers", () => {
 })
 
 describe("pnpm start:udp --workers", () => {
+  /** Each worker's last line, `stopped: R datagram(s) received, A answered, D dropped ... worker=N`, as numbers. */
+  const workerSummaries = (stderr: string) =>
+    lines(stderr).filter((line) => line.includes("datagram(s) received") && / worker=\d+$/.test(line)).map(udpSummary)
+
   /** Sends `message` from a fresh socket and returns the reply. */
   const ask = (port: number, message: string) =>
     Effect.scoped(Effect.gen(function*() {
@@ -248,20 +245,41 @@ describe("pnpm start:udp --workers", () => {
       expect(yield* server.exited).toBe(0)
     }))
 
-  it.scopedLive("SIGTERM lets every worker's delayed replies go out, exit 0", () =>
+  /** Two workers, `--delay 1`, a datagram `lateN` from each of 8 peers, then SIGTERM while they wait out their delay. */
+  const stoppedMidDelay = (...flags: ReadonlyArray<string>) =>
     Effect.gen(function*() {
-      const server = yield* startServer("start:udp", ["--port", "0", "--workers", "2", "--delay", "1"])
+      const server = yield* startServer("start:udp", ["--port", "0", "--workers", "2", "--delay", "1", ...flags])
       yield* startedWorkers(server, 2)
       yield* Effect.sleep("300 millis")
       const peers = yield* Effect.forEach(Array.from({ length: 8 }, (_, i) => i), () => UdpPeer.open())
       peers.forEach((peer, i) => peer.send(`late${i}`, server.port))
       yield* Effect.sleep("300 millis")
       server.child.kill("SIGTERM")
+      return { server, peers }
+    })
+
+  it.scopedLive("SIGTERM lets every worker's delayed replies go out, exit 0", () =>
+    Effect.gen(function*() {
+      const { peers, server } = yield* stoppedMidDelay()
       for (const [i, peer] of peers.entries()) expect(yield* peer.waitFor(1)).toEqual([`Hello, late${i}!`])
       expect(yield* server.exited).toBe(0)
-      const summaries = server.stderr().split("\n").filter((line) => line.includes("datagram(s) received")).map(udpSummary)
+      const summaries = workerSummaries(server.stderr())
       expect(summaries).toHaveLength(2)
       expect(summaries.reduce((total, { answered }) => total + answered, 0)).toBe(8)
+    }))
+
+  it.scopedLive("the primary's last line sums the workers' counts, as one process's last line says them", () =>
+    Effect.gen(function*() {
+      // One slot per worker: some datagrams are answered, the others dropped at the shutdown.
+      const { server } = yield* stoppedMidDelay("--concurrency", "1")
+      expect(yield* server.exited).toBe(0)
+      const workers = workerSummaries(server.stderr())
+      expect(workers).toHaveLength(2)
+      const total = (what: "received" | "answered" | "dropped") => workers.reduce((sum, counts) => sum + counts[what], 0)
+      expect(total("received")).toBe(8)
+      const last = lines(server.stderr()).at(-1)!
+      expect(last).not.toMatch(/ worker=/)
+      expect(udpSummary(last)).toEqual({ received: 8, answered: total("answered"), dropped: total("dropped") })
     }))
 
   rejectsFlags("start:udp", [[["--workers", "0"], "--workers must be a number from 1 to 9999, or auto, got 0"]])

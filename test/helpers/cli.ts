@@ -2,7 +2,8 @@
  * Shared checks of the command-line programs.
  */
 import { expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Duration, Effect } from "effect"
+import { signalCopyWindow } from "../../src/cli/runner.js"
 import { type Running, runScript } from "./process.js"
 
 /** The non-empty lines of a program's output. */
@@ -35,3 +36,6 @@ export const stopsCleanly = (server: Running, withinMillis: number, signal: Node
     expect(yield* server.exited).toBe(0)
     expect(Date.now() - sent).toBeLessThan(withinMillis)
   })
+
+/** Waits until a signal sent now is one of its own, not a copy of the one sent before (see `signalCopyWindow`). */
+export const pastSignalCopyWindow = Effect.sleep(Duration.sum(signalCopyWindow, Duration.millis(500)))

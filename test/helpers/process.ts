@@ -62,17 +62,25 @@ export const startScript = (name: string, args: ReadonlyArray<string> = [], opti
 export const runScript = (name: string, args: ReadonlyArray<string> = [], timeout?: Duration.DurationInput) =>
   run([...scriptCommand(name), ...args], timeout)
 
+/** Waits for a server's `listening on PROTO://HOST:PORT` line. */
+const listening = (server: Harness.Running) =>
+  Effect.map(server.waitFor(/^listening on \w+:\/\/\[?([^\]\s]+?)\]?:(\d+)$/m), ([, host, port]) => ({ ...server, host: host!, port: Number(port) }))
+
 /** Starts a server script and waits for its `listening on PROTO://HOST:PORT` line. */
 export const startServer = (name: string, args: ReadonlyArray<string>, options: Parameters<typeof start>[1] = {}) =>
-  Effect.gen(function*() {
-    const server = yield* startScript(name, args, options)
-    const [, host, port] = yield* server.waitFor(/^listening on \w+:\/\/\[?([^\]\s]+?)\]?:(\d+)$/m)
-    return { ...server, host: host!, port: Number(port) }
-  })
+  Effect.flatMap(startScript(name, args, options), listening)
+
+/**
+ * Starts a server script through pnpm, as users run it (`pnpm start:tcp ...`), in a process
+ * group of its own: a signal to the group reaches pnpm, the program and its workers, as a
+ * terminal's Ctrl+C does (and pnpm passes it on). `child` is pnpm, whose exit code is the program's.
+ */
+export const startServerUnderPnpm = (name: string, args: ReadonlyArray<string>) =>
+  Effect.flatMap(start(["pnpm", "--dir", root, name, ...args], { group: true }), listening)
 
 
 /** Whether process `pid` is still running (a zombie, not yet reaped by whoever inherited it, has exited). */
-const isRunning = (pid: number): boolean => {
+export const isRunning = (pid: number): boolean => {
   try {
     return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"))
   } catch {

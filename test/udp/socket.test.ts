@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Exit, Fiber, Scope, Stream } from "effect"
+import { Chunk, Duration, Effect, Exit, Fiber, Scope, Stream } from "effect"
 import * as UdpSocket from "../../src/udp/socket.js"
 import * as UdpPeer from "../helpers/udp-peer.js"
 
@@ -128,6 +128,23 @@ describe("UdpSocket", () => {
       expect(order).toEqual(["d3", "e0", "f0", "g0", ...Array.from({ length: 8 }, (_, i) => `e${i + 1}`)])
       expect(socket.dropped()).toBe(2 + 1 + 11 * 3)
       expect(texts(yield* socket.receive)).toEqual(["e9", "e10", "e11"])
+    }))
+
+  it.scopedLive("receiveUpTo with maxWait drops, counted, those that waited longer, and takes the others in order", () =>
+    Effect.gen(function*() {
+      const socket = yield* UdpSocket.make({ port: 0 })
+      const peer = yield* UdpPeer.open()
+      for (const name of ["old1", "old2", "old3"]) peer.send(name, socket.address.port)
+      yield* until(() => socket.received() === 3)
+      yield* Effect.sleep("300 millis")
+      for (const name of ["new1", "new2"]) peer.send(name, socket.address.port)
+      yield* until(() => socket.received() === 5)
+      expect(texts(yield* socket.receiveUpTo(1, Duration.millis(150)))).toEqual(["new1"])
+      expect([socket.waiting(), socket.dropped()]).toEqual([1, 3])
+      // Without a bound, however long it waited.
+      yield* Effect.sleep("300 millis")
+      expect(texts(yield* socket.receiveUpTo(10))).toEqual(["new2"])
+      expect(socket.dropped()).toBe(3)
     }))
 
   it.scopedLive("stopReceiving drops what waits and what comes, counted, ends receive, and still sends", () =>
