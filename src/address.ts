@@ -1,7 +1,6 @@
 /**
  * Socket addresses and OS error codes, shared by the TCP, UDP and HTTP modules.
  */
-import { isIPv6 } from "node:net"
 
 /**
  * An endpoint as the OS reports it: an IP address and port, or a Unix domain socket's file
@@ -57,7 +56,8 @@ export const unixAddress = (path: string): SocketAddress => ({ host: `unix:${pat
  * @since 0.1.0
  */
 export const formatAddress = ({ host, path, port }: SocketAddress): string =>
-  path !== undefined ? `unix:${path}` : isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`
+  // Of the hosts a socket reports or a user names, only an IPv6 address has a colon.
+  path !== undefined ? `unix:${path}` : host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`
 
 /** The `code` of a Node system error (`ECONNREFUSED`, ...), if it has one. */
 export const errorCode = (cause: unknown): string | undefined =>

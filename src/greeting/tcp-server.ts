@@ -2,12 +2,11 @@
  * The tutorial's TCP greeting server on the transport: `Welcome!` on accept, then
  * `Hello, <message>!` per message after the configured delay, until `exit` or end of stream.
  */
-import { Duration, Effect, type Layer, type Scope } from "effect"
-import { formatAddress } from "../address.js"
+import { Duration, Effect, type Layer } from "effect"
 import type { Message } from "../framing/decoder.js"
 import type { LineTooLongError } from "../framing/errors.js"
 import * as Lines from "../framing/lines.js"
-import { logRoutine } from "../internal/log.js"
+import { logAbout } from "../internal/log.js"
 import * as Metrics from "../metrics/metrics.js"
 import * as TcpConnection from "../tcp/connection.js"
 import type { TcpListener } from "../tcp/listener.js"
@@ -48,7 +47,7 @@ export const handler = (options: TcpGreetingServerOptions = {}) => {
       Effect.suspend(() => {
         const metric = error._tag === "LineTooLongError" ? Metrics.linesTooLong : Metrics.linesTimedOut
         metric.unsafeUpdate(1, Metrics.noTags)
-        const log = Effect.annotateLogs(logRoutine(`${error.message}: closing`), "peer", formatAddress(connection.remote))
+        const log = logAbout("routine", connection.remote, () => `${error.message}: closing`)
         return Effect.zipRight(log, connection.write(Greeting.framingError(error)))
       })
   }
@@ -71,26 +70,29 @@ export const handler = (options: TcpGreetingServerOptions = {}) => {
       })
     )
   }
-  return (connection: TcpConnection.Connection): Effect.Effect<void, TcpConnection.TcpError, Scope.Scope> => {
-    const peer = formatAddress(connection.remote)
-    // The tutorial's lines, at the library's routine level: the last one when the connection's scope closes, after all else.
-    return Effect.zipRight(
-      Effect.zipRight(
-        logRoutine(`Accept new connection from ${peer}...`),
-        Effect.addFinalizer(() => Effect.annotateLogs(logRoutine(`Connection from ${peer} closed.`), "peer", peer))
-      ),
+  // The tutorial's lines, at the library's routine level: this one, and the closing one (see `serverOptions`).
+  return (connection: TcpConnection.Connection): Effect.Effect<void, TcpConnection.TcpError> =>
+    Effect.zipRight(
+      logAbout("routine", connection.remote, (peer) => `Accept new connection from ${peer}...`, undefined, false),
       Effect.zipRight(
         connection.write(Greeting.welcome),
         TcpConnection.runMessages(connection, Greeting.decoder(framing, maxLineBytes), onMessage, conversation)
       )
     )
-  }
 }
 
-const serverOptions = (options: TcpGreetingServerOptions): TcpServer.TcpServerOptions => ({
-  ...options,
-  busyMessage: Greeting.serverBusy
-})
+/** The tutorial's closing line, once a connection is closed, after its failure's line if any. */
+const logClosed = (connection: TcpConnection.Connection): Effect.Effect<void> =>
+  logAbout("routine", connection.remote, (peer) => `Connection from ${peer} closed.`)
+
+const serverOptions = (options: TcpGreetingServerOptions): TcpServer.TcpServerOptions => {
+  const onClose = options.onClose
+  return {
+    ...options,
+    busyMessage: Greeting.serverBusy,
+    onClose: onClose === undefined ? logClosed : (connection) => Effect.zipRight(logClosed(connection), onClose(connection))
+  }
+}
 
 /** Serves the greeting protocol on the `TcpListener` until interrupted. */
 export const serve = (options: TcpGreetingServerOptions = {}): Effect.Effect<never, never, TcpListener> =>

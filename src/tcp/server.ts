@@ -5,29 +5,17 @@
  * accepting at once, let each connection finish what it is doing (reads end as if the peer had
  * finished), interrupt the rest after a grace period.
  *
- * What a server holds per open connection counts (idle memory, churn): the fiber's pipeline is
- * built as it runs, the open connections are in a plain Map, with a counter for the limit.
+ * What a server holds per open connection counts (idle memory, churn): a handler's Scope is made
+ * when it is first used, and goes into the fiber's context as the fiber is forked; the end of a
+ * conversation (a graceful end, the close, the scope's) is run by the server's observer of the
+ * fiber, so that a waiting connection holds no frame of the server's; the open connections are
+ * in a plain Map, with a counter for the limit.
  */
-import {
-  Cause,
-  Context,
-  Deferred,
-  Duration,
-  Effect,
-  Exit,
-  Fiber,
-  FiberRef,
-  FiberRefs,
-  FiberSet,
-  Layer,
-  Option,
-  Predicate,
-  Runtime,
-  Scope
-} from "effect"
-import { formatAddress } from "../address.js"
+import { Cause, Context, Deferred, Duration, Effect, Exit, Fiber, FiberRef, FiberRefs, FiberSet, Layer, LogLevel, Predicate, Runtime, Scope } from "effect"
+import { formatAddress, type SocketAddress } from "../address.js"
+import { LazyScope } from "../internal/lazy-scope.js"
+import { logAbout, logRoutine } from "../internal/log.js"
 import { ConnectionScheduler, wake } from "../internal/scheduler.js"
-import { logRoutine } from "../internal/log.js"
 import { isOpen, SocketConnection } from "../internal/socket-connection.js"
 import * as Metrics from "../metrics/metrics.js"
 import type { Connection } from "./connection.js"
@@ -54,6 +42,12 @@ export interface TcpServerOptions {
   readonly shutdownGrace?: Duration.DurationInput | undefined
   /** When this completes, a shutdown in progress stops waiting (a second Ctrl+C). */
   readonly forceShutdown?: Effect.Effect<void> | undefined
+  /**
+   * Runs once each connection is closed, however its handler ended, after its scope: a line or
+   * a count that costs nothing while the connection waits (a finalizer in the handler's scope
+   * costs memory per open connection).
+   */
+  readonly onClose?: ((connection: Connection) => Effect.Effect<void>) | undefined
 }
 
 export const defaults = {
@@ -68,65 +62,46 @@ const rejectTimeout = Duration.seconds(1)
 const isRoutine = (error: unknown) =>
   Predicate.isTagged(error, "TcpSocketError") || Predicate.isTagged(error, "TcpTimeoutError")
 
-/** A failure is one line (routine, or a warning); a defect is an error with its cause. */
-const logFailure = (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
+/** A failure is one line about the peer (routine, or a warning); a defect is an error with its cause. */
+const logFailure = (cause: Cause.Cause<unknown>, remote: SocketAddress): Effect.Effect<void> => {
   if (Cause.isInterruptedOnly(cause)) return Effect.void
   const failure = Cause.failureOption(cause)
-  if (failure._tag === "None") return Effect.logError("connection handler crashed", cause)
+  if (failure._tag === "None") return logAbout(LogLevel.Error, remote, () => "connection handler crashed", cause)
   const message = failure.value instanceof Error ? failure.value.message : String(failure.value)
-  return isRoutine(failure.value) ? logRoutine(message) : Effect.logWarning(message)
+  return logAbout(isRoutine(failure.value) ? "routine" : LogLevel.Warning, remote, () => message)
 }
 
 /**
- * The server's own lines about a connection name its peer, in the message and as an annotation.
- * Annotating the connection's whole fiber would cost memory per open connection: a handler
- * annotates its own lines. The peer's name is made when a line is, not kept per connection.
+ * A connection's fiber: owned by it (its reads need no canceler: when it ends, the connection is
+ * closed), then the handler. Its Scope is in its context, from its fork on.
  */
-const aboutPeer = (log: Effect.Effect<void>, peer: string) => Effect.annotateLogs(log, "peer", peer)
-
-const logClosed = (peer: string) => aboutPeer(Effect.logDebug(`connection from ${peer} closed`), peer)
-
-/** The end of a conversation: the failure logged, if any, the socket closed, the handler's scope closed, and a line. */
-const closed = (connection: Connection, scope: Scope.CloseableScope, exit: Exit.Exit<unknown, unknown>) => {
-  const peer = formatAddress(connection.remote)
-  const close = Effect.zipRight(connection.close, Scope.close(scope, exit))
-  return Effect.zipRight(
-    Exit.isSuccess(exit) ? close : Effect.zipRight(aboutPeer(logFailure(exit.cause), peer), close),
-    logClosed(peer)
-  )
-}
+const conversation = <E, R>(handler: Handler<E, R>, connection: Connection): Effect.Effect<void, E, R> =>
+  Effect.withFiberRuntime<void, E, R>((fiber) => {
+    if (connection instanceof SocketConnection) connection.owner = fiber
+    return Effect.zipRight(logAbout(LogLevel.Debug, connection.remote, (peer) => `connection from ${peer} accepted`), handler(connection))
+  })
 
 /**
- * One connection's fiber, built as it runs: the handler's scope, in the fiber's context for the
- * rest of its life (no frame of its own while the handler waits); the handler; a graceful end;
- * the close. An interrupted fiber's socket and scope are closed by the server's observer of it.
+ * The end of a conversation, run once its fiber has ended: after a handler that succeeded, a
+ * graceful end (interruptible: a shutdown past its grace cuts it short); then, whatever happened,
+ * the failure's line, the close, the scope's close, `onClose`, and a line.
  */
-const conversation = <E, R>(
-  handler: Handler<E, R>,
-  connection: Connection
-): Effect.Effect<void, never, Exclude<R, Scope.Scope>> =>
-  Effect.flatMap(Scope.make(), (scope) =>
-    Effect.withFiberRuntime<void, never, Exclude<R, Scope.Scope>>((fiber) => {
-      // Its reads need no canceler: when this fiber ends, the connection is closed.
-      if (connection instanceof SocketConnection) connection.owner = fiber
-      const onFailure = (cause: Cause.Cause<unknown>) => closed(connection, scope, Exit.failCause(cause))
-      return Effect.zipRight(
-        FiberRef.update(FiberRef.currentContext, Context.add(Scope.Scope, scope)),
-        Effect.zipRight(
-          Effect.logDebug(`connection from ${formatAddress(connection.remote)} accepted`),
-          // The Scope it may require is the one just put in the fiber's context.
-          Effect.matchCauseEffect(Effect.suspend(() => handler(connection) as Effect.Effect<void, E, Exclude<R, Scope.Scope>>), {
-            onFailure,
-            onSuccess: () =>
-              Effect.matchCauseEffect(connection.end, { onFailure, onSuccess: () => closed(connection, scope, Exit.void) })
-          })
-        )
+const closing = (
+  connection: Connection,
+  scope: Scope.CloseableScope,
+  exit: Exit.Exit<unknown, unknown>,
+  onClose: TcpServerOptions["onClose"]
+): Effect.Effect<void> =>
+  Effect.ignore(Effect.onExit(Exit.isSuccess(exit) ? connection.end : Effect.void, (ended) => {
+    const failure = Exit.isFailure(exit) ? exit : ended
+    return Effect.zipRight(
+      Exit.isSuccess(failure) ? connection.close : Effect.zipRight(logFailure(failure.cause, connection.remote), connection.close),
+      Effect.zipRight(
+        Effect.zipRight(Scope.close(scope, exit), onClose === undefined ? Effect.void : onClose(connection)),
+        logAbout(LogLevel.Debug, connection.remote, (peer) => `connection from ${peer} closed`)
       )
-    }))
-
-/** The handler's scope of a connection fiber, from its context. */
-const scopeOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Option.Option<Scope.Scope> =>
-  Context.getOption(fiber.getFiberRef(FiberRef.currentContext), Scope.Scope)
+    )
+  }))
 
 /**
  * Accepts connections until interrupted, running `handler` for each in a fiber of its own.
@@ -144,40 +119,45 @@ export const serve = <E, R>(
     const maxConnections = options.maxConnections ?? defaults.maxConnections
     const grace = Duration.decode(options.shutdownGrace ?? defaults.shutdownGrace)
     const runtime = yield* Effect.runtime<Exclude<R, Scope.Scope>>()
-    const scheduler = new ConnectionScheduler(FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentScheduler))
-    // Set here once, the fibers share it; passed to each `runFork`, it would be a copy per fiber.
-    const runFork = Runtime.runFork(Runtime.setFiberRef(runtime, FiberRef.currentScheduler, scheduler))
-    /** The server's own fibers: refusals at the limit, ended when the shutdown begins, and closes after an interruption. */
+    // The connection fibers' runtime: the server's, on a scheduler that runs a fiber within the
+    // socket event that wakes it; each gets a context of its own, with its Scope.
+    const { context, fiberRefs, runtimeFlags } = Runtime.setFiberRef(
+      runtime,
+      FiberRef.currentScheduler,
+      new ConnectionScheduler(FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentScheduler))
+    )
+    /** The server's own fibers: refusals at the limit, ended when the shutdown begins, and the ends of conversations. */
     const refusing = yield* FiberSet.make<void>()
     const refuse = yield* FiberSet.runtime(refusing)<never>()
-    const closing = yield* FiberSet.make<void>()
-    const runClose = yield* FiberSet.runtime(closing)<never>()
+    /** The ends of conversations under way (see `closing`), in the server's runtime. */
+    const ending = new Set<Fiber.RuntimeFiber<void>>()
+    const runEnd = Runtime.runFork(Runtime.make({ context, fiberRefs, runtimeFlags }) as Runtime.Runtime<never>)
+    function ended(this: Fiber.RuntimeFiber<void>) {
+      ending.delete(this)
+    }
     /** The connections being served, and their fibers. */
-    const serving = new Map<Connection, Fiber.RuntimeFiber<void>>()
+    const serving = new Map<Connection, Fiber.RuntimeFiber<void, E>>()
     /** Connections accepted at the limit, with `queueWhenFull`, waiting for a slot (accepted, unread). */
     const waiting: Array<Connection> = []
     let shuttingDown = false
     let accepted = 0
-    /** Completed when the last connection is done, during a shutdown. */
+    /** Completed when the last connection's handler is done, during a shutdown. */
     const drained = yield* Deferred.make<void>()
 
     const start = (connection: Connection) => {
-      const fiber = runFork(conversation(handler, connection))
+      const scope = new LazyScope()
+      const connectionRuntime = Runtime.make({ context: Context.add(context, Scope.Scope, scope), fiberRefs, runtimeFlags })
+      // The Scope that R may require is in the context just made.
+      const fiber = Runtime.runFork(connectionRuntime as Runtime.Runtime<R>)(conversation(handler, connection))
       serving.set(connection, fiber)
       Metrics.connectionsActive.unsafeUpdate(serving.size, Metrics.noTags)
-      fiber.addObserver((exit) => done(connection, fiber, exit))
+      fiber.addObserver((exit) => done(connection, scope, exit))
     }
 
-    const done = (connection: Connection, fiber: Fiber.RuntimeFiber<void>, exit: Exit.Exit<void>) => {
-      if (Exit.isInterrupted(exit)) {
-        const scope = scopeOf(fiber)
-        runClose(
-          Effect.zipRight(
-            Effect.zipRight(connection.close, Option.isSome(scope) ? Scope.close(scope.value as Scope.CloseableScope, exit) : Effect.void),
-            logClosed(formatAddress(connection.remote))
-          )
-        )
-      }
+    const done = (connection: Connection, scope: Scope.CloseableScope, exit: Exit.Exit<void, E>) => {
+      const end = runEnd(closing(connection, scope, exit, options.onClose))
+      ending.add(end)
+      end.addObserver(ended.bind(end))
       serving.delete(connection)
       Metrics.connectionsActive.unsafeUpdate(serving.size, Metrics.noTags)
       let next = waiting.shift()
@@ -220,18 +200,18 @@ export const serve = <E, R>(
         // Queued connections whose turn has not come will not be served.
         for (const connection of waiting.splice(0)) yield* connection.close
         const open = serving.size
-        const stopped = logRoutine(`stopped: ${accepted} connection(s) accepted`)
-        if (open === 0) return yield* stopped
-        yield* logRoutine(`shutting down: letting ${open} connection(s) finish, for up to ${Duration.format(grace)}`)
+        if (open > 0) yield* logRoutine(`shutting down: letting ${open} connection(s) finish, for up to ${Duration.format(grace)}`)
+        else Deferred.unsafeDone(drained, Exit.void)
         for (const connection of serving.keys()) yield* connection.stopReading
-        yield* Effect.raceAll([Deferred.await(drained), Effect.sleep(grace), options.forceShutdown ?? Effect.never])
+        // Done when every handler is, and every graceful end (a peer slow to read what it was sent).
+        const finished = Effect.zipRight(Deferred.await(drained), Effect.suspend(() => Fiber.awaitAll([...ending])))
+        yield* Effect.raceAll([finished, Effect.sleep(grace), options.forceShutdown ?? Effect.never])
         const forced = serving.size
         yield* Fiber.interruptAll([...serving.values()])
-        // The interrupted connections' closes (see `done`).
-        yield* FiberSet.awaitEmpty(closing)
-        yield* logRoutine(`shutdown: ${open - forced} connection(s) finished, ${forced} forced closed`)
+        yield* Effect.suspend(() => Fiber.interruptAll([...ending]))
+        if (open > 0) yield* logRoutine(`shutdown: ${open - forced} connection(s) finished, ${forced} forced closed`)
         yield* Effect.sync(Metrics.flush)
-        yield* stopped
+        yield* logRoutine(`stopped: ${accepted} connection(s) accepted`)
       })
     )
     yield* Effect.forkScoped(Metrics.flushEverySecond)

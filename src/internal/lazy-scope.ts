@@ -1,0 +1,58 @@
+/**
+ * A Scope made on first use: a server gives each handler a Scope of its own, and most handlers
+ * never use it. Until a finalizer is added or a child scope forked, it is this object alone;
+ * then it is Effect's own scope, which it forwards to. Effect calls `fork`, `addFinalizer` and
+ * `close` on a scope (its `Scope` functions do); its types leave them out.
+ */
+import { Effect, ExecutionStrategy, type Exit, Scope } from "effect"
+import { pipeArguments } from "effect/Pipeable"
+
+export class LazyScope implements Scope.CloseableScope {
+  declare readonly [Scope.ScopeTypeId]: Scope.ScopeTypeId
+  declare readonly [Scope.CloseableScopeTypeId]: Scope.CloseableScopeTypeId
+  declare readonly strategy: ExecutionStrategy.ExecutionStrategy
+  /** The scope, once made. */
+  private scope: Scope.CloseableScope | undefined = undefined
+  /** How it was closed before it was made: a scope made later is made closed (its finalizers run at once). */
+  private closedWith: Exit.Exit<unknown, unknown> | undefined = undefined
+
+  private get made(): Effect.Effect<Scope.CloseableScope> {
+    return Effect.suspend(() => {
+      if (this.scope !== undefined) return Effect.succeed(this.scope)
+      return Effect.flatMap(Scope.make(), (scope) => {
+        // Another use may have made one meanwhile: that one is the scope (this one holds nothing).
+        if (this.scope !== undefined) return Effect.succeed(this.scope)
+        this.scope = scope
+        return this.closedWith === undefined ? Effect.succeed(scope) : Effect.as(Scope.close(scope, this.closedWith), scope)
+      })
+    })
+  }
+
+  fork(strategy: ExecutionStrategy.ExecutionStrategy): Effect.Effect<Scope.CloseableScope> {
+    return Effect.flatMap(this.made, (scope) => Scope.fork(scope, strategy))
+  }
+
+  addFinalizer(finalizer: Scope.Scope.Finalizer): Effect.Effect<void> {
+    return Effect.flatMap(this.made, (scope) => Scope.addFinalizerExit(scope, finalizer))
+  }
+
+  close(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.scope !== undefined) return Scope.close(this.scope, exit)
+      this.closedWith ??= exit
+      return Effect.void
+    })
+  }
+
+  pipe() {
+    // eslint-disable-next-line prefer-rest-params
+    return pipeArguments(this, arguments)
+  }
+}
+
+// On the prototype: nothing per instance but the two fields above.
+Object.defineProperties(LazyScope.prototype, {
+  [Scope.ScopeTypeId]: { value: Scope.ScopeTypeId },
+  [Scope.CloseableScopeTypeId]: { value: Scope.CloseableScopeTypeId },
+  strategy: { value: ExecutionStrategy.sequential }
+})
