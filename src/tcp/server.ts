@@ -16,7 +16,7 @@ import { formatAddress, type SocketAddress } from "../address.js"
 import { LazyScope } from "../internal/lazy-scope.js"
 import { logAbout, logRoutine } from "../internal/log.js"
 import { ConnectionScheduler, wake } from "../internal/scheduler.js"
-import { isOpen, SocketConnection } from "../internal/socket-connection.js"
+import { isOpen, own } from "../internal/socket-connection.js"
 import * as Metrics from "../metrics/metrics.js"
 import type { Connection } from "./connection.js"
 import { TcpListener } from "./listener.js"
@@ -77,7 +77,7 @@ const logFailure = (cause: Cause.Cause<unknown>, remote: SocketAddress): Effect.
  */
 const conversation = <E, R>(handler: Handler<E, R>, connection: Connection): Effect.Effect<void, E, R> =>
   Effect.withFiberRuntime<void, E, R>((fiber) => {
-    if (connection instanceof SocketConnection) connection.owner = fiber
+    own(connection, fiber)
     return Effect.zipRight(logAbout(LogLevel.Debug, connection.remote, (peer) => `connection from ${peer} accepted`), handler(connection))
   })
 
