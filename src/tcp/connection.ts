@@ -198,16 +198,12 @@ class MessageLoop<A, DE, E, R, E2, R2> {
 
   onRead(read: Uint8Array | undefined): Effect.Effect<void, TcpError | E | E2, R | R2> {
     if (read !== undefined) return this.decode(read)
-    const messages = this.messages
-    messages.length = 0
-    return this.handleFrom(0, this.decoder.flush(messages) ?? null)
+    return this.handleFrom(0, this.decoder.flush(this.messages) ?? null)
   }
-
 
   /** Decodes the next piece of `bytes`, keeping the rest for later. */
   decode(bytes: Uint8Array): Effect.Effect<void, TcpError | E | E2, R | R2> {
     const messages = this.messages
-    messages.length = 0
     if (bytes.length > decodeBytes && this.decoder.framesAreReads !== true) {
       this.rest = bytes.subarray(decodeBytes)
       bytes = bytes.subarray(0, decodeBytes)
@@ -242,6 +238,9 @@ class MessageLoop<A, DE, E, R, E2, R2> {
       // Before anything waits (a write for the peer to read, a delay): what was written goes out.
       if (batch !== undefined) uncork(batch)
     }
+    // Handled: nothing of them (nor of the read they are views of) is kept while the loop waits.
+    if (messages.length === 1) messages.pop()
+    else messages.length = 0
     if (then === undefined) {
       if (this.decoded < turnBytes) return this.goOn()
       this.decoded = 0
@@ -268,7 +267,7 @@ class MessageLoop<A, DE, E, R, E2, R2> {
         onSuccess: (read): Uint8Array | undefined | null => read,
         onTimeout: () => null
       }),
-      (read) => read === null ? this.handleFrom(this.messages.length, new LineTimeoutError({ seconds: lineMillis / 1000 })) : this.onRead(read)
+      (read) => read === null ? this.handleFrom(0, new LineTimeoutError({ seconds: lineMillis / 1000 })) : this.onRead(read)
     )
   }
 }
