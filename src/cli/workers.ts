@@ -8,7 +8,7 @@ import * as Cluster from "../cluster/cluster.js"
 import type { TcpListenError } from "../tcp/errors.js"
 import { advise, type Advised } from "./advice.js"
 import { serveMetrics } from "./metrics.js"
-import { ForceShutdown } from "./runner.js"
+import { ForceShutdown } from "./signals.js"
 
 /** What a server command's program gets: where to bind, whom to tell once bound, when to force its shutdown. */
 export interface Serving {
