@@ -51,7 +51,7 @@ export const buildBin = () => bin().finally(stop)
 const buildBench = () =>
   build({
     ...common,
-    entryPoints: ["bench/run.ts", "bench/baselines/*.ts", "bench/load/*.ts"],
+    entryPoints: ["bench/run.ts", "bench/baselines/*.ts", "bench/servers/*.ts", "bench/load/*.ts"],
     outdir: "dist/bench",
     outbase: "bench",
     banner: { js: requireShim }
