@@ -98,10 +98,10 @@ export const command = Command.make("tcp-server", {
       })
       const { address } = listener
       yield* serving.listening(
-        address.path !== undefined
+        address._tag === "UnixAddress"
           ? `unix:${address.path}${tls === undefined ? "" : " (TLS)"}`
           : `${tls === undefined ? "tcp" : "tls"}://${formatAddress(address)}`,
-        address.port
+        address._tag === "UnixAddress" ? 0 : address.port
       )
       // Its context and nothing else: each connection's fiber gets a copy of it.
       return yield* TcpGreetingServer.serve({ ...options, forceShutdown: serving.forceShutdown }).pipe(

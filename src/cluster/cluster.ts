@@ -15,12 +15,12 @@
 import type { Effect, Scope } from "effect"
 import { availableParallelism } from "node:os"
 import type { ClusterStartError } from "./errors.js"
-import type { RunOptions } from "./options.js"
+import type { ClusterOptions } from "./options.js"
 import { runPrimary } from "./supervisor.js"
 import { type ClusterWorker, isWorker, runWorker } from "./worker.js"
 
 export { ClusterStartError } from "./errors.js"
-export { type ClusterOptions, defaults, type Primary, type RunOptions } from "./options.js"
+export { type ClusterOptions, defaults, type Primary } from "./options.js"
 export { ClusterWorker, isWorker, type Worker } from "./worker.js"
 
 /** One worker per CPU (`--workers auto`). */
@@ -35,6 +35,6 @@ export const availableWorkers = (): number => availableParallelism()
  */
 export const run = <A, E, R, E2 = never, R2 = never>(
   program: Effect.Effect<A, E, R>,
-  options: RunOptions<E2, R2>
+  options: ClusterOptions<E2, R2>
 ): Effect.Effect<void, E | E2 | ClusterStartError, Exclude<R, ClusterWorker> | Exclude<R2, Scope.Scope>> =>
   isWorker ? runWorker(program, options) : runPrimary(options)

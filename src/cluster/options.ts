@@ -4,7 +4,7 @@
  */
 import { Duration, type Effect, type MetricPair } from "effect"
 
-/** What the primary offers to the code that runs beside it (see `RunOptions.primary`). */
+/** What the primary offers to the code that runs beside it (see `ClusterOptions.primary`). */
 export interface Primary {
   /** Waits until a worker serves, and says where (the `url` of its `listening`). */
   readonly listening: Effect.Effect<string>
@@ -15,7 +15,7 @@ export interface Primary {
   readonly metrics: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>>
 }
 
-export interface ClusterOptions {
+export interface ClusterOptions<E2 = never, R2 = never> {
   /** How many workers; see `availableWorkers` for one per CPU. */
   readonly workers: number
   /** The wait before replacing a worker that died; it doubles with each death in a row. Default 100 ms. */
@@ -33,9 +33,6 @@ export interface ClusterOptions {
    * it well above the report interval.
    */
   readonly watchdog?: Duration.DurationInput | undefined
-}
-
-export interface RunOptions<E2, R2> extends ClusterOptions {
   /**
    * Runs in the primary beside the workers, in a scope that closes after they have all stopped
    * (announce the address, serve the summed metrics). Its failure stops the cluster.

@@ -8,12 +8,12 @@ import type { Worker as WorkerProcess } from "node:cluster"
 import * as Collector from "./collector.js"
 import { ClusterStartError } from "./errors.js"
 import { isMessage, sendToWorker, type ToPrimary } from "./ipc.js"
-import { defaults, type RunOptions } from "./options.js"
+import { type ClusterOptions, defaults } from "./options.js"
 import * as Slot from "./slot.js"
 import { watch } from "./watchdog.js"
 
 /** Supervises `options.workers` workers until interrupted, then drains them (see `run`). */
-export const runPrimary = <E2, R2>(options: RunOptions<E2, R2>): Effect.Effect<void, E2 | ClusterStartError, Exclude<R2, Scope.Scope>> =>
+export const runPrimary = <E2, R2>(options: ClusterOptions<E2, R2>): Effect.Effect<void, E2 | ClusterStartError, Exclude<R2, Scope.Scope>> =>
   Effect.scoped(Effect.gen(function*() {
     const initialDelay = Duration.toMillis(Duration.decode(options.restartDelay ?? defaults.restartDelay))
     const maxDelay = Duration.toMillis(Duration.decode(options.maxRestartDelay ?? defaults.maxRestartDelay))

@@ -38,7 +38,7 @@ const reportMetrics = (request: number | undefined) =>
   sendToPrimary({ effectNet: "metrics", request, samples: toSamples(Metrics.snapshot()) })
 
 /** Runs `program` in this worker until it ends or the primary stops it (see `run`). */
-export const runWorker = <A, E, R>(program: Effect.Effect<A, E, R>, options: ClusterOptions) => {
+export const runWorker = <A, E, R>(program: Effect.Effect<A, E, R>, options: ClusterOptions<unknown, unknown>) => {
   const { id, port: clusterPort } = assignment()!
   const describe = options.describeFailure ?? messageOf
   return Effect.gen(function*() {

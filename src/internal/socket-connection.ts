@@ -17,10 +17,11 @@
  */
 import { Duration, Effect, Fiber, Option, Stream } from "effect"
 import type { Socket } from "node:net"
-import { formatAddress, type SocketAddress, unixAddress } from "../address.js"
+import { type Address, type TcpAddress, tcpAddress, unixAddress } from "../address.js"
 import * as Metrics from "../metrics/metrics.js"
 import { TcpSocketError, TcpTimeoutError } from "../tcp/errors.js"
-import { isTls, session, tcpSocketOf, type TlsSession } from "../tcp/tls.js"
+import { isTls, session, tcpSocketOf } from "../internal/tls.js"
+import type { TlsSession } from "../tcp/tls.js"
 import type { Connection, TcpError } from "../tcp/connection.js"
 import * as Idle from "./idle.js"
 import { wake } from "./scheduler.js"
@@ -56,7 +57,7 @@ function onDrain(this: OwnedSocket) {
 // An 'error' listener must exist, or Node turns a reset into an uncaught exception.
 function onError(this: OwnedSocket, cause: Error) {
   const connection = this[owned]
-  connection.failure ??= new TcpSocketError({ remote: connection.peer, cause })
+  connection.failure ??= TcpSocketError.fromCause(connection.remote, cause)
   connection.wakeAll()
 }
 function onClose(this: OwnedSocket) {
@@ -102,7 +103,7 @@ function checkWrites(connection: SocketConnection) {
   const now = sent(connection.socket)
   if (now !== wait.mark) return connection.armWriteTimer(wait, now)
   const millis = connection.limits.writeMillis!
-  connection.timeOut(new TcpTimeoutError({ remote: connection.peer, kind: "Write", seconds: millis / 1000 }))
+  connection.timeOut(new TcpTimeoutError({ reason: "Write", address: connection.remote, timeout: Duration.millis(millis) }))
 }
 
 const endOfStream: Effect.Effect<undefined> = Effect.succeed(undefined)
@@ -150,27 +151,23 @@ export class SocketConnection implements Connection {
    * The client a PROXY protocol header named, set once before the server gets the connection;
    * declared only (no field), so that connections without a header carry nothing for it.
    */
-  declare proxied?: SocketAddress
+  declare proxied?: TcpAddress
 
-  get remote(): SocketAddress {
+  get remote(): Address {
     if (this.proxied !== undefined) return this.proxied
     const path = this.limits.path
     if (path !== undefined) return unixAddress(path)
-    return { host: this.socket.remoteAddress ?? "unknown", port: this.socket.remotePort ?? 0 }
+    return tcpAddress(this.socket.remoteAddress ?? "unknown", this.socket.remotePort ?? 0)
   }
 
-  get local(): SocketAddress {
+  get local(): Address {
     const path = this.limits.path
     if (path !== undefined) return unixAddress(path)
-    return { host: this.socket.localAddress ?? "unknown", port: this.socket.localPort ?? 0 }
+    return tcpAddress(this.socket.localAddress ?? "unknown", this.socket.localPort ?? 0)
   }
 
   get tls(): TlsSession | undefined {
     return isTls(this.socket) ? session(this.socket) : undefined
-  }
-
-  get peer(): string {
-    return formatAddress(this.remote)
   }
 
   // Reads
@@ -280,7 +277,7 @@ export class SocketConnection implements Connection {
   // Writes
 
   closedError() {
-    return new TcpSocketError({ remote: this.peer, cause: new Error("it is closed") })
+    return TcpSocketError.closed(this.remote)
   }
 
   get unsafeWrite(): (bytes: Uint8Array) => Effect.Effect<void, TcpError> | undefined {
@@ -412,7 +409,7 @@ export class SocketConnection implements Connection {
     const quiet = now - this.quietSince
     const idleMillis = this.limits.idleMillis!
     if (quiet < idleMillis || socket.destroyed) return quiet
-    this.timeOut(new TcpTimeoutError({ remote: this.peer, kind: "Idle", seconds: idleMillis / 1000 }))
+    this.timeOut(new TcpTimeoutError({ reason: "Idle", address: this.remote, timeout: Duration.millis(idleMillis) }))
     return quiet
   }
 
@@ -421,7 +418,7 @@ export class SocketConnection implements Connection {
     if (this.failure !== undefined) return
     this.failure = error
     Metrics.connectionsTimedOut.unsafeUpdate(1, Metrics.noTags)
-    if (error.kind === "Write") reset(this.socket)
+    if (error.reason === "Write") reset(this.socket)
     else this.socket.destroy()
   }
 }
@@ -530,7 +527,7 @@ export const make = (socket: Socket, limits: Limits, open?: Set<Socket>, buffere
  * becomes its `remote`; `rest`, the bytes that came after the header, its next read (before
  * anything read since).
  */
-export const setProxied = (connection: Connection, client: SocketAddress | undefined, rest: Uint8Array): void => {
+export const setProxied = (connection: Connection, client: TcpAddress | undefined, rest: Uint8Array): void => {
   if (client !== undefined) (connection as SocketConnection).proxied = client
   unread(connection, rest)
 }

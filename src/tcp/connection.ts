@@ -8,9 +8,9 @@
  * read backpressure, replies can reorder) and `toChannel` buffers reads without bound. Here the
  * socket reads from the OS only while a read waits.
  */
-import { Context, type Duration, Effect, type Fiber, Sink, type Stream } from "effect"
+import { Context, Duration, Effect, type Fiber, Sink, type Stream } from "effect"
 import type { Socket } from "node:net"
-import type { SocketAddress } from "../address.js"
+import type { Address } from "../address.js"
 import type { Decoder } from "../framing/decoder.js"
 import { LineTimeoutError } from "../framing/errors.js"
 import { wake } from "../internal/scheduler.js"
@@ -40,8 +40,8 @@ export type TcpError = TcpSocketError | TcpTimeoutError
  */
 export interface Connection {
   /** Both ends' addresses; on a Unix domain socket, both are its file's (see `unixAddress`). */
-  readonly local: SocketAddress
-  readonly remote: SocketAddress
+  readonly local: Address
+  readonly remote: Address
   /**
    * The TLS session, on a TLS connection: the protocol, whether the peer's certificate verified,
    * the certificate itself (`peerCertificate.subject`). Asked of the socket when read.
@@ -80,7 +80,11 @@ export interface Connection {
   readonly bytesWritten: () => number
 }
 
-/** The connection of a client program (see `TcpClient.layer`). */
+/**
+ * The connection a handler serves, in its fiber's context (and the fibers it forks): a server
+ * (`TcpServer`, `PlatformSocketServer`) puts it there, so that code deep in a handler reaches it
+ * without being passed it.
+ */
 export class TcpConnection extends Context.Tag("effect-net/TcpConnection")<TcpConnection, Connection>() {}
 
 export interface TcpConnectionOptions {
@@ -267,7 +271,7 @@ class MessageLoop<A, DE, E, R, E2, R2> {
         onSuccess: (read): Uint8Array | undefined | null => read,
         onTimeout: () => null
       }),
-      (read) => read === null ? this.handleFrom(0, new LineTimeoutError({ seconds: lineMillis / 1000 })) : this.onRead(read)
+      (read) => read === null ? this.handleFrom(0, new LineTimeoutError({ timeout: Duration.millis(lineMillis) })) : this.onRead(read)
     )
   }
 }

@@ -7,7 +7,7 @@
 import { Duration, Effect, Schedule, type Scope } from "effect"
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import * as Path from "node:path"
-import { formatAddress, type SocketAddress } from "../../src/address.js"
+import { formatAddress, type TcpAddress } from "../../src/address.js"
 import { freePort, ProcessError, scratch, start } from "./process.js"
 
 export const haproxyBinary = "/usr/sbin/haproxy"
@@ -22,7 +22,7 @@ export interface Balancer {
 }
 
 /** A backend HAProxy relays to, and the PROXY protocol version it sends it (`send-proxy` or `send-proxy-v2`). */
-export interface HaproxyBackend extends SocketAddress {
+export interface HaproxyBackend extends TcpAddress {
   readonly proxyProtocol: "v1" | "v2"
   /** v2 only: add a CRC32C and a unique-id TLV to the header (`proxy-v2-options crc32c,unique-id`). */
   readonly tlvs?: boolean
@@ -61,7 +61,7 @@ export const haproxyConfig = (port: number, backends: ReadonlyArray<HaproxyBacke
  * nginx's stream module with `proxy_protocol on` (it sends v1, the only version nginx sends),
  * round robin over `backends`, runnable by anyone: no daemon, no master, pid and logs in `dir`.
  */
-export const nginxConfig = (dir: string, port: number, backends: ReadonlyArray<SocketAddress>): string =>
+export const nginxConfig = (dir: string, port: number, backends: ReadonlyArray<TcpAddress>): string =>
   [
     `load_module ${nginxStreamModule};`,
     "daemon off;",
@@ -142,7 +142,7 @@ export const haproxy = (backends: ReadonlyArray<HaproxyBackend>) =>
   }))
 
 /** nginx (`nginx -e stderr -p DIR -c CONFIG`) in front of `backends`, with `proxy_protocol on`. */
-export const nginx = (backends: ReadonlyArray<SocketAddress>) =>
+export const nginx = (backends: ReadonlyArray<TcpAddress>) =>
   Effect.gen(function*() {
     if (!existsSync(nginxStreamModule)) return yield* Effect.fail(missing(nginxStreamModule))
     return yield* launch("nginx", nginxBinary, (dir, port) => ({
