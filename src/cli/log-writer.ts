@@ -16,8 +16,7 @@
  * the batch is written after `batchDelay`, once it holds the stream's high-water mark (16 KiB),
  * on `flush`, and when the process exits (even by `process.exit`).
  */
-import { Duration, Effect, Logger } from "effect"
-import * as Metrics from "../metrics/metrics.js"
+import { Duration, Effect, Logger, Metric } from "effect"
 
 export const defaults = {
   /** Bytes of log lines that may wait for stderr; the lines that come while more wait are dropped. */
@@ -27,6 +26,12 @@ export const defaults = {
   /** How long a line may wait for the next lines, to go out with them in one write. */
   batchDelay: Duration.millis(10)
 }
+
+/** The program's own metric, unlabelled: there is one stderr per process. */
+const linesDropped = Metric.counter("effect_net_log_lines_dropped_total", {
+  description: "Log lines dropped because stderr was not being read (its buffer was full) or was closed",
+  incremental: true
+})
 
 export interface LogWriter {
   /** Writes each entry, formatted as `format` does, as one line on stderr, or drops it (see above). */
@@ -41,6 +46,8 @@ export interface LogWriter {
 /** Starts writing log lines to `process.stderr`; meant to be made once per program. */
 export const make = (format: Logger.Logger<unknown, string>, options: { readonly maxBufferedBytes?: number } = {}): LogWriter => {
   const stderr = process.stderr
+  // Registered now, so that a scrape shows it at zero.
+  linesDropped.unsafeUpdate(0, [])
   // Not below the high-water mark: past it, a write returns false, so 'drain' will follow.
   const bound = Math.max(options.maxBufferedBytes ?? defaults.maxBufferedBytes, stderr.writableHighWaterMark)
   /** Lines dropped since stderr last drained: while there are any, every line is, so the gap is one. */
@@ -62,7 +69,7 @@ export const make = (format: Logger.Logger<unknown, string>, options: { readonly
   const logger = Logger.make<unknown, void>((entry) => {
     if (failed || dropped > 0 || stderr.writableLength >= bound) {
       dropped++
-      Metrics.logLinesDropped.unsafeUpdate(1, Metrics.noTags)
+      linesDropped.unsafeUpdate(1, [])
     } else {
       if (batch === undefined) {
         stderr.cork()

@@ -7,6 +7,7 @@ import { Context, Effect, Option } from "effect"
 import { formatAddress } from "../address.js"
 import * as Greeting from "../greeting/protocol.js"
 import * as TcpGreetingServer from "../greeting/tcp-server.js"
+import * as Metrics from "../metrics/metrics.js"
 import * as TcpListener from "../tcp/listener.js"
 import * as TcpServer from "../tcp/server.js"
 import type { TcpListenerTlsOptions } from "../tcp/tls.js"
@@ -85,7 +86,8 @@ export const command = Command.make("tcp-server", {
         return yield* Cli.invalid("--proxy-protocol and --tls-cert do not go together: terminate TLS at the balancer")
       }
       const path = Option.getOrUndefined(Option.map(unix, (path) => Cli.userPath(script, path)))
-      const listener = yield* TcpListener.make({
+      const metrics = yield* Metrics.make({ server: "tcp-server" })
+      const listener = yield* Effect.provideService(TcpListener.make({
         host,
         port: serving.port(port),
         idleTimeout,
@@ -95,7 +97,7 @@ export const command = Command.make("tcp-server", {
         mode: Option.getOrUndefined(unixMode),
         proxyProtocol,
         maxPending: Math.min(TcpListener.defaults.maxPending, options.maxConnections)
-      })
+      }), Metrics.Metrics, metrics)
       const { address } = listener
       yield* serving.listening(
         address._tag === "UnixAddress"
@@ -105,7 +107,9 @@ export const command = Command.make("tcp-server", {
       )
       // Its context and nothing else: each connection's fiber gets a copy of it.
       return yield* TcpGreetingServer.serve({ ...options, forceShutdown: serving.forceShutdown }).pipe(
-        Effect.mapInputContext((_: Context.Context<never>) => Context.make(TcpListener.TcpListener, listener))
+        Effect.mapInputContext((_: Context.Context<never>) =>
+          Context.make(TcpListener.TcpListener, listener).pipe(Context.add(Metrics.Metrics, metrics))
+        )
       )
     }))).pipe(
     Command.withDescription("Serve the tutorial's greeting protocol on TCP: Welcome!, then Hello, <message>! per message until exit.")

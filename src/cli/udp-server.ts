@@ -6,6 +6,7 @@ import { Effect, type MetricPair, Option } from "effect"
 import { formatAddress } from "../address.js"
 import * as Greeting from "../greeting/protocol.js"
 import * as UdpGreetingServer from "../greeting/udp-server.js"
+import * as Metrics from "../metrics/metrics.js"
 import * as UdpSocket from "../udp/socket.js"
 import { metricsPort } from "./metrics.js"
 import * as Cli from "./options.js"
@@ -67,7 +68,7 @@ export const command = Command.make("udp-server", {
         return yield* UdpGreetingServer.serve({ ...options, forceShutdown: serving.forceShutdown }).pipe(
           Effect.provideService(UdpSocket.UdpSocket, socket)
         )
-      }))
+      }).pipe(Effect.provideServiceEffect(Metrics.Metrics, Metrics.make({ server: "udp-server" }))))
   })).pipe(
     Command.withDescription("Serve the tutorial's greeting protocol on UDP: each datagram is answered with Hello, <data>!")
   )

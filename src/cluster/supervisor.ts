@@ -5,6 +5,7 @@
  */
 import { Deferred, Duration, Effect, Exit, Runtime, Scope } from "effect"
 import type { Worker as WorkerProcess } from "node:cluster"
+import { logRoutine } from "../internal/log.js"
 import * as Collector from "./collector.js"
 import { ClusterStartError } from "./errors.js"
 import { isMessage, sendToWorker, type ToPrimary } from "./ipc.js"
@@ -47,7 +48,7 @@ export const runPrimary = <E2, R2>(options: ClusterOptions<E2, R2>): Effect.Effe
           }
           slot.listening = true
           started = true
-          runFork(Effect.logInfo(`worker ${slot.id} ${slot.processes > 1 ? "restarted" : "started"} (pid ${worker.process.pid}): ${message.url}`))
+          runFork(logRoutine(`worker ${slot.id} ${slot.processes > 1 ? "restarted" : "started"} (pid ${worker.process.pid}): ${message.url}`))
           clusterPort ??= message.port
           Deferred.unsafeDone(firstListening, Exit.succeed(message.url))
           return
@@ -102,7 +103,7 @@ export const runPrimary = <E2, R2>(options: ClusterOptions<E2, R2>): Effect.Effe
       stopping = true
       const running = slots.filter((slot) => slot.process !== undefined)
       if (running.length === 0) return
-      yield* Effect.logInfo(`stopping ${running.length} worker(s)`)
+      yield* logRoutine(`stopping ${running.length} worker(s)`)
       for (const slot of running) if (slot.up) sendToWorker(slot.process!, { effectNet: "stop" })
       const force = Effect.sync(() => {
         forced = true
@@ -113,7 +114,7 @@ export const runPrimary = <E2, R2>(options: ClusterOptions<E2, R2>): Effect.Effe
         Effect.forEach(exits, Deferred.await, { discard: true }),
         Effect.zipRight(Effect.zipRight(options.forceShutdown ?? Effect.never, force), Effect.never)
       ])
-      yield* Effect.logInfo(`stopped: ${running.length} worker(s) exited`)
+      yield* logRoutine(`stopped: ${running.length} worker(s) exited`)
     })
 
     // Closed last: what runs beside the workers (the metrics endpoint) outlives their drain.

@@ -2,11 +2,13 @@
  * The tutorial's TCP greeting server on the transport: `Welcome!` on accept, then
  * `Hello, <message>!` per message after the configured delay, until `exit` or end of stream.
  */
-import { Duration, Effect, type Layer } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import type { Message } from "../framing/decoder.js"
 import type { LineTooLongError } from "../framing/errors.js"
 import * as Lines from "../framing/lines.js"
+import { type MessageResult, runMessages, type RunMessagesOptions } from "../framing/messages.js"
 import { logAbout } from "../internal/log.js"
+import { currentRecorder, recorderOf } from "../internal/metrics.js"
 import * as Metrics from "../metrics/metrics.js"
 import * as TcpConnection from "../tcp/connection.js"
 import type { TcpListener } from "../tcp/listener.js"
@@ -34,19 +36,22 @@ export const defaults = {
   lineTimeout: Duration.seconds(30)
 } as const
 
-/** One conversation: the welcome, then each message answered in order (see `TcpConnection.runMessages`). */
-export const handler = (options: TcpGreetingServerOptions = {}) => {
+/**
+ * One conversation: the welcome, then each message answered in order (see
+ * `TcpConnection.runMessages`), counted in `metrics` if given.
+ */
+export const handler = (options: TcpGreetingServerOptions = {}, metrics?: Metrics.Metrics) => {
+  const recorder = metrics === undefined ? undefined : recorderOf(metrics)
   const delay = Duration.decode(options.delay ?? defaults.delay)
   const immediate = Duration.isZero(delay)
   const framing = options.framing ?? defaults.framing
   const maxLineBytes = options.maxLineBytes ?? defaults.maxLineBytes
   // The same functions and options for every connection: nothing per connection but the decoder.
-  const conversation: TcpConnection.RunMessagesOptions<LineTooLongError, TcpConnection.TcpError, never> = {
+  const conversation: RunMessagesOptions<LineTooLongError, TcpConnection.TcpError, never> = {
     lineTimeout: options.lineTimeout ?? defaults.lineTimeout,
     onFramingError: (error, connection) =>
       Effect.suspend(() => {
-        const metric = error._tag === "LineTooLongError" ? Metrics.linesTooLong : Metrics.linesTimedOut
-        metric.unsafeUpdate(1, Metrics.noTags)
+        recorder?.add(error._tag === "LineTooLongError" ? Metrics.linesTooLong : Metrics.linesTimedOut)
         const log = logAbout("routine", connection.remote, () => `${error.message}: closing`)
         return Effect.zipRight(log, connection.write(Greeting.framingError(error)))
       })
@@ -55,17 +60,17 @@ export const handler = (options: TcpGreetingServerOptions = {}) => {
   const onMessage = (
     message: Message,
     connection: TcpConnection.Connection
-  ): TcpConnection.MessageResult<TcpConnection.TcpError, never> => {
+  ): MessageResult<TcpConnection.TcpError, never> => {
     if (Greeting.isExit(message)) return false
-    Metrics.counts.messagesReceived++
+    if (recorder !== undefined) recorder.messagesReceived++
     if (immediate) {
-      Metrics.counts.messagesSent++
+      if (recorder !== undefined) recorder.messagesSent++
       return connection.unsafeWrite(Greeting.reply(message))
     }
     return Effect.zipRight(
       Effect.sleep(delay),
       Effect.suspend(() => {
-        Metrics.counts.messagesSent++
+        if (recorder !== undefined) recorder.messagesSent++
         return connection.write(Greeting.reply(message))
       })
     )
@@ -76,7 +81,7 @@ export const handler = (options: TcpGreetingServerOptions = {}) => {
       logAbout("routine", connection.remote, (peer) => `Accept new connection from ${peer}...`, undefined, false),
       Effect.zipRight(
         connection.write(Greeting.welcome),
-        TcpConnection.runMessages(connection, Greeting.decoder(framing, maxLineBytes), onMessage, conversation)
+        runMessages(connection, Greeting.decoder(framing, maxLineBytes), onMessage, conversation)
       )
     )
 }
@@ -96,8 +101,8 @@ const serverOptions = (options: TcpGreetingServerOptions): TcpServer.TcpServerOp
 
 /** Serves the greeting protocol on the `TcpListener` until interrupted. */
 export const serve = (options: TcpGreetingServerOptions = {}): Effect.Effect<never, never, TcpListener> =>
-  TcpServer.serve(handler(options), serverOptions(options))
+  Effect.flatMap(currentRecorder, (metrics) => TcpServer.serve(handler(options, metrics), serverOptions(options)))
 
 /** The greeting server in the background of a larger program. */
 export const layer = (options: TcpGreetingServerOptions = {}): Layer.Layer<never, never, TcpListener> =>
-  TcpServer.layer(handler(options), serverOptions(options))
+  Layer.unwrapEffect(Effect.map(currentRecorder, (metrics) => TcpServer.layer(handler(options, metrics), serverOptions(options))))

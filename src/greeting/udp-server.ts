@@ -8,6 +8,8 @@
  * would not fit in one datagram gets `Error: datagram too long (max N bytes)\n` instead.
  */
 import { type Cause, Chunk, Duration, Effect, Fiber, FiberSet, Layer, type MetricPair, Schedule } from "effect"
+import { logRoutine } from "../internal/log.js"
+import { currentRecorder } from "../internal/metrics.js"
 import * as Metrics from "../metrics/metrics.js"
 import { rawMessage } from "../framing/raw.js"
 import type { UdpSendError } from "../udp/errors.js"
@@ -54,9 +56,9 @@ export const summary = ({ answered, dropped, received }: Outcome): string =>
 
 /** The outcome the metrics count: a process's, or a cluster's summed over its workers. */
 export const outcomeOf = (metrics: ReadonlyArray<MetricPair.MetricPair.Untyped>): Outcome => ({
-  received: Metrics.counterValue(metrics, Metrics.datagramCounterNames.received),
-  answered: Metrics.counterValue(metrics, Metrics.datagramCounterNames.answered),
-  dropped: Metrics.counterValue(metrics, Metrics.datagramCounterNames.dropped)
+  received: Metrics.counterValue(metrics, "effect_net_udp_datagrams_received_total"),
+  answered: Metrics.counterValue(metrics, "effect_net_udp_datagrams_answered_total"),
+  dropped: Metrics.counterValue(metrics, "effect_net_udp_datagrams_dropped_total")
 })
 
 /** Warns, once a second at most, of datagrams dropped because they came faster than they were answered. */
@@ -85,6 +87,7 @@ const reportDrops = (socket: UdpSocket) => {
 export const serve = (options: UdpGreetingServerOptions = {}): Effect.Effect<never, never, UdpSocket> =>
   Effect.scoped(Effect.gen(function*() {
     const socket = yield* UdpSocket
+    const metrics = yield* currentRecorder
     const delay = Duration.decode(options.delay ?? defaults.delay)
     const maxWait = Duration.decode(options.maxWait ?? defaults.maxWait)
     const bound = Duration.isZero(maxWait) ? undefined : maxWait
@@ -99,13 +102,13 @@ export const serve = (options: UdpGreetingServerOptions = {}): Effect.Effect<nev
     let dropped = 0
     const drop = (count: number) => {
       dropped += count
-      Metrics.datagramsDropped.unsafeUpdate(count, Metrics.noTags)
+      metrics?.add(Metrics.datagramsDropped, count)
     }
     /** Counts the replies that went out; a failed send is a drop and one warning line, and the server goes on. */
     const account = (sent: number) => (failures: ReadonlyArray<UdpSendError>): Effect.Effect<void> => {
       answered += sent - failures.length
-      Metrics.messagesSent.unsafeUpdate(sent - failures.length, Metrics.noTags)
-      Metrics.datagramsAnswered.unsafeUpdate(sent - failures.length, Metrics.noTags)
+      metrics?.add(Metrics.messagesSent, sent - failures.length)
+      metrics?.add(Metrics.datagramsAnswered, sent - failures.length)
       if (failures.length === 0) return Effect.void
       drop(failures.length)
       return Effect.logWarning(failures[0]!.message + (failures.length > 1 ? ` (and ${failures.length - 1} more)` : ""))
@@ -115,7 +118,7 @@ export const serve = (options: UdpGreetingServerOptions = {}): Effect.Effect<nev
 
     const reporter = yield* Effect.forkScoped(reportDrops(socket))
     yield* Effect.addFinalizer(() =>
-      Effect.logInfo(summary({ received: socket.received(), answered, dropped: socket.dropped() + dropped }))
+      logRoutine(summary({ received: socket.received(), answered, dropped: socket.dropped() + dropped }))
     )
 
     // With a delay, a datagram leaves the socket's buffer only into a free slot: the ones waiting
@@ -146,11 +149,11 @@ export const serve = (options: UdpGreetingServerOptions = {}): Effect.Effect<nev
           ...(waiting > 0 ? [`dropping ${waiting} datagram(s) not yet being answered`] : []),
           ...(inFlight > 0 ? [`letting ${inFlight} delayed reply(s) go out, for up to ${Duration.format(grace)}`] : [])
         ]
-        if (parts.length > 0) yield* Effect.logInfo(`shutting down: ${parts.join(", ")}`)
+        if (parts.length > 0) yield* logRoutine(`shutting down: ${parts.join(", ")}`)
         if (inFlight === 0) return
         yield* Effect.raceAll([FiberSet.awaitEmpty(delayed), Effect.sleep(grace), options.forceShutdown ?? Effect.never])
         const cut = yield* FiberSet.size(delayed)
-        yield* Effect.logInfo(`shutdown: ${inFlight - cut} delayed reply(s) sent, ${cut} dropped`)
+        yield* logRoutine(`shutdown: ${inFlight - cut} delayed reply(s) sent, ${cut} dropped`)
       })
     )
     // Only the delay can be cut short: once it is over, the reply goes out.
@@ -164,7 +167,7 @@ export const serve = (options: UdpGreetingServerOptions = {}): Effect.Effect<nev
       )
 
     const taken = (chunk: Chunk.Chunk<Datagram>) => {
-      Metrics.messagesReceived.unsafeUpdate(chunk.length, Metrics.noTags)
+      metrics?.add(Metrics.messagesReceived, chunk.length)
       return Chunk.toReadonlyArray(chunk)
     }
     // Each step takes datagrams and hands them over in one uninterruptible piece (only the waits

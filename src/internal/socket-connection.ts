@@ -18,7 +18,7 @@
 import { Duration, Effect, Fiber, Option, Stream } from "effect"
 import type { Socket } from "node:net"
 import { type Address, type TcpAddress, tcpAddress, unixAddress } from "../address.js"
-import * as Metrics from "../metrics/metrics.js"
+import { connectionsTimedOut, type Recorder } from "./metrics.js"
 import { TcpSocketError, TcpTimeoutError } from "../tcp/errors.js"
 import { isTls, session, tcpSocketOf } from "../internal/tls.js"
 import type { TlsSession } from "../tcp/tls.js"
@@ -31,6 +31,8 @@ export interface Limits {
   readonly idleMillis: number | undefined
   readonly writeMillis: number | undefined
   readonly path: string | undefined
+  /** Where its counts go, if the program records metrics. */
+  readonly metrics: Recorder | undefined
 }
 
 type Read = Uint8Array | undefined
@@ -174,7 +176,8 @@ export class SocketConnection implements Connection {
 
   /** A chunk from the OS: held for the oldest waiting read, or, with none waiting, held with the socket paused. */
   received(chunk: Buffer) {
-    Metrics.counts.bytesReceived += chunk.length
+    const metrics = this.limits.metrics
+    if (metrics !== undefined) metrics.bytesReceived += chunk.length
     const reader = this.reader
     if (reader !== undefined && reader === this.ownerReader && this.held === undefined) {
       // The owner's read (a server's loop), alone: handed the chunk itself.
@@ -288,7 +291,8 @@ export class SocketConnection implements Connection {
     if (this.failure !== undefined) return Effect.fail(this.failure)
     const socket = this.socket
     if (!socket.writable) return Effect.fail(this.closedError())
-    Metrics.counts.bytesSent += bytes.length
+    const metrics = this.limits.metrics
+    if (metrics !== undefined) metrics.bytesSent += bytes.length
     if (socket.write(bytes)) return undefined
     return this.drained
   }
@@ -417,7 +421,7 @@ export class SocketConnection implements Connection {
   timeOut(error: TcpTimeoutError) {
     if (this.failure !== undefined) return
     this.failure = error
-    Metrics.connectionsTimedOut.unsafeUpdate(1, Metrics.noTags)
+    this.limits.metrics?.add(connectionsTimedOut)
     if (error.reason === "Write") reset(this.socket)
     else this.socket.destroy()
   }
@@ -504,11 +508,15 @@ export const toMillis = (input: Duration.DurationInput | undefined): number | un
   return Number.isFinite(millis) && millis > 0 ? millis : undefined
 }
 
-/** The limits of connections made with these timeouts (on the Unix socket at `path`, if given). */
+/**
+ * The limits of connections made with these timeouts (on the Unix socket at `path`, if given),
+ * counted by `metrics`, if given.
+ */
 export const limits = (
   options: { readonly idleTimeout?: Duration.DurationInput | undefined; readonly writeTimeout?: Duration.DurationInput | undefined },
-  path?: string
-): Limits => ({ idleMillis: toMillis(options.idleTimeout), writeMillis: toMillis(options.writeTimeout), path })
+  path: string | undefined,
+  metrics: Recorder | undefined
+): Limits => ({ idleMillis: toMillis(options.idleTimeout), writeMillis: toMillis(options.writeTimeout), path, metrics })
 
 /**
  * Wraps a connected socket (paused: it flows only while a read waits): an accepted one in its

@@ -1,77 +1,385 @@
 /**
- * The servers' metrics, as Effect `Metric`s in the global registry (see `prometheus.ts` for
- * the text exposition). Rare events update them with `unsafeUpdate(n, noTags)` (a cached hook,
- * no Effect allocated); what happens per message or per read adds to a plain number in `counts`
- * instead, which `flush` adds to its Metric: at each scrape, and once a second while a server
- * runs (`flushEverySecond`).
+ * Metrics, opt-in: a program that provides `Metrics.layer({ server: "name" })` gets the
+ * transport's and the services' counts as Effect `Metric`s in the global registry, each labelled
+ * `server="name"`; without it nothing is recorded. `effect-net/prometheus` serves them.
+ *
+ * Rare events update a metric at once; what happens per read or per message is added to a plain
+ * number first, and added to its metric once a second and at every `snapshot`.
+ *
+ * @since 0.1.0
+ * @module
  */
-import { Duration, Effect, Metric, MetricLabel, type MetricPair, MetricState, Schedule } from "effect"
+import { Context, Duration, Effect, Layer, Metric, type MetricPair, MetricState, Schedule, type Scope } from "effect"
+import type { MetricLabel } from "effect"
+import * as Internal from "../internal/metrics.js"
+import { Recorder, recorders } from "../internal/metrics.js"
 
-/** The empty tag set; passing the same array keeps the metric's hook cached. */
-export const noTags: ReadonlyArray<MetricLabel.MetricLabel> = []
+/**
+ * What a program names its metrics by.
+ *
+ * @example
+ * ```ts
+ * import type { Metrics } from "effect-net"
+ *
+ * const options: Metrics.MetricsOptions = { server: "chat" }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface MetricsOptions {
+  /** The value of the `server` label every metric carries. */
+  readonly server?: string | undefined
+}
 
-const counter = (name: string, description: string) => Metric.counter(name, { description, incremental: true })
-
-export const connectionsAccepted = counter("effect_net_tcp_connections_accepted_total", "TCP connections accepted")
-export const connectionsActive = Metric.gauge("effect_net_tcp_connections_active", {
-  description: "TCP connections being served now"
-})
-export const connectionsRejected = counter(
-  "effect_net_tcp_connections_rejected_total",
-  "TCP connections refused with the busy line at the connection limit"
-)
-export const pendingRefused = counter(
-  "effect_net_tcp_pending_refused_total",
-  "TCP connections closed at once because too many were accepted and not yet served (in their TLS handshake, awaiting their PROXY header, or queued)"
-)
-export const connectionsTimedOut = counter(
-  "effect_net_tcp_connections_timed_out_total",
-  "TCP connections closed by the idle or the write timeout"
-)
-export const acceptErrors = counter(
-  "effect_net_tcp_accept_errors_total",
-  "Failed accepts, such as EMFILE when the process is out of file descriptors"
-)
-export const tlsHandshakeFailures = counter(
-  "effect_net_tcp_tls_handshake_failures_total",
-  "TLS handshakes that failed or did not finish in time (a client not speaking TLS, or not trusting our certificate)"
-)
-export const bytesReceived = counter("effect_net_tcp_bytes_received_total", "Bytes read from TCP connections")
-export const bytesSent = counter("effect_net_tcp_bytes_sent_total", "Bytes written to TCP connections")
-export const messagesReceived = counter("effect_net_messages_received_total", "Greeting messages received (TCP and UDP)")
-export const messagesSent = counter("effect_net_messages_sent_total", "Greeting replies sent (TCP and UDP)")
-/** The names of the counters a UDP server's last line reads back (see `counterValue`). */
-export const datagramCounterNames = {
-  received: "effect_net_udp_datagrams_received_total",
-  answered: "effect_net_udp_datagrams_answered_total",
-  dropped: "effect_net_udp_datagrams_dropped_total"
+/**
+ * The options' defaults.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "effect-net"
+ *
+ * console.log(Metrics.defaults.server) // effect-net
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const defaults = {
+  server: "effect-net"
 } as const
-export const datagramsReceived = counter(datagramCounterNames.received, "UDP datagrams received")
-export const datagramsAnswered = counter(datagramCounterNames.answered, "UDP replies handed to the OS")
-export const datagramsDropped = counter(
-  datagramCounterNames.dropped,
-  "UDP datagrams received and not answered: they came faster than they were answered (the buffer was full, or they waited too long), a shutdown came first, or the reply could not be sent"
-)
-export const datagramBytesReceived = counter("effect_net_udp_bytes_received_total", "Bytes of UDP datagrams received")
-export const datagramBytesSent = counter("effect_net_udp_bytes_sent_total", "Bytes of UDP datagrams sent")
-export const linesTooLong = counter(
-  "effect_net_tcp_lines_too_long_total",
-  "Connections closed for a line over --max-line-bytes"
-)
-export const logLinesDropped = counter(
-  "effect_net_log_lines_dropped_total",
-  "Log lines dropped because stderr was not being read (its buffer was full) or was closed"
-)
-export const linesTimedOut = counter(
-  "effect_net_tcp_lines_timed_out_total",
-  "Connections closed for a line not complete within --line-timeout of its first byte"
-)
 
-export const proxyRejected = counter(
-  "effect_net_tcp_proxy_rejected_total",
-  "TCP connections closed before being served, by reason: from a peer not trusted to send a PROXY protocol header, or without a valid one"
-)
-/** Why `proxyRejected` counted a connection (its `reason` tag). */
+/**
+ * The metrics of the servers and clients made where it is provided.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Metrics } from "effect-net"
+ *
+ * const label = Effect.map(Metrics.Metrics, (metrics) => metrics.server)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Metrics {
+  /** The `server` label's value. */
+  readonly server: string
+  /** The labels every metric recorded here carries. */
+  readonly tags: ReadonlyArray<MetricLabel.MetricLabel>
+}
+
+/**
+ * The tag of `Metrics`: the transport looks it up when a listener, server, client or UDP socket is
+ * made, and records nothing where it is absent.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Option } from "effect"
+ * import { Metrics } from "effect-net"
+ *
+ * const recording = Effect.map(Effect.serviceOption(Metrics.Metrics), Option.isSome)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const Metrics: Context.Tag<Metrics, Metrics> = Internal.MetricsTag
+
+/**
+ * TCP connections a server took to serve.
+ *
+ * @example
+ * ```ts
+ * import { MetricLabel } from "effect"
+ * import { Metrics } from "effect-net"
+ *
+ * const chat = [MetricLabel.make("server", "chat")]
+ * console.log(Metrics.connectionsAccepted.unsafeValue(chat).count) // 0
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const connectionsAccepted = Internal.connectionsAccepted
+/**
+ * TCP connections being served now.
+ *
+ * @example
+ * ```ts
+ * import { MetricLabel } from "effect"
+ * import { Metrics } from "effect-net"
+ *
+ * const chat = [MetricLabel.make("server", "chat")]
+ * console.log(Metrics.connectionsActive.unsafeValue(chat).value) // 0
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const connectionsActive = Internal.connectionsActive
+/**
+ * TCP connections refused with the busy message at the connection limit.
+ *
+ * @example
+ * ```ts
+ * import { MetricLabel } from "effect"
+ * import { Metrics } from "effect-net"
+ *
+ * const chat = [MetricLabel.make("server", "chat")]
+ * console.log(Metrics.connectionsRejected.unsafeValue(chat).count) // 0
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const connectionsRejected = Internal.connectionsRejected
+/**
+ * TCP connections closed at once because too many were accepted and not yet served.
+ *
+ * @example
+ * ```ts
+ * import { MetricLabel } from "effect"
+ * import { Metrics } from "effect-net"
+ *
+ * const chat = [MetricLabel.make("server", "chat")]
+ * console.log(Metrics.pendingRefused.unsafeValue(chat).count) // 0
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const pendingRefused = Internal.pendingRefused
+/**
+ * TCP connections closed by the idle or the write timeout.
+ *
+ * @example
+ * ```ts
+ * import { MetricLabel } from "effect"
+ * import { Metrics } from "effect-net"
+ *
+ * const chat = [MetricLabel.make("server", "chat")]
+ * console.log(Metrics.connectionsTimedOut.unsafeValue(chat).count) // 0
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const connectionsTimedOut = Internal.connectionsTimedOut
+/**
+ * Failed accepts (EMFILE when the process is out of file descriptors, say).
+ *
+ * @example
+ * ```ts
+ * import { MetricLabel } from "effect"
+ * import { Metrics } from "effect-net"
+ *
+ * const chat = [MetricLabel.make("server", "chat")]
+ * console.log(Metrics.acceptErrors.unsafeValue(chat).count) // 0
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const acceptErrors = Internal.acceptErrors
+/**
+ * TLS handshakes that failed or did not finish in time.
+ *
+ * @example
+ * ```ts
+ * import { MetricLabel } from "effect"
+ * import { Metrics } from "effect-net"
+ *
+ * const chat = [MetricLabel.make("server", "chat")]
+ * console.log(Metrics.tlsHandshakeFailures.unsafeValue(chat).count) // 0
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const tlsHandshakeFailures = Internal.tlsHandshakeFailures
+/**
+ * Bytes read from TCP connections.
+ *
+ * @example
+ * ```ts
+ * import { MetricLabel } from "effect"
+ * import { Metrics } from "effect-net"
+ *
+ * const chat = [MetricLabel.make("server", "chat")]
+ * console.log(Metrics.bytesReceived.unsafeValue(chat).count) // 0
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const bytesReceived = Internal.bytesReceived
+/**
+ * Bytes written to TCP connections.
+ *
+ * @example
+ * ```ts
+ * import { MetricLabel } from "effect"
+ * import { Metrics } from "effect-net"
+ *
+ * const chat = [MetricLabel.make("server", "chat")]
+ * console.log(Metrics.bytesSent.unsafeValue(chat).count) // 0
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const bytesSent = Internal.bytesSent
+/**
+ * Greeting messages received, TCP and UDP.
+ *
+ * @example
+ * ```ts
+ * import { MetricLabel } from "effect"
+ * import { Metrics } from "effect-net"
+ *
+ * const chat = [MetricLabel.make("server", "chat")]
+ * console.log(Metrics.messagesReceived.unsafeValue(chat).count) // 0
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const messagesReceived = Internal.messagesReceived
+/**
+ * Greeting replies sent, TCP and UDP.
+ *
+ * @example
+ * ```ts
+ * import { MetricLabel } from "effect"
+ * import { Metrics } from "effect-net"
+ *
+ * const chat = [MetricLabel.make("server", "chat")]
+ * console.log(Metrics.messagesSent.unsafeValue(chat).count) // 0
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const messagesSent = Internal.messagesSent
+/**
+ * UDP datagrams received.
+ *
+ * @example
+ * ```ts
+ * import { MetricLabel } from "effect"
+ * import { Metrics } from "effect-net"
+ *
+ * const chat = [MetricLabel.make("server", "chat")]
+ * console.log(Metrics.datagramsReceived.unsafeValue(chat).count) // 0
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const datagramsReceived = Internal.datagramsReceived
+/**
+ * UDP replies handed to the OS.
+ *
+ * @example
+ * ```ts
+ * import { MetricLabel } from "effect"
+ * import { Metrics } from "effect-net"
+ *
+ * const chat = [MetricLabel.make("server", "chat")]
+ * console.log(Metrics.datagramsAnswered.unsafeValue(chat).count) // 0
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const datagramsAnswered = Internal.datagramsAnswered
+/**
+ * UDP datagrams received and not answered.
+ *
+ * @example
+ * ```ts
+ * import { MetricLabel } from "effect"
+ * import { Metrics } from "effect-net"
+ *
+ * const chat = [MetricLabel.make("server", "chat")]
+ * console.log(Metrics.datagramsDropped.unsafeValue(chat).count) // 0
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const datagramsDropped = Internal.datagramsDropped
+/**
+ * Bytes of UDP datagrams received.
+ *
+ * @example
+ * ```ts
+ * import { MetricLabel } from "effect"
+ * import { Metrics } from "effect-net"
+ *
+ * const chat = [MetricLabel.make("server", "chat")]
+ * console.log(Metrics.datagramBytesReceived.unsafeValue(chat).count) // 0
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const datagramBytesReceived = Internal.datagramBytesReceived
+/**
+ * Bytes of UDP datagrams sent.
+ *
+ * @example
+ * ```ts
+ * import { MetricLabel } from "effect"
+ * import { Metrics } from "effect-net"
+ *
+ * const chat = [MetricLabel.make("server", "chat")]
+ * console.log(Metrics.datagramBytesSent.unsafeValue(chat).count) // 0
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const datagramBytesSent = Internal.datagramBytesSent
+/**
+ * Connections the greeting server closed for a line over its limit.
+ *
+ * @example
+ * ```ts
+ * import { MetricLabel } from "effect"
+ * import { Metrics } from "effect-net"
+ *
+ * const chat = [MetricLabel.make("server", "chat")]
+ * console.log(Metrics.linesTooLong.unsafeValue(chat).count) // 0
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const linesTooLong = Internal.linesTooLong
+/**
+ * Connections the greeting server closed for a line not complete in time.
+ *
+ * @example
+ * ```ts
+ * import { MetricLabel } from "effect"
+ * import { Metrics } from "effect-net"
+ *
+ * const chat = [MetricLabel.make("server", "chat")]
+ * console.log(Metrics.linesTimedOut.unsafeValue(chat).count) // 0
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const linesTimedOut = Internal.linesTimedOut
+/**
+ * TCP connections closed before being served, labelled by `reason` (see `ProxyRejectedReason`).
+ *
+ * @example
+ * ```ts
+ * import { MetricLabel } from "effect"
+ * import { Metrics } from "effect-net"
+ *
+ * const untrusted = [MetricLabel.make("server", "chat"), MetricLabel.make("reason", "untrusted")]
+ * console.log(Metrics.proxyRejected.unsafeValue(untrusted).count) // 0
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const proxyRejected = Internal.proxyRejected
+/**
+ * Why `proxyRejected` counted a connection: its `reason` label.
+ *
+ * @example
+ * ```ts
+ * import type { Metrics } from "effect-net"
+ *
+ * const reason: Metrics.ProxyRejectedReason = "malformed"
+ * ```
+ *
+ * @since 0.1.0
+ */
 export type ProxyRejectedReason =
   | "untrusted"
   | "not_proxy_protocol"
@@ -81,94 +389,116 @@ export type ProxyRejectedReason =
   | "truncated"
   | "timeout"
   | "failed"
-/** The tag set of each reason (the same array keeps the metric's hook cached). */
-export const proxyRejectedTags: Readonly<Record<ProxyRejectedReason, ReadonlyArray<MetricLabel.MetricLabel>>> = {
-  untrusted: [MetricLabel.make("reason", "untrusted")],
-  not_proxy_protocol: [MetricLabel.make("reason", "not_proxy_protocol")],
-  malformed: [MetricLabel.make("reason", "malformed")],
-  too_large: [MetricLabel.make("reason", "too_large")],
-  closed: [MetricLabel.make("reason", "closed")],
-  truncated: [MetricLabel.make("reason", "truncated")],
-  timeout: [MetricLabel.make("reason", "timeout")],
-  failed: [MetricLabel.make("reason", "failed")]
-}
 
-export const residentMemory = Metric.gauge("process_resident_memory_bytes", { description: "Resident memory of the process" })
-export const heapUsed = Metric.gauge("nodejs_heap_used_bytes", { description: "V8 heap in use" })
+const residentMemory = Metric.gauge("process_resident_memory_bytes", { description: "Resident memory of the process" })
+const heapUsed = Metric.gauge("nodejs_heap_used_bytes", { description: "V8 heap in use" })
 
-/** Per-message counts not yet added to their Metrics (see `flush`). */
-export const counts = {
-  bytesReceived: 0,
-  bytesSent: 0,
-  messagesReceived: 0,
-  messagesSent: 0
-}
+/** Every labelled metric, so that a new server's show at zero in a scrape. */
+const all = [
+  connectionsAccepted,
+  connectionsActive,
+  connectionsRejected,
+  pendingRefused,
+  connectionsTimedOut,
+  acceptErrors,
+  tlsHandshakeFailures,
+  bytesReceived,
+  bytesSent,
+  messagesReceived,
+  messagesSent,
+  datagramsReceived,
+  datagramsAnswered,
+  datagramsDropped,
+  datagramBytesReceived,
+  datagramBytesSent,
+  linesTooLong,
+  linesTimedOut
+] as const
 
-const countedBy: ReadonlyArray<readonly [keyof typeof counts, Metric.Metric.Counter<number>]> = [
-  ["bytesReceived", bytesReceived],
-  ["bytesSent", bytesSent],
-  ["messagesReceived", messagesReceived],
-  ["messagesSent", messagesSent]
-]
+/**
+ * Records the metrics of what is made in its scope, labelled `server`; the per-read and
+ * per-message counts are added to their metrics once a second, and when the scope closes.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Metrics, TcpGreetingServer, TcpListener } from "effect-net"
+ *
+ * const program = Effect.gen(function*() {
+ *   const metrics = yield* Metrics.make({ server: "greeting" })
+ *   yield* TcpGreetingServer.serve().pipe(Effect.provideService(Metrics.Metrics, metrics))
+ * }).pipe(Effect.scoped, Effect.provide(TcpListener.layer({ port: 9999 })))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make = (options: MetricsOptions = {}): Effect.Effect<Metrics, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const recorder = new Recorder(options.server ?? defaults.server)
+    for (const metric of all) metric.unsafeValue(recorder.tags)
+    for (const tags of Object.values(recorder.proxyRejectedTags)) proxyRejected.unsafeValue(tags)
+    recorders.add(recorder)
+    yield* Effect.addFinalizer(() => Effect.sync(() => (recorder.flush(), recorders.delete(recorder))))
+    yield* Effect.forkScoped(Effect.repeat(Effect.sync(() => recorder.flush()), Schedule.spaced(Duration.seconds(1))))
+    return recorder
+  })
 
-/** Adds the `counts` to their Metrics. */
-export const flush = (): void => {
-  for (const [name, metric] of countedBy) {
-    const count = counts[name]
-    if (count === 0) continue
-    counts[name] = 0
-    metric.unsafeUpdate(count, noTags)
-  }
-}
+/**
+ * `make` as a layer: provide it to the program whose metrics you want.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Metrics, TcpGreetingServer, TcpListener } from "effect-net"
+ *
+ * const Live = TcpGreetingServer.layer().pipe(
+ *   Layer.provide(TcpListener.layer({ port: 9999 })),
+ *   Layer.provide(Metrics.layer({ server: "greeting" }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: MetricsOptions = {}): Layer.Layer<Metrics> => Layer.scoped(Metrics, make(options))
 
-/** Every metric of this process now: the counts flushed and its memory sampled first. */
+/**
+ * Every metric of this process now, the pending counts added and the process's memory sampled
+ * first (`process_resident_memory_bytes`, `nodejs_heap_used_bytes`).
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "effect-net"
+ *
+ * const names = Metrics.snapshot().map(({ metricKey }) => metricKey.name)
+ * console.log(names.includes("nodejs_heap_used_bytes")) // true
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const snapshot = (): ReadonlyArray<MetricPair.MetricPair.Untyped> => {
-  flush()
+  for (const recorder of recorders) recorder.flush()
   const memory = process.memoryUsage()
-  residentMemory.unsafeUpdate(memory.rss, noTags)
-  heapUsed.unsafeUpdate(memory.heapUsed, noTags)
+  residentMemory.unsafeUpdate(memory.rss, [])
+  heapUsed.unsafeUpdate(memory.heapUsed, [])
   return Metric.unsafeSnapshot()
 }
 
-/** The value of the counter `name`, without tags, among `pairs` (0 when it is not there). */
+/**
+ * The counter named `name` among `pairs`, summed over its labels (0 when absent).
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "effect-net"
+ *
+ * console.log(Metrics.counterValue(Metrics.snapshot(), "effect_net_tcp_connections_accepted_total")) // 0
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const counterValue = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>, name: string): number => {
+  let sum = 0
   for (const { metricKey, metricState } of pairs) {
-    if (metricKey.name === name && metricKey.tags.length === 0 && MetricState.isCounterState(metricState)) {
-      return Number(metricState.count)
-    }
+    if (metricKey.name === name && MetricState.isCounterState(metricState)) sum += Number(metricState.count)
   }
-  return 0
+  return sum
 }
-
-/** Flushes once a second, and once more when interrupted: for the lifetime of a server. */
-export const flushEverySecond: Effect.Effect<never> = Effect.sync(flush).pipe(
-  Effect.repeat(Schedule.spaced(Duration.seconds(1))),
-  Effect.zipRight(Effect.never),
-  Effect.ensuring(Effect.sync(flush))
-)
-
-// Registered now, so that a scrape shows every metric, zeros included.
-for (
-  const metric of [
-    connectionsAccepted,
-    connectionsActive,
-    connectionsRejected,
-    pendingRefused,
-    connectionsTimedOut,
-    acceptErrors,
-    tlsHandshakeFailures,
-    bytesReceived,
-    bytesSent,
-    messagesReceived,
-    messagesSent,
-    datagramsReceived,
-    datagramsAnswered,
-    datagramsDropped,
-    datagramBytesReceived,
-    datagramBytesSent,
-    linesTooLong,
-    linesTimedOut,
-    logLinesDropped
-  ]
-) metric.unsafeValue(noTags)
-for (const tags of Object.values(proxyRejectedTags)) proxyRejected.unsafeValue(tags)

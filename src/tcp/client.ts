@@ -7,7 +7,8 @@ import { Context, Duration, Effect, Layer, type Scope } from "effect"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
 import { type Address, tcpAddress, unixAddress } from "../address.js"
-import { limits, make as fromConnected, onReadInto } from "../internal/socket-connection.js"
+import { currentRecorder } from "../internal/metrics.js"
+import { type Limits, limits, make as fromConnected, onReadInto } from "../internal/socket-connection.js"
 import type { Connection, TcpConnectionOptions } from "./connection.js"
 import { TcpConnectError } from "./errors.js"
 import type { Pem } from "./tls.js"
@@ -100,8 +101,11 @@ export const make = (options: TcpClientOptions): Effect.Effect<Connection, TcpCo
   const server = path === undefined ? tcpAddress(options.host ?? defaults.host, options.port) : unixAddress(path)
   const long = path === undefined ? undefined : tooLong(path)
   if (long !== undefined) return Effect.fail(new TcpConnectError({ address: server, reason: "Other", cause: long }))
-  const connectionLimits = limits(options, path)
-  return Effect.acquireRelease(
+  return Effect.flatMap(currentRecorder, (metrics) => acquire(options, server, limits(options, path, metrics)))
+}
+
+const acquire = (options: TcpClientOptions, server: Address, connectionLimits: Limits) =>
+  Effect.acquireRelease(
     Effect.async<Connection, TcpConnectError>((resume) => {
       const socket = open(
         server,
@@ -121,7 +125,6 @@ export const make = (options: TcpClientOptions): Effect.Effect<Connection, TcpCo
     ),
     (connection) => connection.close
   )
-}
 
 /** `make`, under the name programs use. */
 export const connect = make

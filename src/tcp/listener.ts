@@ -9,7 +9,7 @@ import * as Net from "node:net"
 import * as Tls from "node:tls"
 import { type Address, formatAddress, tcpAddress, unixAddress } from "../address.js"
 import { describeError } from "../internal/os-error.js"
-import * as Metrics from "../metrics/metrics.js"
+import { acceptErrors, currentRecorder, pendingRefused, tlsHandshakeFailures } from "../internal/metrics.js"
 import * as Idle from "../internal/idle.js"
 import { rateLimited } from "../internal/rate-limit.js"
 import { logRoutine } from "../internal/log.js"
@@ -135,10 +135,11 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<TcpListene
       const cause = new Error("the PROXY protocol over TLS is not supported; terminate TLS at the balancer")
       return yield* new TcpListenError({ address: target, reason: "Other", cause })
     }
+    const metrics = yield* currentRecorder
     const connectionLimits = limits({
       idleTimeout: options.idleTimeout ?? defaults.idleTimeout,
       writeTimeout: options.writeTimeout ?? defaults.writeTimeout
-    }, path)
+    }, path, metrics)
     const runtime = yield* Effect.runtime<never>()
     const runSync = Runtime.runSync(runtime)
     const maxPending = options.maxPending ?? defaults.maxPending
@@ -172,12 +173,12 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<TcpListene
     const admissible = (socket: Net.Socket): boolean => {
       if (untaken.size + handshaking.size < maxPending) return true
       socket.destroy()
-      Metrics.pendingRefused.unsafeUpdate(1, Metrics.noTags)
+      metrics?.add(pendingRefused)
       const line = refusals()
       if (line !== undefined) runSync(Effect.logWarning(line))
       return false
     }
-    const gate = options.proxyProtocol === undefined ? undefined : yield* ProxyGate.make(options.proxyProtocol)
+    const gate = options.proxyProtocol === undefined ? undefined : yield* ProxyGate.make(options.proxyProtocol, metrics)
     /** Closes the connections accepted but not yet handed over (whose PROXY header is awaited). */
     const stopPending = gate?.stop ?? Effect.void
 
@@ -210,7 +211,7 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<TcpListene
     // out of descriptors, closes what it cannot accept; we count them and log once a second at most.
     const acceptFailures = rateLimited((count, cause) => `accept failed ${count} time(s): ${describeError(cause)}; still listening`)
     server.on("error", (cause) => {
-      Metrics.acceptErrors.unsafeUpdate(1, Metrics.noTags)
+      metrics?.add(acceptErrors)
       const line = acceptFailures(cause)
       if (line !== undefined) runSync(Effect.logWarning(line))
     })
@@ -246,7 +247,7 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<TcpListene
       // Node has already ended the handshake (or does so now): one line and a count, and that connection closed.
       server.on("tlsClientError", (cause: Error, socket: Tls.TLSSocket) => {
         socket.destroy()
-        Metrics.tlsHandshakeFailures.unsafeUpdate(1, Metrics.noTags)
+        metrics?.add(tlsHandshakeFailures)
         const tcp = tcpSocketOf(socket)
         const peer = formatAddress(path === undefined ? tcpAddress(tcp.remoteAddress ?? "unknown", tcp.remotePort ?? 0) : unixAddress(path))
         runSync(logRoutine(`TLS handshake with ${peer} failed: ${describeHandshakeFailure(cause)}`).pipe(Effect.annotateLogs({ peer })))

@@ -7,7 +7,8 @@
  */
 import { Cause, Effect, FiberRef, FiberSet, type Scope } from "effect"
 import { formatAddress } from "../address.js"
-import * as Metrics from "../metrics/metrics.js"
+import { proxyRejected, type Recorder } from "../internal/metrics.js"
+import type { ProxyRejectedReason } from "../metrics/metrics.js"
 import { matcher } from "./cidr.js"
 import { ConnectionScheduler, wake } from "../internal/scheduler.js"
 import { logRoutine } from "../internal/log.js"
@@ -24,10 +25,10 @@ export interface Gate {
 }
 
 /** `NotProxyProtocol` as `not_proxy_protocol`: the metric's tag. */
-const reasonTag = (error: ProxyProtocolError | TcpSocketError | TcpTimeoutError): Metrics.ProxyRejectedReason => {
+const reasonTag = (error: ProxyProtocolError | TcpSocketError | TcpTimeoutError): ProxyRejectedReason => {
   switch (error._tag) {
     case "ProxyProtocolError":
-      return error.reason.replace(/(?<=.)[A-Z]/g, (letter) => `_${letter}`).toLowerCase() as Metrics.ProxyRejectedReason
+      return error.reason.replace(/(?<=.)[A-Z]/g, (letter) => `_${letter}`).toLowerCase() as ProxyRejectedReason
     case "TcpTimeoutError":
       return "timeout"
     case "TcpSocketError":
@@ -35,8 +36,8 @@ const reasonTag = (error: ProxyProtocolError | TcpSocketError | TcpTimeoutError)
   }
 }
 
-/** The gate of a listener; the scope interrupts what it is still reading. */
-export const make = (options: ListenerOptions): Effect.Effect<Gate, never, Scope.Scope> =>
+/** The gate of a listener, counting its refusals in `metrics` if given; the scope interrupts what it is still reading. */
+export const make = (options: ListenerOptions, metrics: Recorder | undefined): Effect.Effect<Gate, never, Scope.Scope> =>
   Effect.gen(function*() {
     const trusted = matcher(options.trusted ?? defaults.trusted)
     const headerOptions = { timeout: options.timeout, maxHeaderBytes: options.maxHeaderBytes }
@@ -46,8 +47,8 @@ export const make = (options: ListenerOptions): Effect.Effect<Gate, never, Scope
     const scheduler = new ConnectionScheduler(yield* FiberRef.get(FiberRef.currentScheduler))
 
     /** One line naming the peer and why: at info for a peer that sent nothing (a balancer's health check), else a warning. */
-    const refuse = (connection: Connection, peer: string, reason: Metrics.ProxyRejectedReason, why: string) => {
-      Metrics.proxyRejected.unsafeUpdate(1, Metrics.proxyRejectedTags[reason])
+    const refuse = (connection: Connection, peer: string, reason: ProxyRejectedReason, why: string) => {
+      if (metrics !== undefined) proxyRejected.unsafeUpdate(1, metrics.proxyRejectedTags[reason])
       const message = `refused ${peer}: ${why}`
       return Effect.zipRight(
         connection.close,

@@ -17,7 +17,7 @@ import { LazyScope } from "../internal/lazy-scope.js"
 import { logAbout, logRoutine } from "../internal/log.js"
 import { ConnectionScheduler, wake } from "../internal/scheduler.js"
 import { isOpen, own } from "../internal/socket-connection.js"
-import * as Metrics from "../metrics/metrics.js"
+import { connectionsAccepted, connectionsActive, connectionsRejected, currentRecorder } from "../internal/metrics.js"
 import { type Connection, TcpConnection } from "./connection.js"
 import { TcpListener } from "./listener.js"
 
@@ -154,6 +154,7 @@ export const make = <E, R>(
     const waiting: Array<Connection> = []
     let shuttingDown = false
     let accepted = 0
+    const metrics = yield* currentRecorder
     /** Completed when the last connection's handler is done, during a shutdown. */
     const drained = yield* Deferred.make<void>()
 
@@ -164,7 +165,7 @@ export const make = <E, R>(
       // The Scope that R may require is in the context just made.
       const fiber = Runtime.runFork(connectionRuntime as Runtime.Runtime<R>)(conversation(handler, connection))
       serving.set(connection, fiber)
-      Metrics.connectionsActive.unsafeUpdate(serving.size, Metrics.noTags)
+      metrics?.add(connectionsActive, serving.size)
       fiber.addObserver((exit) => done(connection, scope, exit))
     }
 
@@ -173,7 +174,7 @@ export const make = <E, R>(
       ending.add(end)
       end.addObserver(ended.bind(end))
       serving.delete(connection)
-      Metrics.connectionsActive.unsafeUpdate(serving.size, Metrics.noTags)
+      metrics?.add(connectionsActive, serving.size)
       let next = waiting.shift()
       // One closed while it waited (idle) is not served.
       while (next !== undefined && !isOpen(next)) next = waiting.shift()
@@ -182,7 +183,7 @@ export const make = <E, R>(
     }
 
     const reject = (connection: Connection) => {
-      Metrics.connectionsRejected.unsafeUpdate(1, Metrics.noTags)
+      metrics?.add(connectionsRejected)
       const busy = options.busyMessage
       const peer = formatAddress(connection.remote)
       refuse(
@@ -198,7 +199,7 @@ export const make = <E, R>(
 
     const onAccept = (connection: Connection) => {
       accepted++
-      Metrics.connectionsAccepted.unsafeUpdate(1, Metrics.noTags)
+      metrics?.add(connectionsAccepted)
       // Started within the accept event: the fiber runs up to its first wait now.
       if (serving.size < maxConnections) wake(start, connection)
       else if (options.queueWhenFull && waiting.length < maxConnections) waiting.push(connection)
@@ -224,11 +225,9 @@ export const make = <E, R>(
         yield* Fiber.interruptAll([...serving.values()])
         yield* Effect.suspend(() => Fiber.interruptAll([...ending]))
         if (open > 0) yield* logRoutine(`shutdown: ${open - forced} connection(s) finished, ${forced} forced closed`)
-        yield* Effect.sync(Metrics.flush)
         yield* logRoutine(`stopped: ${accepted} connection(s) accepted`)
       })
     )
-    yield* Effect.forkScoped(Metrics.flushEverySecond)
     yield* listener.acceptWith(onAccept)
     return TcpServer.of({ address: listener.address, connections: () => serving.size })
   })

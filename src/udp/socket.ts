@@ -25,7 +25,7 @@ import * as Dgram from "node:dgram"
 import { isIPv6 } from "node:net"
 import { formatAddress, type UdpAddress, udpAddress } from "../address.js"
 import { describeError } from "../internal/os-error.js"
-import * as Metrics from "../metrics/metrics.js"
+import { currentRecorder, datagramBytesReceived, datagramBytesSent, datagramsDropped, datagramsReceived } from "../internal/metrics.js"
 import { UdpBindError, UdpMulticastError, UdpSendError } from "./errors.js"
 import { multicast, type MulticastOptions } from "./multicast.js"
 
@@ -149,6 +149,7 @@ export const make = (
     const port = options.port ?? 0
     const bufferSize = options.bufferSize ?? defaults.bufferSize
     const runtime = yield* Effect.runtime<never>()
+    const metrics = yield* currentRecorder
 
     // The datagrams waiting are buffer[head...]: a partial take moves `head` instead of copying.
     let buffer: Array<Waiting> = []
@@ -168,12 +169,14 @@ export const make = (
     let dropped = 0
     const drop = (count: number) => {
       dropped += count
-      Metrics.datagramsDropped.unsafeUpdate(count, Metrics.noTags)
+      metrics?.add(datagramsDropped, count)
     }
     const onMessage = (data: Buffer, from: Dgram.RemoteInfo) => {
       received++
-      Metrics.datagramsReceived.unsafeUpdate(1, Metrics.noTags)
-      Metrics.datagramBytesReceived.unsafeUpdate(data.length, Metrics.noTags)
+      if (metrics !== undefined) {
+        metrics.add(datagramsReceived)
+        metrics.add(datagramBytesReceived, data.length)
+      }
       if (!receiving || waiting() >= bufferSize) return drop(1)
       buffer.push({ data, address: toAddress(from), receivedAt: Math.floor(performance.now()) })
       if (consumerWaiting && !wakeScheduled) {
@@ -282,7 +285,7 @@ export const make = (
     const sendOne = ({ data, address }: Datagram, done: (error: UdpSendError | undefined) => void) => {
       const fail = (cause: unknown) => done(UdpSendError.fromCause(address, data.length, cause))
       const sent = () => {
-        Metrics.datagramBytesSent.unsafeUpdate(data.length, Metrics.noTags)
+        metrics?.add(datagramBytesSent, data.length)
         done(undefined)
       }
       try {

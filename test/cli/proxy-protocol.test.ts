@@ -107,7 +107,7 @@ describe("start:tcp --proxy-protocol behind a real balancer", () => {
       yield* refusedDirectly(single)
       const metrics = yield* scrape(clustered)
       expect(sample(metrics, "effect_net_tcp_connections_accepted_total")).toBe(clients.length)
-      expect(metrics).toMatch(/^effect_net_tcp_proxy_rejected_total\{reason="not_proxy_protocol"\} 1$/m)
+      expect(metrics).toMatch(/^effect_net_tcp_proxy_rejected_total\{server="tcp-server",reason="not_proxy_protocol"\} 1$/m)
       for (const server of [clustered, single]) {
         server.child.kill("SIGTERM")
         expect(yield* server.exited).toBe(0)

@@ -194,6 +194,8 @@ describe("start:tcp --metrics-port", () => {
       yield* Effect.sleep("100 millis")
       const metrics = yield* Http.scrape(server)
       expect(metrics).toContain("# TYPE effect_net_tcp_connections_accepted_total counter")
+      // Each labelled with the program's server.
+      expect(metrics).toMatch(/^effect_net_tcp_connections_accepted_total\{server="tcp-server"\} \d+$/m)
       expect({
         accepted: Http.sample(metrics, "effect_net_tcp_connections_accepted_total"),
         active: Http.sample(metrics, "effect_net_tcp_connections_active"),

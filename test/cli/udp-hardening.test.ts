@@ -115,6 +115,7 @@ describe("start:udp --metrics-port", () => {
       for (const name of ["Ada", "Grace", "Alan"]) peer.send(name, server.port)
       yield* peer.waitFor(3)
       const metrics = yield* Http.get(url!)
+      expect(metrics).toMatch(/^effect_net_udp_datagrams_received_total\{server="udp-server"\} 3$/m)
       expect({
         received: Http.sample(metrics, "effect_net_udp_datagrams_received_total"),
         answered: Http.sample(metrics, "effect_net_udp_datagrams_answered_total"),

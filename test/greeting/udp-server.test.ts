@@ -1,12 +1,20 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, Logger, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
 import * as UdpGreetingServer from "../../src/greeting/udp-server.js"
+import * as Logging from "../../src/logging.js"
 import * as Metrics from "../../src/metrics/metrics.js"
 import * as UdpSocket from "../../src/udp/socket.js"
+import { recording } from "../helpers/metrics.js"
 import * as UdpPeer from "../helpers/udp-peer.js"
 
+const metrics = recording("udp-test")
+
+/** A server on a free port, counting in the metrics of `metrics`. */
 const serverOn = (options: UdpGreetingServer.UdpGreetingServerOptions, socketOptions: UdpSocket.UdpSocketOptions = {}) =>
-  UdpGreetingServer.layer(options).pipe(Layer.provideMerge(UdpSocket.layer({ port: 0, ...socketOptions })))
+  UdpGreetingServer.layer(options).pipe(
+    Layer.provideMerge(UdpSocket.layer({ port: 0, ...socketOptions })),
+    Layer.provide(Metrics.layer({ server: "udp-test" }))
+  )
 
 /** Sends each datagram from a fresh peer and waits for as many replies. */
 const exchange = (datagrams: ReadonlyArray<string | Uint8Array>) =>
@@ -17,18 +25,22 @@ const exchange = (datagrams: ReadonlyArray<string | Uint8Array>) =>
     return yield* peer.waitFor(datagrams.length)
   })
 
-/** A logger that keeps the messages, for the tests of what the server says. */
-const capturedLogs = () => {
+/**
+ * A logger that keeps the messages, for the tests of what the server says: its routine lines
+ * at Info, as the effect-net program has them (Debug by default), unless `routine` is false.
+ */
+const capturedLogs = (routine = true) => {
   const logs: Array<string> = []
   const logger = Logger.make(({ message }) => logs.push(Array.isArray(message) ? message.join(" ") : String(message)))
-  return { logs, layer: Logger.replace(Logger.defaultLogger, logger) }
+  const layer = Logger.replace(Logger.defaultLogger, logger)
+  return { logs, layer: routine ? Layer.merge(layer, Logging.layerRoutineLevel(LogLevel.Info)) : layer }
 }
 
-/** The UDP datagram counters of the process (the metrics are global: compare before and after). */
+/** The UDP datagram counters (the metrics are global: compare before and after). */
 const ledger = () => ({
-  received: Metrics.datagramsReceived.unsafeValue(Metrics.noTags).count,
-  answered: Metrics.datagramsAnswered.unsafeValue(Metrics.noTags).count,
-  dropped: Metrics.datagramsDropped.unsafeValue(Metrics.noTags).count
+  received: metrics.count(Metrics.datagramsReceived),
+  answered: metrics.count(Metrics.datagramsAnswered),
+  dropped: metrics.count(Metrics.datagramsDropped)
 })
 
 /** Waits, polling, until `condition` holds (bounded by the test's timeout). */
@@ -149,5 +161,18 @@ describe("UDP greeting server", () => {
         dropped: after.dropped - before.dropped
       }).toEqual({ received: 104, answered: 0, dropped: 104 })
       expect(peer.received()).toEqual([])
+    }))
+
+  it.scopedLive("is quiet by default: its shutdown and last lines are routine (Debug)", () =>
+    Effect.gen(function*() {
+      const { layer: logger, logs } = capturedLogs(false)
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(serverOn({ delay: 0 }).pipe(Layer.provide(logger)), scope)
+      const socket = Context.get(context, UdpSocket.UdpSocket)
+      const peer = yield* UdpPeer.open()
+      peer.send("Ada", socket.address.port)
+      yield* peer.waitFor(1)
+      yield* Scope.close(scope, Exit.void)
+      expect(logs).toEqual([])
     }))
 })

@@ -25,9 +25,9 @@ export const get = (url: string) =>
 export const scrape = (server: { waitFor: (pattern: RegExp) => Effect.Effect<RegExpMatchArray, unknown> }) =>
   Effect.flatMap(server.waitFor(/^metrics on (\S+)$/m), ([, url]) => get(url!))
 
-/** The value of an unlabelled sample in a Prometheus text exposition. */
+/** The value of a sample in a Prometheus text exposition, summed over its labels. */
 export const sample = (exposition: string, name: string): number => {
-  const match = exposition.match(new RegExp(`^${name} (\\S+)$`, "m"))
-  if (!match) throw new Error(`no sample ${name} in:\n${exposition}`)
-  return Number(match[1])
+  const matches = [...exposition.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "gm"))]
+  if (matches.length === 0) throw new Error(`no sample ${name} in:\n${exposition}`)
+  return matches.reduce((sum, match) => sum + Number(match[1]), 0)
 }

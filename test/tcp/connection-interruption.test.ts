@@ -14,7 +14,7 @@ import type { Message } from "../../src/framing/decoder.js"
 import { lines } from "../../src/framing/lines.js"
 import * as PlatformSocket from "../../src/platform/socket.js"
 import * as TcpClient from "../../src/tcp/client.js"
-import * as TcpConnection from "../../src/tcp/connection.js"
+import * as TcpConnection from "../../src/tcp-connection.js"
 type Connection = TcpConnection.Connection
 import * as TcpListener from "../../src/tcp/listener.js"
 import * as TcpServer from "../../src/tcp/server.js"

@@ -4,8 +4,9 @@
  * (beyond, closed at once and counted) and idle out; a server's queue (`queueWhenFull`) too.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { type Duration, Effect, Logger, LogLevel, Metric, Option, Stream } from "effect"
+import { type Duration, Effect, Logger, LogLevel, Option, Stream } from "effect"
 import * as Metrics from "../../src/metrics/metrics.js"
+import { recording } from "../helpers/metrics.js"
 import * as TcpListener from "../../src/tcp/listener.js"
 import * as TcpServer from "../../src/tcp/server.js"
 import * as Peer from "../helpers/peer.js"
@@ -14,7 +15,8 @@ import { portOf } from "../helpers/address.js"
 
 const acceptOne = (listener: TcpListener.TcpListener) => listener.accept.pipe(Stream.runHead, Effect.map(Option.getOrThrow))
 
-const refusedSoFar = Effect.map(Metric.value(Metrics.pendingRefused), (state) => state.count)
+const metrics = recording("pending-test")
+const refusedSoFar = Effect.sync(() => metrics.count(Metrics.pendingRefused))
 
 /** Opens `count` silent peers; returns how many the server closed within `within`. */
 const closedOf = (peers: ReadonlyArray<Peer.Peer>, within: Duration.DurationInput = "500 millis") =>
@@ -26,7 +28,7 @@ const closedOf = (peers: ReadonlyArray<Peer.Peer>, within: Duration.DurationInpu
 describe("TcpListener: connections accepted and not yet taken", () => {
   it.scopedLive("are at most maxPending: beyond, closed at once and counted; those kept are served when taken", () =>
     Effect.gen(function*() {
-      const listener = yield* TcpListener.make({ port: 0, maxPending: 5 })
+      const listener = yield* metrics.provide(TcpListener.make({ port: 0, maxPending: 5 }))
       const before = yield* refusedSoFar
       const peers = yield* Effect.forEach(Array.from({ length: 8 }), () => Peer.connect(portOf(listener.address)))
       expect(yield* closedOf(peers)).toBe(3)

@@ -7,6 +7,7 @@ import { Duration, Effect, Either, Exit, Layer, Logger, LogLevel, Queue, Scope }
 import { formatAddress, tcpAddress } from "../../src/address.js"
 import * as Logging from "../../src/logging.js"
 import * as Metrics from "../../src/metrics/metrics.js"
+import { recording } from "../helpers/metrics.js"
 import * as Cidr from "../../src/tcp/cidr.js"
 import type { Connection } from "../../src/tcp/connection.js"
 import * as TcpListener from "../../src/tcp/listener.js"
@@ -28,17 +29,19 @@ const capturedLogs = () => {
   return { logs, layer: Layer.merge(Logger.replace(Logger.defaultLogger, logger), Logging.layerRoutineLevel(LogLevel.Info)) }
 }
 
-/** A listener with the PROXY protocol on; the connections it hands over, in a queue. */
+const metrics = recording("proxy-test")
+
+/** A listener with the PROXY protocol on, its refusals counted; the connections it hands over, in a queue. */
 const proxiedListener = (options: TcpListener.TcpListenerOptions["proxyProtocol"] = {}) =>
   Effect.gen(function*() {
-    const listener = yield* TcpListener.make({ port: 0, proxyProtocol: options })
+    const listener = yield* metrics.provide(TcpListener.make({ port: 0, proxyProtocol: options }))
     const handedOver = yield* Queue.unbounded<Connection>()
     yield* listener.acceptWith((connection) => Queue.unsafeOffer(handedOver, connection))
     const next = Queue.take(handedOver).pipe(Effect.timeout(Duration.seconds(10)))
     return { listener, handedOver, next }
   })
 
-const rejected = (reason: Metrics.ProxyRejectedReason) => Metrics.proxyRejected.unsafeValue(Metrics.proxyRejectedTags[reason]).count
+const rejected = (reason: Metrics.ProxyRejectedReason) => metrics.count(Metrics.proxyRejected, { reason })
 
 const text = (bytes: Uint8Array | undefined) => bytes === undefined ? undefined : Buffer.from(bytes).toString("latin1")
 

@@ -1,10 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Logger, LogLevel, Scope } from "effect"
+import { Deferred, Effect, Exit, Fiber, Logger, LogLevel, Metric, Scope, Stream } from "effect"
 import * as TcpGreetingServer from "../../src/greeting/tcp-server.js"
+import * as Metrics from "../../src/metrics/metrics.js"
+import type * as TcpConnection from "../../src/tcp/connection.js"
 import * as TcpListener from "../../src/tcp/listener.js"
 import * as TcpServer from "../../src/tcp/server.js"
 import * as Peer from "../helpers/peer.js"
 import { portOf } from "../helpers/address.js"
+import { recording } from "../helpers/metrics.js"
 
 /** Starts a greeting server in its own scope; returns the port and that scope. */
 const startServer = (options: TcpGreetingServer.TcpGreetingServerOptions, listen: TcpListener.TcpListenerOptions = {}) =>
@@ -152,5 +155,40 @@ describe("TcpServer as a library", () => {
       }
       yield* Effect.sleep("50 millis")
       expect(lines).toEqual([])
+    }))
+
+  it.scopedLive("records metrics only where the program asks: nothing without Metrics, and each labelled with the server it names", () =>
+    Effect.gen(function*() {
+      const echoOnce = (listener: TcpListener.TcpListener) =>
+        Effect.gen(function*() {
+          for (let i = 0; i < 3; i++) {
+            const peer = yield* Peer.connect(portOf(listener.address))
+            yield* peer.write("ping")
+            yield* peer.waitFor("ping")
+            peer.socket.end()
+            yield* peer.closed()
+          }
+        })
+      const echo = (connection: TcpConnection.Connection) => Stream.runForEach(connection.reads, connection.write)
+      const ours = () =>
+        Metric.unsafeSnapshot()
+          .filter(({ metricKey }) => metricKey.name.startsWith("effect_net_"))
+          .map(({ metricKey, metricState }) => `${metricKey.name}${JSON.stringify(metricKey.tags)} ${JSON.stringify(metricState)}`)
+          .sort()
+
+      const before = ours()
+      const quiet = yield* TcpListener.make({ port: 0 })
+      yield* TcpServer.make(echo).pipe(Effect.provideService(TcpListener.TcpListener, quiet))
+      yield* echoOnce(quiet)
+      expect(ours()).toEqual(before)
+
+      const metrics = recording("library-test")
+      const counted = yield* metrics.provide(TcpListener.make({ port: 0 }))
+      yield* metrics.provide(TcpServer.make(echo).pipe(Effect.provideService(TcpListener.TcpListener, counted)))
+      yield* echoOnce(counted)
+      expect(metrics.count(Metrics.connectionsAccepted)).toBe(3)
+      Metrics.snapshot()
+      expect(metrics.count(Metrics.bytesReceived)).toBe(12)
+      expect(metrics.count(Metrics.bytesSent)).toBe(12)
     }))
 })

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs"
 import * as Tls from "node:tls"
 import * as Logging from "../../src/logging.js"
 import * as Metrics from "../../src/metrics/metrics.js"
+import { recording } from "../helpers/metrics.js"
 import * as TcpClient from "../../src/tcp/client.js"
 import type { Connection } from "../../src/tcp/connection.js"
 import * as TcpListener from "../../src/tcp/listener.js"
@@ -28,7 +29,8 @@ const tlsListener = (options: TcpListener.TcpListenerOptions = {}, tls: Partial<
     // Its routine lines at Info, as the effect-net program has them (Debug by default).
     const listener = yield* TcpListener.make({ port: 0, ...options, tls: { cert, key, ...tls } }).pipe(
       Logging.withRoutineLevel(LogLevel.Info),
-      Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+      Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+      metrics.provide
     )
     return { listener, port: portOf(listener.address), logs }
   })
@@ -44,7 +46,8 @@ const tlsPeer = (port: number, options: Tls.ConnectionOptions = {}) =>
     (socket) => Effect.sync(() => socket.destroy())
   )
 
-const handshakeFailures = () => Metrics.tlsHandshakeFailures.unsafeValue(Metrics.noTags).count
+const metrics = recording("tls-test")
+const handshakeFailures = () => metrics.count(Metrics.tlsHandshakeFailures)
 
 /** Waits until `check` holds (a log line, a count), checking every 20 ms, for 5 s at most. */
 const eventually = (check: () => boolean) =>

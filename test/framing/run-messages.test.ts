@@ -7,7 +7,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Logger, LogLevel } from "effect"
 import { lines } from "../../src/framing/lines.js"
-import * as TcpConnection from "../../src/tcp/connection.js"
+import * as TcpConnection from "../../src/tcp-connection.js"
 import * as TcpListener from "../../src/tcp/listener.js"
 import * as TcpServer from "../../src/tcp/server.js"
 import { gc, heapUsed, MB } from "../helpers/memory.js"
