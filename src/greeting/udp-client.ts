@@ -157,7 +157,7 @@ export const converse = (
         waiters.push(reply)
         return yield* socket.send(message, server).pipe(
           Effect.zipRight(Effect.timeout(Deferred.await(reply), timeout)),
-          // An explicit schedule: `times: 0` would mean no limit (Effect 3.22 tests it for truthiness).
+          // An explicit schedule: `times: 0` would mean no limit (Effect tests it for truthiness).
           Effect.retry({ schedule: Schedule.recurs(retries), while: Cause.isTimeoutException }),
           Effect.asSome,
           Effect.catchTag("TimeoutException", () => Effect.succeedNone),

@@ -24,9 +24,9 @@ interface TcpClientCommonOptions extends TcpConnectionOptions {
   readonly tls?: TcpClientTlsOptions | undefined
   /**
    * Plain TCP: read into one buffer of this size, reused from read to read, instead of a new
-   * 64 KiB buffer per read (Node's default). A bulk download wants it: reads of up to this size,
-   * no garbage per read, and `readLent` hands out views of the buffer (`read` copies). TLS
-   * sockets keep Node's reads: they go on delivering into the buffer after `pause()`.
+   * buffer per read (Node's way). A bulk download wants it: reads of up to this size, no
+   * garbage per read, and `readLent` hands out views of the buffer (`read` copies). TLS sockets
+   * keep Node's reads: they go on delivering into the buffer after `pause()`.
    */
   readonly readBufferBytes?: number | undefined
 }

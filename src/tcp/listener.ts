@@ -275,7 +275,7 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<TcpListene
     // allowHalfOpen: a peer's FIN ends our reads but we may still owe it replies. Under TLS, from
     // the handshake's end on: a peer that hangs up during the handshake is closed at once.
     // pauseOnConnect: nothing is read until the handler pulls. Under TLS, the handshake reads
-    // (Node starts it), and then up to a buffer's worth (16 KiB) waits for the handler's pull.
+    // (Node starts it), and then up to a buffer's worth waits for the handler's pull.
     const netOptions = { allowHalfOpen: tls === undefined, pauseOnConnect: true, noDelay: true }
     const server = yield* Effect.acquireRelease(
       Effect.try({

@@ -45,7 +45,7 @@ export const make = (options: ListenerOptions): Effect.Effect<Gate, never, Scope
     // Started and woken within the socket's events, as a server's connection fibers are.
     const scheduler = new ConnectionScheduler(yield* FiberRef.get(FiberRef.currentScheduler))
 
-    /** One line naming the peer and why: at info for a peer that sent nothing (a balancer's health check), else a warning. */
+    /** One line naming the peer and why: routine for a peer that sent nothing (a balancer's health check), else a warning. */
     const refuse = (connection: Connection, peer: string, reason: Metrics.ProxyRejectedReason, why: string) => {
       Metrics.proxyRejected.unsafeUpdate(1, Metrics.proxyRejectedTags[reason])
       const message = `refused ${peer}: ${why}`

@@ -222,9 +222,8 @@ const toAddress = ({ address, port }: { readonly address: string; readonly port:
 const closed = Effect.fail(new Cause.NoSuchElementException("the UDP socket is closed"))
 
 /**
- * A datagram in the buffer, with the time it came: `performance.now()` in whole milliseconds, a
- * small integer that V8 stores in the object itself (a fraction would be a number object of its
- * own, one more allocation per datagram).
+ * A datagram in the buffer, with the time it came: `performance.now()` in whole milliseconds, as
+ * a small integer is stored in the object itself and a fraction would be one more allocation.
  */
 interface Waiting extends Datagram {
   readonly receivedAt: number
@@ -287,6 +286,8 @@ export const make = (
       Metrics.datagramBytesReceived.unsafeUpdate(data.length, Metrics.noTags)
       if (!receiving || waiting() >= bufferSize) return drop(1)
       buffer.push({ data, address: toAddress(from), receivedAt: Math.floor(performance.now()) })
+      // Woken once per event-loop turn, not per datagram (a fiber resumption each): the consumer
+      // takes that turn's datagrams as one chunk, and `sendAll` answers them with one wait.
       if (consumerWaiting && !wakeScheduled) {
         wakeScheduled = true
         setImmediate(wake)
