@@ -86,7 +86,7 @@ type Output<E, R> = (write: Write) => Effect.Effect<void, E, R>
 
 /**
  * `write` counting what it writes: `12.5 MiB  48.1 MiB/s  25%` on one line of a terminal,
- * redrawn at most 5 times a second, and once more when `run` ends.
+ * redrawn a few times a second rather than for every piece, and once more when `run` ends.
  */
 const withProgress = <E, R>(total: number | undefined, write: Write, run: Output<E, R>) =>
   Effect.suspend(() => {

@@ -10,11 +10,11 @@
  * to stderr (its `error: ...` line). A terminal or a file takes each write at once (Node writes
  * to them synchronously): nothing is dropped.
  *
- * Lines go out in batches: a write per line (a system call that wakes the pipe's reader) was
- * about half of a busy server's CPU time per line, and it logs two lines per connection. While a
- * batch is open, stderr is corked: its own buffer holds the lines (in order, within the bound), and
- * the batch is written after `batchDelay`, once it holds the stream's high-water mark (16 KiB),
- * on `flush`, and when the process exits (even by `process.exit`).
+ * Lines go out in batches, as a write per line (a system call that wakes the pipe's reader) is a
+ * large share of a busy server's work. While a batch is open, stderr is corked: its own buffer
+ * holds the lines (in order, within the bound), and the batch is written after `batchDelay`, once
+ * it reaches the stream's high-water mark, on `flush`, and when the process exits (even by
+ * `process.exit`).
  */
 import { Duration, Effect, Logger, Metric } from "effect"
 

@@ -1,9 +1,8 @@
 /**
- * Effect's `Logger.logfmtLogger`, byte for byte, at a fraction of its cost for the usual line: a
- * message and annotations, no cause, no spans (a busy server writes two such lines per
- * connection). Effect's formats the fiber id through a HashSet and an array, matches every value
- * against a regex (an array each) and formats the date each time; this writes the fiber id
- * directly, tests values, and formats the date once per millisecond. Other entries are Effect's.
+ * Effect's `Logger.logfmtLogger`, byte for byte, made cheaper for the usual line (a message and
+ * annotations, no cause, no spans), which a busy server writes for every connection: it writes
+ * the fiber id directly, tests values rather than matching them, and formats the date once per
+ * millisecond. Other entries are Effect's.
  */
 import { Cause, FiberId, Inspectable, List, Logger } from "effect"
 

@@ -141,7 +141,7 @@ export const readFlagFile = (script: string, flag: string, path: string) =>
 /** `--unix PATH`: a Unix domain socket instead of a host and port. */
 export const unix = (description: string) =>
   Options.text("unix").pipe(Options.withDescription(description), Options.optional)
-/** The shortest `--worker-watchdog` but off: a worker reports every second, and may be late. */
+/** The shortest `--worker-watchdog` but off: a worker reports every `metricsInterval`, and may be late. */
 const shortestWatchdog = Duration.times(Cluster.defaults.metricsInterval, 2)
 
 /**

@@ -11,6 +11,9 @@
  * runs the program in a worker. The program tells the primary where it listens
  * (`Worker.listening`), binds the port `Worker.port` says (with port 0, all workers must share
  * the port the first one got), and may use `Worker.forceShutdown` (the primary's second signal).
+ *
+ * @since 0.1.0
+ * @module
  */
 import type { Effect, Scope } from "effect"
 import { availableParallelism } from "node:os"
@@ -23,7 +26,18 @@ export { ClusterStartError } from "./errors.js"
 export { type ClusterOptions, defaults, type Primary } from "./options.js"
 export { ClusterWorker, isWorker, type Worker } from "./worker.js"
 
-/** One worker per CPU (`--workers auto`). */
+/**
+ * One worker per CPU (`--workers auto`): what the OS says this process may use.
+ *
+ * @example
+ * ```ts
+ * import { Cluster } from "effect-net"
+ *
+ * const workers = process.env.WORKERS === undefined ? Cluster.availableWorkers() : Number(process.env.WORKERS)
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const availableWorkers = (): number => availableParallelism()
 
 /**
@@ -32,6 +46,29 @@ export const availableWorkers = (): number => availableParallelism()
  * they have all exited; in a worker, runs `program` with `ClusterWorker`, until it ends or the
  * primary stops it. Fails in the primary with `ClusterStartError` when a worker fails before
  * any served (a port in use, say), and with what `options.primary` fails with.
+ *
+ * @example
+ * ```ts
+ * import { Console, Effect } from "effect"
+ * import { Cluster, formatAddress, TcpGreetingServer, TcpListener } from "effect-net"
+ *
+ * // What each worker runs: the greeting server on the cluster's port.
+ * const server = Effect.gen(function*() {
+ *   const worker = yield* Cluster.ClusterWorker
+ *   const listener = yield* TcpListener.make({ host: "0.0.0.0", port: worker.port(9999) })
+ *   yield* worker.listening(`tcp://${formatAddress(listener.address)}`)
+ *   return yield* Effect.provideService(TcpGreetingServer.serve({ forceShutdown: worker.forceShutdown }), TcpListener.TcpListener, listener)
+ * }).pipe(Effect.scoped)
+ *
+ * // This file is the entry point of the primary and of each worker: it runs `main` with
+ * // NodeRuntime.runMain, which turns SIGINT and SIGTERM into a graceful stop of them all.
+ * const main = Cluster.run(server, {
+ *   workers: Cluster.availableWorkers(),
+ *   primary: (primary) => Effect.flatMap(primary.listening, (url) => Console.log(`listening on ${url}`))
+ * })
+ * ```
+ *
+ * @since 0.1.0
  */
 export const run = <A, E, R, E2 = never, R2 = never>(
   program: Effect.Effect<A, E, R>,

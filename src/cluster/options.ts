@@ -4,7 +4,23 @@
  */
 import { Duration, type Effect, type MetricPair } from "effect"
 
-/** What the primary offers to the code that runs beside it (see `ClusterOptions.primary`). */
+/**
+ * What the primary offers to the code that runs beside it (see `ClusterOptions.primary`).
+ *
+ * @example
+ * ```ts
+ * import { Console, Effect } from "effect"
+ * import type { Cluster } from "effect-net"
+ *
+ * // Announces where the cluster serves, and the summed metrics' count once it stops.
+ * const beside = (primary: Cluster.Primary) =>
+ *   Effect.flatMap(primary.listening, (url) => Console.log(`listening on ${url}`)).pipe(
+ *     Effect.zipRight(Effect.addFinalizer(() => Effect.flatMap(primary.metrics, (metrics) => Console.log(`${metrics.length} metrics`))))
+ *   )
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface Primary {
   /** Waits until a worker serves, and says where (the `url` of its `listening`). */
   readonly listening: Effect.Effect<string>
@@ -15,6 +31,24 @@ export interface Primary {
   readonly metrics: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>>
 }
 
+/**
+ * What `Cluster.run` is given: how many workers, how dead ones are replaced, the watchdog, and
+ * the code that runs in the primary beside the workers.
+ *
+ * @example
+ * ```ts
+ * import { Cluster } from "effect-net"
+ *
+ * const options: Cluster.ClusterOptions = {
+ *   workers: 4,
+ *   restartDelay: "200 millis",
+ *   maxRestartDelay: "30 seconds",
+ *   watchdog: "10 seconds"
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface ClusterOptions<E2 = never, R2 = never> {
   /** How many workers; see `availableWorkers` for one per CPU. */
   readonly workers: number
@@ -40,6 +74,19 @@ export interface ClusterOptions<E2 = never, R2 = never> {
   readonly primary?: ((primary: Primary) => Effect.Effect<unknown, E2, R2>) | undefined
 }
 
+/**
+ * The defaults of `ClusterOptions`, and how often a worker reports to the primary.
+ *
+ * @example
+ * ```ts
+ * import { Duration } from "effect"
+ * import { Cluster } from "effect-net"
+ *
+ * console.log(Duration.format(Cluster.defaults.restartDelay), Duration.format(Cluster.defaults.maxRestartDelay)) // 100ms 10s
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const defaults = {
   restartDelay: Duration.millis(100),
   maxRestartDelay: Duration.seconds(10),

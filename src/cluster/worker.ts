@@ -10,7 +10,24 @@ import { assignment, isMessage, sendToPrimary, type ToWorker } from "./ipc.js"
 import { toSamples } from "./metrics.js"
 import { type ClusterOptions, defaults } from "./options.js"
 
-/** What a worker's program gets from the cluster (see `ClusterWorker`). */
+/**
+ * What a worker's program gets from the cluster (see `ClusterWorker`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Cluster, formatAddress, TcpListener } from "effect-net"
+ *
+ * // Binds the cluster's port (0: whichever the first worker got) and tells the primary.
+ * const bind = (worker: Cluster.Worker) =>
+ *   Effect.tap(TcpListener.make({ port: worker.port(0) }), (listener) =>
+ *     listener.address._tag === "TcpAddress"
+ *       ? worker.listening(`tcp://${formatAddress(listener.address)}`, listener.address.port)
+ *       : Effect.void)
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface Worker {
   /** This worker's number, 1 to N; a replacement takes the number of the worker it replaces. */
   readonly id: number
@@ -26,10 +43,36 @@ export interface Worker {
   readonly forceShutdown: Effect.Effect<void>
 }
 
-/** The cluster, in a worker's program run by `run`. */
+/**
+ * The cluster, in a worker's program run by `run`: its `Worker`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Cluster } from "effect-net"
+ *
+ * // Log lines that say which worker wrote them.
+ * const annotated = <A, E, R>(program: Effect.Effect<A, E, R>) =>
+ *   Effect.flatMap(Cluster.ClusterWorker, (worker) => Effect.annotateLogs(program, "worker", worker.id))
+ * ```
+ *
+ * @since 0.1.0
+ */
 export class ClusterWorker extends Context.Tag("effect-net/ClusterWorker")<ClusterWorker, Worker>() {}
 
-/** Whether this process is a worker started by `run`'s primary. */
+/**
+ * Whether this process is a worker started by `run`'s primary: for what only the primary
+ * should do, such as printing a banner.
+ *
+ * @example
+ * ```ts
+ * import { Cluster } from "effect-net"
+ *
+ * console.log(Cluster.isWorker ? "a worker" : "the primary, or no cluster") // the primary, or no cluster
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const isWorker: boolean = cluster.isWorker && assignment() !== undefined
 
 const messageOf = (error: unknown): string => error instanceof Error ? error.message : String(error)

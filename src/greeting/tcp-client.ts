@@ -2,6 +2,9 @@
  * The tutorial's TCP greeting client: reads the welcome, sends each name and reads its reply,
  * then says `exit`. The conversation is a Stream of the lines to show, so a caller prints each
  * reply as it arrives.
+ *
+ * @since 0.1.0
+ * @module
  */
 import { Chunk, Data, Duration, Effect, Option, Stream } from "effect"
 import { utf8 } from "../bytes.js"
@@ -12,6 +15,18 @@ import { TcpClient } from "../tcp/client.js"
 import type { TcpError } from "../tcp/connection.js"
 import * as Greeting from "./protocol.js"
 
+/**
+ * Whom to greet, in which framing, and how long to wait for each answer.
+ *
+ * @example
+ * ```ts
+ * import { TcpGreetingClient } from "effect-net"
+ *
+ * const options: TcpGreetingClient.TcpGreetingClientOptions = { names: ["Ada", "Grace"], framing: "line", replyTimeout: "5 seconds" }
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface TcpGreetingClientOptions {
   /** Default: the tutorial's Michael, Tracy and Sarah. */
   readonly names?: ReadonlyArray<string> | undefined
@@ -20,13 +35,52 @@ export interface TcpGreetingClientOptions {
   readonly replyTimeout?: Duration.DurationInput | undefined
 }
 
+/**
+ * The defaults of `TcpGreetingClientOptions`: the tutorial's.
+ *
+ * @example
+ * ```ts
+ * import { Duration } from "effect"
+ * import { TcpGreetingClient } from "effect-net"
+ *
+ * const { names, framing, replyTimeout } = TcpGreetingClient.defaults
+ * console.log(names.join(" "), framing, Duration.format(replyTimeout)) // Michael Tracy Sarah raw 30s
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const defaults = {
   names: Greeting.defaultNames,
   framing: "raw" as Greeting.FramingName,
   replyTimeout: Duration.seconds(30)
 } as const
 
-/** The server did not hold up its side of the conversation. */
+/**
+ * The server did not hold up its side of the conversation: it closed the connection early, did
+ * not answer in time, or answered with an error line.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer, Stream } from "effect"
+ * import { TcpClient, TcpGreetingClient, TcpListener, TcpServer } from "effect-net"
+ *
+ * // A server that hangs up at once.
+ * const program = Effect.gen(function*() {
+ *   const { address } = yield* TcpListener.TcpListener
+ *   const port = address._tag === "TcpAddress" ? address.port : 0
+ *   return yield* TcpGreetingClient.converse().pipe(
+ *     Stream.runDrain,
+ *     Effect.as("greeted?"),
+ *     Effect.catchTag("GreetingClientError", (error) => Effect.succeed(`${error.reason}: ${error.message}`)),
+ *     Effect.provide(TcpClient.layer({ port }))
+ *   )
+ * })
+ * const rude = Layer.provideMerge(TcpServer.layer(() => Effect.void), TcpListener.layer({ port: 0 }))
+ * console.log(await Effect.runPromise(Effect.provide(program, rude))) // ClosedEarly: the server closed the connection before sending the welcome
+ * ```
+ *
+ * @since 0.1.0
+ */
 export class GreetingClientError extends Data.TaggedError("GreetingClientError")<{
   readonly reason: "ClosedEarly" | "Timeout" | "ServerError"
   /** What we were waiting for: `the welcome`, `the reply to Tracy`. */
@@ -80,6 +134,20 @@ const replies = (framing: Greeting.FramingName) => (reads: Stream.Stream<Uint8Ar
 /**
  * Runs the conversation on the `TcpClient`'s connection: emits the welcome, then each reply in the order
  * of the names; finally sends `exit` and half-closes.
+ *
+ * @example
+ * ```ts
+ * import { Console, Effect, Stream } from "effect"
+ * import { TcpClient, TcpGreetingClient } from "effect-net"
+ *
+ * // The tutorial's client: each line printed as it arrives.
+ * const program = TcpGreetingClient.converse({ framing: "line" }).pipe(
+ *   Stream.runForEach((line) => Console.log(line)),
+ *   Effect.provide(TcpClient.layer({ host: "127.0.0.1", port: 9999 }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
  */
 export const converse = (
   options: TcpGreetingClientOptions = {}

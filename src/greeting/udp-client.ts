@@ -4,6 +4,9 @@
  *
  * Names are in flight together, so replies may arrive in any order: each is matched to its name
  * by its text (`Hello, Ada!` answers `Ada`). The replies are emitted in the order of the names.
+ *
+ * @since 0.1.0
+ * @module
  */
 import { Cause, Data, Deferred, Duration, Effect, Option, Schedule, Stream } from "effect"
 import { formatAddress, type UdpAddress } from "../address.js"
@@ -13,6 +16,24 @@ import type { UdpSendError } from "../udp/errors.js"
 import { UdpSocket } from "../udp/socket.js"
 import * as Greeting from "./protocol.js"
 
+/**
+ * Where the server is, whom to greet, and how patiently.
+ *
+ * @example
+ * ```ts
+ * import { udpAddress, UdpGreetingClient } from "effect-net"
+ *
+ * // A lossy network: a name is sent up to 6 times, half a second apart.
+ * const options: UdpGreetingClient.UdpGreetingClientOptions = {
+ *   server: udpAddress("192.0.2.10", 9999),
+ *   names: ["Ada"],
+ *   timeout: "500 millis",
+ *   retries: 5
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface UdpGreetingClientOptions {
   /** Where the greeting server is. */
   readonly server: UdpAddress
@@ -24,7 +45,29 @@ export interface UdpGreetingClientOptions {
   readonly retries?: number | undefined
 }
 
-/** Some names got no reply, even after every retransmission. */
+/**
+ * Some names got no reply, even after every retransmission.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { UdpGreetingClient, UdpSocket } from "effect-net"
+ *
+ * // A socket that receives and never answers, in place of a server.
+ * const program = Effect.gen(function*() {
+ *   const silent = yield* UdpSocket.make()
+ *   return yield* UdpGreetingClient.converse({ server: silent.address, names: ["Ada"], timeout: "50 millis", retries: 1 }).pipe(
+ *     Stream.runDrain,
+ *     Effect.as("answered?"),
+ *     Effect.catchTag("UdpNoReplyError", (error) => Effect.succeed(`${error.names.join(", ")}: ${error.attempts} attempts`)),
+ *     Effect.provide(UdpSocket.layer())
+ *   )
+ * })
+ * console.log(await Effect.runPromise(Effect.scoped(program))) // Ada: 2 attempts
+ * ```
+ *
+ * @since 0.1.0
+ */
 export class UdpNoReplyError extends Data.TaggedError("UdpNoReplyError")<{
   readonly server: UdpAddress
   /** The names that went unanswered, in the order they were given. */
@@ -38,6 +81,20 @@ export class UdpNoReplyError extends Data.TaggedError("UdpNoReplyError")<{
   }
 }
 
+/**
+ * The defaults of `UdpGreetingClientOptions`.
+ *
+ * @example
+ * ```ts
+ * import { Duration } from "effect"
+ * import { UdpGreetingClient } from "effect-net"
+ *
+ * const { timeout, retries } = UdpGreetingClient.defaults
+ * console.log(Duration.format(timeout), retries) // 1s 3
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const defaults = {
   names: Greeting.defaultNames,
   timeout: Duration.seconds(1),
@@ -53,6 +110,25 @@ const decoder = new TextDecoder()
  * Greets each name, through the `UdpSocket`, with the server: emits the replies (without their
  * terminator) in the order of the names, then fails with `UdpNoReplyError` naming every name
  * that got no reply after all its retries.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Logger, LogLevel, Stream } from "effect"
+ * import { UdpGreetingClient, UdpGreetingServer, UdpSocket } from "effect-net"
+ *
+ * const program = Effect.gen(function*() {
+ *   // The server, on a socket of its own; the client on another.
+ *   const server = yield* UdpSocket.make()
+ *   yield* Effect.forkScoped(Effect.provideService(UdpGreetingServer.serve(), UdpSocket.UdpSocket, server))
+ *   return yield* UdpGreetingClient.converse({ server: server.address, names: ["Ada", "Grace"] }).pipe(
+ *     Stream.runCollect,
+ *     Effect.provide(UdpSocket.layer())
+ *   )
+ * }).pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Warning)) // the server's last line is at Info
+ * console.log([...await Effect.runPromise(program)]) // [ 'Hello, Ada!', 'Hello, Grace!' ]
+ * ```
+ *
+ * @since 0.1.0
  */
 export const converse = (
   options: UdpGreetingClientOptions
@@ -81,7 +157,7 @@ export const converse = (
         waiters.push(reply)
         return yield* socket.send(message, server).pipe(
           Effect.zipRight(Effect.timeout(Deferred.await(reply), timeout)),
-          // An explicit schedule: `times: 0` would mean no limit (Effect 3.22 tests it for truthiness).
+          // An explicit schedule: `times: 0` would mean no limit (Effect tests it for truthiness).
           Effect.retry({ schedule: Schedule.recurs(retries), while: Cause.isTimeoutException }),
           Effect.asSome,
           Effect.catchTag("TimeoutException", () => Effect.succeedNone),

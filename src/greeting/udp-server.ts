@@ -6,6 +6,9 @@
  * `echo Michael | nc -u` gets a line back and the tutorial's client gets `Hello, Michael!`.
  * An empty datagram gets `Hello, !`, as the tutorial's server answers it. A datagram whose reply
  * would not fit in one datagram gets `Error: datagram too long (max N bytes)\n` instead.
+ *
+ * @since 0.1.0
+ * @module
  */
 import { type Cause, Chunk, Duration, Effect, Fiber, FiberSet, Layer, type MetricPair, Schedule } from "effect"
 import { logRoutine } from "../internal/log.js"
@@ -16,6 +19,20 @@ import type { UdpSendError } from "../udp/errors.js"
 import { type Datagram, UdpSocket } from "../udp/socket.js"
 import * as Greeting from "./protocol.js"
 
+/**
+ * The delay before each reply, how many datagrams may wait out their delay at once, how long one
+ * may wait for its turn, and the shutdown's grace.
+ *
+ * @example
+ * ```ts
+ * import { UdpGreetingServer } from "effect-net"
+ *
+ * // The TCP tutorial's pause, with at most 100 replies pending, each answered within 2 seconds or not at all.
+ * const options: UdpGreetingServer.UdpGreetingServerOptions = { delay: "1 second", concurrency: 100, maxWait: "1 second" }
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface UdpGreetingServerOptions {
   /** How long a shutdown waits for the delayed replies in flight to go out; default 5 s. */
   readonly shutdownGrace?: Duration.DurationInput | undefined
@@ -36,6 +53,20 @@ export interface UdpGreetingServerOptions {
   readonly maxWait?: Duration.DurationInput | undefined
 }
 
+/**
+ * The defaults of `UdpGreetingServerOptions`.
+ *
+ * @example
+ * ```ts
+ * import { Duration } from "effect"
+ * import { UdpGreetingServer } from "effect-net"
+ *
+ * const { delay, concurrency, maxWait } = UdpGreetingServer.defaults
+ * console.log(Duration.format(delay), concurrency, Duration.format(maxWait)) // 0 1024 3s
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const defaults = {
   delay: Duration.zero,
   concurrency: 1024,
@@ -43,18 +74,55 @@ export const defaults = {
   shutdownGrace: Duration.seconds(5)
 } as const
 
-/** What became of the datagrams a server received: each answered or dropped. */
+/**
+ * What became of the datagrams a server received: each answered or dropped.
+ *
+ * @example
+ * ```ts
+ * import { UdpGreetingServer } from "effect-net"
+ *
+ * const outcome: UdpGreetingServer.Outcome = { received: 10, answered: 9, dropped: 1 }
+ * console.log(outcome.answered / outcome.received) // 0.9
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface Outcome {
   readonly received: number
   readonly answered: number
   readonly dropped: number
 }
 
-/** A server's last line. */
+/**
+ * A server's last line, as `serve` logs it when it stops.
+ *
+ * @example
+ * ```ts
+ * import { UdpGreetingServer } from "effect-net"
+ *
+ * console.log(UdpGreetingServer.summary({ received: 10, answered: 9, dropped: 1 })) // stopped: 10 datagram(s) received, 9 answered, 1 dropped
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const summary = ({ answered, dropped, received }: Outcome): string =>
   `stopped: ${received} datagram(s) received, ${answered} answered, ${dropped} dropped`
 
-/** The outcome the metrics count: a process's, or a cluster's summed over its workers. */
+/**
+ * The outcome the metrics count: a process's, or a cluster's summed over its workers.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Metric } from "effect"
+ * import { UdpGreetingServer } from "effect-net"
+ *
+ * // This process's counts, from Effect's metric registry, as the server's last line says them.
+ * const outcome = Effect.map(Metric.snapshot, UdpGreetingServer.outcomeOf)
+ * const line = Effect.map(outcome, UdpGreetingServer.summary)
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const outcomeOf = (metrics: ReadonlyArray<MetricPair.MetricPair.Untyped>): Outcome => ({
   received: Metrics.counterValue(metrics, "effect_net_udp_datagrams_received_total"),
   answered: Metrics.counterValue(metrics, "effect_net_udp_datagrams_answered_total"),
@@ -83,6 +151,19 @@ const reportDrops = (socket: UdpSocket) => {
  * socket when its buffer is full, when it waited there longer than `maxWait`, or at shutdown when
  * it was still waiting there; dropped here when its reply could not be sent or the shutdown's
  * grace ran out before its delay did.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { UdpGreetingServer, UdpSocket } from "effect-net"
+ *
+ * // The tutorial's UDP server, on every interface.
+ * const program = UdpGreetingServer.serve({ shutdownGrace: "2 seconds" }).pipe(
+ *   Effect.provide(UdpSocket.layer({ host: "0.0.0.0", port: 9999 }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
  */
 export const serve = (options: UdpGreetingServerOptions = {}): Effect.Effect<never, never, UdpSocket> =>
   Effect.scoped(Effect.gen(function*() {
@@ -192,6 +273,19 @@ export const serve = (options: UdpGreetingServerOptions = {}): Effect.Effect<nev
     return yield* Effect.never
   }))
 
-/** The greeting server in the background of a larger program. */
+/**
+ * The greeting server in the background of a larger program: serving while the layer is alive.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { UdpGreetingServer, UdpSocket } from "effect-net"
+ *
+ * // Its socket also provided to the rest of the program (its address, its counts).
+ * const GreetingLive = UdpGreetingServer.layer({ delay: "1 second" }).pipe(Layer.provideMerge(UdpSocket.layer({ port: 9999 })))
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const layer = (options: UdpGreetingServerOptions = {}): Layer.Layer<never, never, UdpSocket> =>
   Layer.scopedDiscard(Effect.forkScoped(serve(options)))

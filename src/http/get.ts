@@ -155,8 +155,8 @@ const exchange = (url: Url.HttpUrl, options: HttpGetOptions): Effect.Effect<Http
       connectTimeout: timeout,
       idleTimeout: timeout,
       tls: url.scheme === "https" ? { insecure: options.insecure } : undefined,
-      // Reads of up to 1 MiB into one buffer: fewer, larger pieces to carry and to write, and
-      // no 64 KiB buffer per read awaiting the garbage collector.
+      // Reads into one large buffer: fewer, larger pieces to carry and to write, and no new
+      // buffer per read awaiting the garbage collector.
       readBufferBytes: defaults.readBufferBytes
     })
     // The idle timeout (the only one set) is a silent server, as the user of a client sees it.

@@ -63,7 +63,7 @@ export interface HttpUrl {
 
 const defaultPorts = { http: 80, https: 443 } as const
 
-// `URL.parse` would do, but not every Node 20 has it.
+// `URL.parse` would do, but not every Node release the package supports has it.
 const toUrl = (text: string, base?: string): URL | undefined => {
   try {
     return new URL(text, base)

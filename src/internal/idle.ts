@@ -1,8 +1,8 @@
 /**
- * Idle timeouts, swept: one timer looks at a whole set of connections every quarter of the
- * timeout (a second at most), instead of a timer per connection re-armed per read (memory and
- * work per connection count). A connection is idle when no bytes moved either way: its idle clock
- * is the socket's own byte counts, so the hot path does nothing for it.
+ * Idle timeouts, swept: one timer looks at a whole set of connections a few times per timeout,
+ * instead of a timer per connection re-armed per read (memory and work per connection count). A
+ * connection is idle when no bytes moved either way: its idle clock is the socket's own byte
+ * counts, so the hot path does nothing for it.
  */
 import type { Socket } from "node:net"
 import { ofSocket } from "./socket-connection.js"

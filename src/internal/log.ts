@@ -1,8 +1,8 @@
 /**
  * The library's log lines. A routine line logs at the level the program chose (see
  * `Logging.routineLevel`); a line about a peer is annotated with it. Both are made only when
- * they would be logged: a server writes several per connection, unseen by default, and the
- * annotation alone costs more than the rest of a connection's end.
+ * they would be logged: a server writes several per connection, unseen by default, and building
+ * them (the annotation above all) would be wasted work on every connection.
  */
 import { type Cause, Effect, FiberRef, LogLevel } from "effect"
 import { type Address, formatAddress } from "../address.js"

@@ -4,42 +4,47 @@
  * `layerNet` are the client (each `run` dials anew with `TcpClient`); `fromConnection` is the
  * socket `PlatformSocketServer` hands its handler for each accepted connection.
  *
- * Where the semantics differ from the platform's `NodeSocket` (0.97):
+ * Where it differs from the platform's `NodeSocket`, which forks a fiber per `'data'` event and
+ * never pauses:
  * - `run` calls its handler for one read, and runs the Effect it returns to completion, before it
- *   pulls the next read (`TcpConnection.read`): replies keep the order of the reads, and a slow
- *   handler slows the peer (its sends wait in the kernel) instead of piling reads up in memory.
- *   The platform forks a fiber per `'data'` event and never pauses. So a handler must not wait
- *   for something the peer sends later on the same socket: fork that work.
+ *   pulls the next read: replies keep the order of the reads, and a slow handler slows the peer
+ *   (its sends wait in the kernel) instead of piling reads up in memory. So a handler must not
+ *   wait for something the peer sends later on the same socket: fork that work.
  * - When the peer finishes sending (FIN), `run` returns once the handler of the last read is
- *   done, and the connection stays open for writing until `run`'s scope ends (the client then
- *   flushes and half-closes it). The platform interrupts the handlers still running.
- * - A reset is noticed at the next read or write, since nothing is read while a handler runs: the
- *   handler in progress finishes (its writes fail), then `run` fails with reason `Read`. The
- *   platform fails `run` at once, interrupting its handlers.
+ *   done; the connection stays open for writing until `run`'s scope ends.
+ * - A reset is noticed at the next read or write, since nothing is read while a handler runs:
+ *   the handler in progress finishes (its writes fail), then `run` fails with reason `Read`.
  * - Writing a `CloseEvent`: TCP carries no close code, so the peer sees end of stream after what
- *   was written before it (flushed, FIN, closed). Our `run` then ends, after the handler in
- *   progress, with `SocketCloseError` (`code`, `closeReason`), or succeeds when
- *   `closeCodeIsError(code)` is false (by default for 1000 and 1006): the rule of the platform's
- *   WebSocket. The platform's `NodeSocket` destroys at once (dropping writes still buffered) and
- *   fails `run` with reason `Read` for a code above 1000.
- * - Errors: `SocketGenericError` with reason `Open` or `OpenTimeout` (the platform reports a timeout
- *   as `Open`), `Read` or `Write`; their `cause` is effect-net's tagged error (`TcpConnectError`,
- *   `TcpSocketError`, `TcpTimeoutError`), whose own `cause` is Node's.
- * - The writer of a server's socket (`fromConnection`) needs no `run`: it can write a welcome
- *   before it, and a reply owed at end of stream after it. The platform's waits for a `run` (a
- *   welcome written before it deadlocks, and a write after it waits forever). The client's
- *   writer waits for a `run` to have connected, as the platform's. Either way writes wait while
- *   the peer does not read, and releasing the writer half-closes the connection, as in the
- *   platform.
- * - `runRaw` is `run` (TCP gives bytes only), as in the platform.
- * - `Socket.toChannel` is the platform's code over `runRaw` with a handler that returns at once:
- *   it still buffers reads without bound. For backpressure, use `run` with an Effect per read.
+ *   was written before it (flushed, FIN, closed). `run` then ends, after the handler in progress,
+ *   with `SocketCloseError` when `closeCodeIsError(code)`, as the platform's WebSocket does.
+ * - Errors: `SocketGenericError` with reason `Open`, `OpenTimeout`, `Read` or `Write`, whose
+ *   `cause` is effect-net's tagged error (`TcpConnectError`, `TcpSocketError`, `TcpTimeoutError`).
+ * - A server's socket (`fromConnection`) can write without a `run`: a welcome before it, a reply
+ *   owed at end of stream after it. Releasing a writer half-closes, as in the platform.
+ * - `Socket.toChannel` is the platform's code over `runRaw` (which is `run`) with a handler that
+ *   returns at once: it still buffers reads without bound. For backpressure, use `run`.
+ *
+ * @since 0.1.0
+ * @module
  */
 import * as Socket from "@effect/platform/Socket"
 import { Effect, Exit, Layer, Scope } from "effect"
 import * as TcpClient from "../tcp/client.js"
 import type { Connection, TcpError } from "../tcp/connection.js"
 
+/**
+ * What a socket adds to the connection's options: how a `CloseEvent` written to it ends `run`.
+ *
+ * @example
+ * ```ts
+ * import { PlatformSocket } from "effect-net"
+ *
+ * // Only a normal close (1000) ends `run` successfully.
+ * const options: PlatformSocket.PlatformSocketOptions = { closeCodeIsError: (code) => code !== 1000 }
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface PlatformSocketOptions {
   /**
    * Whether a `CloseEvent` with this code, written to the socket, makes `run` fail with
@@ -119,7 +124,22 @@ const socket = (
 
 /**
  * A socket whose each `run` opens a connection with `open`, in `run`'s scope (which owns it). Its
- * writer waits until a run has its connection, as the platform's.
+ * writer waits until a run has its connection, as the platform's. `makeNet` is this with
+ * `TcpClient.connect`; `fromOpen` is for a connection opened another way.
+ *
+ * @example
+ * ```ts
+ * import * as Socket from "@effect/platform/Socket"
+ * import { Effect } from "effect"
+ * import { PlatformSocket, TcpClient } from "effect-net"
+ *
+ * // A platform socket to a local service's Unix socket, whatever way it fails to open reported as `Open`.
+ * const local = PlatformSocket.fromOpen(
+ *   Effect.mapError(TcpClient.connect({ path: "/run/greeting.sock" }), (cause) => new Socket.SocketGenericError({ reason: "Open", cause }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
  */
 export const fromOpen = (
   open: Effect.Effect<Connection, Socket.SocketError, Scope.Scope>,
@@ -156,6 +176,26 @@ export const fromOpen = (
  * The socket of a connection someone else owns (`PlatformSocketServer` does). Its writer needs no
  * run: it writes before the first (a welcome) and after the last (a reply owed at end of stream).
  * A later `run` goes on reading where the last one stopped.
+ *
+ * @example
+ * ```ts
+ * import type * as Socket from "@effect/platform/Socket"
+ * import { Effect } from "effect"
+ * import { PlatformSocket, TcpServer } from "effect-net"
+ *
+ * // Code written for the platform's sockets: a welcome, then each read back.
+ * const echo = (socket: Socket.Socket) =>
+ *   Effect.gen(function*() {
+ *     const write = yield* socket.writer
+ *     yield* write("welcome\n")
+ *     yield* socket.run((bytes) => write(bytes))
+ *   }).pipe(Effect.scoped)
+ *
+ * // Served by effect-net's server, each connection as a platform socket.
+ * const server = TcpServer.layer((connection) => echo(PlatformSocket.fromConnection(connection)))
+ * ```
+ *
+ * @since 0.1.0
  */
 export const fromConnection = (connection: Connection, options: PlatformSocketOptions = {}): Socket.Socket => {
   const session = new Session(connection, options.closeCodeIsError ?? Socket.defaultCloseCodeIsError)
@@ -173,6 +213,34 @@ export const fromConnection = (connection: Connection, options: PlatformSocketOp
  * A client socket: each `run` connects with `TcpClient.connect` (within `connectTimeout`, TLS
  * with `tls`), and its scope closes the connection, flushed and half-closed first (within
  * `writeTimeout`, if set) when `run` succeeded. @effect/rpc's client reconnects by running again.
+ *
+ * @example
+ * ```ts
+ * import * as Socket from "@effect/platform/Socket"
+ * import { Effect } from "effect"
+ * import { PlatformSocket, PlatformSocketServer } from "effect-net"
+ *
+ * const program = Effect.gen(function*() {
+ *   // A server that answers each read in capitals.
+ *   const server = yield* PlatformSocketServer.make({ port: 0 })
+ *   yield* Effect.forkScoped(server.run((socket) =>
+ *     Effect.flatMap(socket.writer, (write) => socket.run((bytes) => write(new TextDecoder().decode(bytes).toUpperCase())))
+ *   ))
+ *   const port = server.address._tag === "TcpAddress" ? server.address.port : 0
+ *   // The client: says hello once connected, and closes after the first answer.
+ *   const socket = yield* PlatformSocket.makeNet({ port })
+ *   const write = yield* socket.writer
+ *   let answer = ""
+ *   yield* socket.run((bytes) => {
+ *     answer = new TextDecoder().decode(bytes)
+ *     return write(new Socket.CloseEvent())
+ *   }, { onOpen: Effect.orDie(write("hello")) })
+ *   return answer
+ * })
+ * console.log(await Effect.runPromise(Effect.scoped(program))) // HELLO
+ * ```
+ *
+ * @since 0.1.0
  */
 export const makeNet = (options: TcpClient.TcpClientOptions & PlatformSocketOptions): Effect.Effect<Socket.Socket> =>
   Effect.sync(() =>
@@ -190,6 +258,23 @@ export const makeNet = (options: TcpClient.TcpClientOptions & PlatformSocketOpti
     )
   )
 
-/** `Socket.Socket` for clients (see `makeNet`), e.g. for `RpcClient.layerProtocolSocket`. */
+/**
+ * `Socket.Socket` for clients (see `makeNet`), e.g. for `RpcClient.layerProtocolSocket`.
+ *
+ * @example
+ * ```ts
+ * import { RpcClient, RpcSerialization } from "@effect/rpc"
+ * import { Layer } from "effect"
+ * import { PlatformSocket } from "effect-net"
+ *
+ * // @effect/rpc's client protocol, ndjson over effect-net's TCP client.
+ * const RpcProtocol = RpcClient.layerProtocolSocket().pipe(
+ *   Layer.provide(PlatformSocket.layerNet({ host: "127.0.0.1", port: 9000 })),
+ *   Layer.provide(RpcSerialization.layerNdjson)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const layerNet = (options: TcpClient.TcpClientOptions & PlatformSocketOptions): Layer.Layer<Socket.Socket> =>
   Layer.effect(Socket.Socket, makeNet(options))

@@ -1,7 +1,11 @@
 /**
  * A TCP client connection as a scoped resource: connected when acquired (within a timeout),
  * closed when the scope closes. With `tls`, the same connection runs over `node:tls`; with
- * `path`, over a Unix domain socket.
+ * `path`, over a Unix domain socket. The connection is a `TcpConnection.Connection`, the same as
+ * a server's, so one protocol's code serves both ends.
+ *
+ * @since 0.1.0
+ * @module
  */
 import { Context, Duration, Effect, Layer, type Scope } from "effect"
 import * as Net from "node:net"
@@ -21,14 +25,27 @@ interface TcpClientCommonOptions extends TcpConnectionOptions {
   readonly tls?: TcpClientTlsOptions | undefined
   /**
    * Plain TCP: read into one buffer of this size, reused from read to read, instead of a new
-   * 64 KiB buffer per read (Node's default). A bulk download wants it: reads of up to this size,
-   * no garbage per read, and `readLent` hands out views of the buffer (`read` copies). TLS
-   * sockets keep Node's reads: they go on delivering into the buffer after `pause()`.
+   * buffer per read (Node's way). A bulk download wants it: reads of up to this size, no
+   * garbage per read, and `readLent` hands out views of the buffer (`read` copies). TLS sockets
+   * keep Node's reads: they go on delivering into the buffer after `pause()`.
    */
   readonly readBufferBytes?: number | undefined
 }
 
-/** Where to connect: a host (default 127.0.0.1) and port, or the `path` of a Unix domain socket. */
+/**
+ * Where to connect: a host (default 127.0.0.1) and port, or the `path` of a Unix domain socket;
+ * and how: the connect timeout, TLS, the connection's own timeouts.
+ *
+ * @example
+ * ```ts
+ * import { TcpClient } from "effect-net"
+ *
+ * const web: TcpClient.TcpClientOptions = { host: "example.com", port: 443, tls: {}, connectTimeout: "5 seconds" }
+ * const local: TcpClient.TcpClientOptions = { path: "/run/greeting.sock", idleTimeout: "1 minute" }
+ * ```
+ *
+ * @since 0.1.0
+ */
 export type TcpClientOptions =
   & TcpClientCommonOptions
   & (
@@ -36,6 +53,21 @@ export type TcpClientOptions =
     | { readonly path: string; readonly host?: undefined; readonly port?: undefined }
   )
 
+/**
+ * How a client speaks TLS (`TcpClientOptions.tls`): by default it verifies the server's
+ * certificate against Node's root CAs and the name it connects to.
+ *
+ * @example
+ * ```ts
+ * import { TcpClient } from "effect-net"
+ *
+ * // A server with a certificate from a private CA, reached by its IP address.
+ * const privateCa = (caPem: string): TcpClient.TcpClientTlsOptions => ({ ca: caPem, servername: "greeting.internal" })
+ * const options: TcpClient.TcpClientOptions = { host: "10.0.0.7", port: 9443, tls: privateCa("-----BEGIN CERTIFICATE-----...") }
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface TcpClientTlsOptions {
   /** The name sent for SNI and checked against the certificate; default `host` (SNI only for a name, not an IP). */
   readonly servername?: string | undefined
@@ -45,12 +77,54 @@ export interface TcpClientTlsOptions {
   readonly ca?: Pem | undefined
 }
 
+/**
+ * The defaults of `TcpClientOptions`.
+ *
+ * @example
+ * ```ts
+ * import { Duration } from "effect"
+ * import { TcpClient } from "effect-net"
+ *
+ * console.log(TcpClient.defaults.host, Duration.format(TcpClient.defaults.connectTimeout)) // 127.0.0.1 10s
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const defaults = {
   host: "127.0.0.1",
   connectTimeout: Duration.seconds(10)
 } as const
 
-/** The client's connection, in a program that connects once (see `layer`). */
+/**
+ * The client's connection, in a program that connects once (see `layer`): code that talks to
+ * the server asks for it, and the program decides where it connects.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TcpClient, TcpGreetingServer, TcpListener } from "effect-net"
+ *
+ * // Reads the welcome, greets, reads the reply: on whichever connection the program provides.
+ * const hello = (name: string) =>
+ *   Effect.gen(function*() {
+ *     const connection = yield* TcpClient.TcpClient
+ *     const read = Effect.map(connection.read, (bytes) => new TextDecoder().decode(bytes))
+ *     const welcome = yield* read
+ *     yield* connection.write(new TextEncoder().encode(name))
+ *     return `${welcome} ${yield* read}`
+ *   })
+ *
+ * const program = Effect.gen(function*() {
+ *   const listener = yield* TcpListener.make({ port: 0 })
+ *   yield* Effect.forkScoped(Effect.provideService(TcpGreetingServer.serve({ delay: 0 }), TcpListener.TcpListener, listener))
+ *   const port = listener.address._tag === "TcpAddress" ? listener.address.port : 0
+ *   return yield* Effect.provide(hello("Ada"), TcpClient.layer({ port }))
+ * })
+ * console.log(await Effect.runPromise(Effect.scoped(program))) // Welcome! Hello, Ada!
+ * ```
+ *
+ * @since 0.1.0
+ */
 export class TcpClient extends Context.Tag("effect-net/TcpClient")<TcpClient, Connection>() {}
 
 /** Starts connecting, in plain TCP or in TLS; `onReady` gets the socket once it is ready for data. */
@@ -95,7 +169,30 @@ const open = (
   return socket
 }
 
-/** Connects; the scope closes the connection. */
+/**
+ * Connects; the scope closes the connection. Fails with `TcpConnectError` when the server
+ * refuses, its name does not resolve, the TLS handshake fails, or it takes longer than
+ * `connectTimeout`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { TcpClient, TcpConnection, TcpListener } from "effect-net"
+ *
+ * const program = Effect.gen(function*() {
+ *   const listener = yield* TcpListener.make({ port: 0 })
+ *   const port = listener.address._tag === "TcpAddress" ? listener.address.port : 0
+ *   const client = yield* TcpClient.make({ port, connectTimeout: "2 seconds" })
+ *   const [server] = yield* Stream.runCollect(Stream.take(listener.accept, 1))
+ *   // The client sends and half-closes; the server reads it all, up to the end of stream.
+ *   yield* Stream.run(Stream.make(new TextEncoder().encode("ping")), TcpConnection.writes(client))
+ *   return yield* Stream.mkString(Stream.decodeText(server.reads))
+ * })
+ * console.log(await Effect.runPromise(Effect.scoped(program))) // ping
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const make = (options: TcpClientOptions): Effect.Effect<Connection, TcpConnectError, Scope.Scope> => {
   const { path } = options
   const server = path === undefined ? tcpAddress(options.host ?? defaults.host, options.port) : unixAddress(path)
@@ -126,8 +223,39 @@ const acquire = (options: TcpClientOptions, server: Address, connectionLimits: L
     (connection) => connection.close
   )
 
-/** `make`, under the name programs use. */
+/**
+ * `make`, under the name programs use.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TcpClient } from "effect-net"
+ *
+ * // The first thing the server says, then the connection closes with the scope.
+ * const banner = (host: string, port: number) =>
+ *   Effect.scoped(Effect.flatMap(TcpClient.connect({ host, port }), (connection) => connection.read))
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const connect = make
 
-/** The client's connection as a layer (see `TcpClient`). */
+/**
+ * The client's connection as a layer (see `TcpClient`): connected when the layer is built,
+ * closed when it is released.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { TcpClient, TcpGreetingClient } from "effect-net"
+ *
+ * // The tutorial's client against a greeting server on this machine.
+ * const program = TcpGreetingClient.converse({ names: ["Ada"] }).pipe(
+ *   Stream.runForEach((line) => Effect.log(line)),
+ *   Effect.provide(TcpClient.layer({ host: "127.0.0.1", port: 9999 }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const layer = (options: TcpClientOptions): Layer.Layer<TcpClient, TcpConnectError> => Layer.scoped(TcpClient, make(options))

@@ -2,7 +2,10 @@
  * A listening TCP socket as a scoped resource: bound when acquired, and on scope close it stops
  * accepting and closes every connection it accepted that is still open. With `tls`, it speaks
  * TLS (a connection is accepted once its handshake is done); with `path`, it listens on a Unix
- * domain socket.
+ * domain socket. Accepted connections are a Stream (`accept`); `TcpServer` serves them.
+ *
+ * @since 0.1.0
+ * @module
  */
 import { Context, Duration, Effect, Layer, Queue, Runtime, type Scope, Stream } from "effect"
 import * as Net from "node:net"
@@ -25,8 +28,22 @@ import * as Unix from "../internal/unix-socket.js"
 export type { TcpListenerTlsOptions } from "./tls.js"
 
 /**
- * Server-side connection timeouts default to 300 s idle and 30 s for a write (0 turns one off):
- * a peer cannot hold a connection, or our memory, forever.
+ * Where to listen (a host and port, or a Unix socket's `path`), TLS, the PROXY protocol, and the
+ * limits on accepted connections. Their timeouts default to `defaults.idleTimeout` and
+ * `defaults.writeTimeout` (0 turns one off): a peer cannot hold a connection, or our memory,
+ * forever.
+ *
+ * @example
+ * ```ts
+ * import { TcpListener } from "effect-net"
+ *
+ * // Every interface, a connection idle for a minute is closed, few connections waiting to be served.
+ * const publicPort: TcpListener.TcpListenerOptions = { host: "0.0.0.0", port: 9999, idleTimeout: "1 minute", maxPending: 256 }
+ * // A Unix socket that the group may use.
+ * const local: TcpListener.TcpListenerOptions = { path: "/run/greeting.sock", mode: 0o660 }
+ * ```
+ *
+ * @since 0.1.0
  */
 export interface TcpListenerOptions extends TcpConnectionOptions {
   /** Address to bind; default 127.0.0.1 (loopback only, as the tutorial). */
@@ -45,8 +62,9 @@ export interface TcpListenerOptions extends TcpConnectionOptions {
   readonly mode?: number | undefined
   /**
    * Speak TLS with this certificate and key (see `TcpListenerTlsOptions`). A connection is
-   * accepted once its handshake is done; a failed handshake is logged (at info) and counted
-   * (`effect_net_tcp_tls_handshake_failures_total`), and closes that connection only.
+   * accepted once its handshake is done; a failed handshake is logged (at the routine level, see
+   * `Logging`) and counted (`effect_net_tcp_tls_handshake_failures_total`), and closes that
+   * connection only.
    */
   readonly tls?: TcpListenerTlsOptions | undefined
   /**
@@ -65,6 +83,27 @@ export interface TcpListenerOptions extends TcpConnectionOptions {
   readonly maxPending?: number | undefined
 }
 
+/**
+ * A bound listener: its address, and the connections it accepts.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { TcpClient, TcpListener } from "effect-net"
+ *
+ * // Takes one connection and says where it came from.
+ * const program = Effect.gen(function*() {
+ *   const listener: TcpListener.TcpListener = yield* TcpListener.make({ port: 0 })
+ *   const port = listener.address._tag === "TcpAddress" ? listener.address.port : 0
+ *   yield* TcpClient.connect({ port })
+ *   const [connection] = yield* Stream.runCollect(Stream.take(listener.accept, 1))
+ *   return connection.remote._tag === "TcpAddress" ? connection.remote.hostname : "?"
+ * })
+ * console.log(await Effect.runPromise(Effect.scoped(program))) // 127.0.0.1
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface TcpListener {
   /** The bound address, with the real port when port 0 was asked (a Unix socket's: see `unixAddress`). */
   readonly address: Address
@@ -87,9 +126,37 @@ export interface TcpListener {
   readonly openConnections: () => number
 }
 
-/** The listener a server serves (see `TcpServer`). */
+/**
+ * The listener a server serves (see `TcpServer`): provided by `layer`, or with
+ * `Effect.provideService` for one made with `make`.
+ *
+ * @example
+ * ```ts
+ * import { Console, Effect } from "effect"
+ * import { formatAddress, TcpListener } from "effect-net"
+ *
+ * const announce = Effect.flatMap(TcpListener.TcpListener, ({ address }) => Console.log(`listening on tcp://${formatAddress(address)}`))
+ * const program = Effect.provide(announce, TcpListener.layer({ port: 9999 }))
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const TcpListener: Context.Tag<TcpListener, TcpListener> = Context.GenericTag<TcpListener>("effect-net/TcpListener")
 
+/**
+ * The defaults of `TcpListenerOptions`.
+ *
+ * @example
+ * ```ts
+ * import { Duration } from "effect"
+ * import { TcpListener } from "effect-net"
+ *
+ * const { host, idleTimeout, writeTimeout } = TcpListener.defaults
+ * console.log(host, Duration.format(idleTimeout), Duration.format(writeTimeout)) // 127.0.0.1 5m 30s
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const defaults = {
   host: "127.0.0.1",
   backlog: 511,
@@ -122,7 +189,31 @@ const listen = (server: Net.Server, target: Net.ListenOptions) =>
     })
   })
 
-/** Binds and listens; the scope owns the listening socket and every accepted connection. */
+/**
+ * Binds and listens; the scope owns the listening socket and every accepted connection. Fails
+ * with `TcpListenError` when the address cannot be bound (in use, no permission, not this
+ * machine's) or the TLS certificate or key is unusable.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { TcpClient, TcpConnection, TcpListener } from "effect-net"
+ *
+ * // An echo of one connection: what the client sends comes back, until it half-closes.
+ * const program = Effect.gen(function*() {
+ *   const listener = yield* TcpListener.make({ host: "127.0.0.1", port: 0 })
+ *   const port = listener.address._tag === "TcpAddress" ? listener.address.port : 0
+ *   const client = yield* TcpClient.connect({ port })
+ *   const [server] = yield* Stream.runCollect(Stream.take(listener.accept, 1))
+ *   yield* Effect.forkScoped(Stream.run(server.reads, TcpConnection.writes(server)))
+ *   yield* Stream.make("hello, ", "echo").pipe(Stream.encodeText, Stream.run(TcpConnection.writes(client)))
+ *   return yield* Stream.mkString(Stream.decodeText(client.reads))
+ * })
+ * console.log(await Effect.runPromise(Effect.scoped(program))) // hello, echo
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const make = (options: TcpListenerOptions = {}): Effect.Effect<TcpListener, TcpListenError, Scope.Scope> =>
   Effect.gen(function*() {
     const { path, tls } = options
@@ -185,7 +276,7 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<TcpListene
     // allowHalfOpen: a peer's FIN ends our reads but we may still owe it replies. Under TLS, from
     // the handshake's end on: a peer that hangs up during the handshake is closed at once.
     // pauseOnConnect: nothing is read until the handler pulls. Under TLS, the handshake reads
-    // (Node starts it), and then up to a buffer's worth (16 KiB) waits for the handler's pull.
+    // (Node starts it), and then up to a buffer's worth waits for the handler's pull.
     const netOptions = { allowHalfOpen: tls === undefined, pauseOnConnect: true, noDelay: true }
     const server = yield* Effect.acquireRelease(
       Effect.try({
@@ -294,6 +385,23 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<TcpListene
     } satisfies TcpListener
   })
 
-/** The listener as a layer, for programs that serve on it (see `TcpServer`). */
+/**
+ * The listener as a layer, for programs that serve on it (see `TcpServer`): bound when the layer
+ * is built, closed with every connection when it is released.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { TcpListener, TcpServer } from "effect-net"
+ *
+ * // A server that says hi and hangs up, on port 9999 of every interface.
+ * const hi = TcpServer.layer((connection) => connection.write(new TextEncoder().encode("hi\n"))).pipe(
+ *   Layer.provide(TcpListener.layer({ host: "0.0.0.0", port: 9999 }))
+ * )
+ * const main = Layer.launch(hi)
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const layer = (options: TcpListenerOptions = {}): Layer.Layer<TcpListener, TcpListenError> =>
   Layer.scoped(TcpListener, make(options))

@@ -46,7 +46,7 @@ export const make = (options: ListenerOptions, metrics: Recorder | undefined): E
     // Started and woken within the socket's events, as a server's connection fibers are.
     const scheduler = new ConnectionScheduler(yield* FiberRef.get(FiberRef.currentScheduler))
 
-    /** One line naming the peer and why: at info for a peer that sent nothing (a balancer's health check), else a warning. */
+    /** One line naming the peer and why: routine for a peer that sent nothing (a balancer's health check), else a warning. */
     const refuse = (connection: Connection, peer: string, reason: ProxyRejectedReason, why: string) => {
       if (metrics !== undefined) proxyRejected.unsafeUpdate(1, metrics.proxyRejectedTags[reason])
       const message = `refused ${peer}: ${why}`

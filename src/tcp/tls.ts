@@ -9,6 +9,26 @@ import type * as Tls from "node:tls"
 /** PEM text (a file's contents), one or several. */
 export type Pem = string | Uint8Array | ReadonlyArray<string | Uint8Array>
 
+/**
+ * What a listener needs to speak TLS (`TcpListenerOptions.tls`): its certificate and key, and,
+ * to ask clients for certificates, the CA they must chain to.
+ *
+ * @example
+ * ```ts
+ * import { TcpListener } from "effect-net"
+ *
+ * // The PEM files' contents, read by the program; clients must show a certificate of `clientCa`.
+ * const mutualTls = (cert: string, key: string, clientCa: string): TcpListener.TcpListenerTlsOptions => ({
+ *   cert,
+ *   key,
+ *   ca: clientCa,
+ *   requestCert: true,
+ *   handshakeTimeout: "5 seconds"
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface TcpListenerTlsOptions {
   /** The server's certificate chain (PEM): its certificate first, then the intermediates. */
   readonly cert: Pem

@@ -7,7 +7,27 @@ import { Data } from "effect"
 import { type BindReason, formatAddress, type UdpAddress } from "../address.js"
 import { bindReason, describeError, errorCode } from "../internal/os-error.js"
 
-/** Binding a UDP socket failed (port in use, no permission, unknown host...). */
+/**
+ * Binding a UDP socket failed (port in use, no permission, unknown host...).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { UdpSocket } from "effect-net"
+ *
+ * // A second socket on the port the first one holds.
+ * const program = Effect.gen(function*() {
+ *   const first = yield* UdpSocket.make({ port: 0 })
+ *   return yield* UdpSocket.make({ port: first.address.port }).pipe(
+ *     Effect.as("bound twice?"),
+ *     Effect.catchTag("UdpBindError", (error) => Effect.succeed(error.reason))
+ *   )
+ * })
+ * console.log(await Effect.runPromise(Effect.scoped(program))) // AddressInUse
+ * ```
+ *
+ * @since 0.1.0
+ */
 export class UdpBindError extends Data.TaggedError("UdpBindError")<{
   readonly reason: BindReason
   /** Where it tried to bind. */
@@ -26,6 +46,17 @@ export class UdpBindError extends Data.TaggedError("UdpBindError")<{
 /**
  * Why a send failed: `TooLarge` (over the largest datagram), `NotPermitted` (a broadcast address
  * without the socket's `broadcast` option, or a firewall rule), `Unreachable` (no route), `Other`.
+ *
+ * @example
+ * ```ts
+ * import type { SendReason } from "effect-net"
+ *
+ * // What a sender may do about it: a smaller datagram, another route, or nothing.
+ * const retryable = (reason: SendReason): boolean => reason === "Unreachable"
+ * console.log(retryable("TooLarge"), retryable("Unreachable")) // false true
+ * ```
+ *
+ * @since 0.1.0
  */
 export type SendReason = "TooLarge" | "NotPermitted" | "Unreachable" | "Other"
 
@@ -44,7 +75,27 @@ const sendReason = (cause: unknown): SendReason => {
   }
 }
 
-/** A datagram could not be sent: bad address, over the size limit, socket closed... */
+/**
+ * A datagram could not be sent: bad address, over the size limit, socket closed...
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { UdpSocket } from "effect-net"
+ *
+ * // One byte more than a datagram can carry.
+ * const program = Effect.gen(function*() {
+ *   const socket = yield* UdpSocket.make()
+ *   return yield* socket.send(new Uint8Array(socket.maxDatagramBytes + 1), socket.address).pipe(
+ *     Effect.as("sent?"),
+ *     Effect.catchTag("UdpSendError", (error) => Effect.succeed(`${error.reason}: ${error.size} bytes`))
+ *   )
+ * })
+ * console.log(await Effect.runPromise(Effect.scoped(program))) // TooLarge: 65508 bytes
+ * ```
+ *
+ * @since 0.1.0
+ */
 export class UdpSendError extends Data.TaggedError("UdpSendError")<{
   /** Where it was going. */
   readonly address: UdpAddress
@@ -71,6 +122,24 @@ export class UdpSendError extends Data.TaggedError("UdpSendError")<{
  * Why a multicast setting failed: `InvalidGroup` (not a multicast address, or not of the socket's
  * family), `NoSuchInterface` (no interface of that name or address here, or none of the socket's
  * family), `AlreadyJoined`, `NotJoined` (leaving a group not joined), `InvalidTtl` (not 0 to 255).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { UdpSocket } from "effect-net"
+ *
+ * // A unicast address given as a group.
+ * const program = Effect.gen(function*() {
+ *   const socket = yield* UdpSocket.make({ host: "0.0.0.0" })
+ *   return yield* socket.joinGroup("10.0.0.1").pipe(
+ *     Effect.as("joined?"),
+ *     Effect.catchTag("UdpMulticastError", (error) => Effect.succeed(error.reason))
+ *   )
+ * })
+ * console.log(await Effect.runPromise(Effect.scoped(program))) // InvalidGroup
+ * ```
+ *
+ * @since 0.1.0
  */
 export type MulticastReason = "InvalidGroup" | "NoSuchInterface" | "AlreadyJoined" | "NotJoined" | "InvalidTtl" | "Other"
 
@@ -83,7 +152,25 @@ const multicastProblems: Record<MulticastReason, string | undefined> = {
   Other: undefined
 }
 
-/** Joining or leaving a multicast group, or a multicast setting, failed. */
+/**
+ * Joining or leaving a multicast group, or a multicast setting, failed: checked before the OS is
+ * asked where it can be, so that a typo fails instead of joining on another interface.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { UdpSocket } from "effect-net"
+ *
+ * const program = UdpSocket.make({ multicastTtl: 300 }).pipe(
+ *   Effect.as("bound"),
+ *   Effect.catchTag("UdpMulticastError", (error) => Effect.succeed(error.message)),
+ *   Effect.scoped
+ * )
+ * console.log(await Effect.runPromise(program)) // cannot set the multicast TTL to 300: the TTL must be a whole number from 0 to 255
+ * ```
+ *
+ * @since 0.1.0
+ */
 export class UdpMulticastError extends Data.TaggedError("UdpMulticastError")<{
   /** What was being done: `join` or `leave` a group, set the outgoing `interface`, or the `ttl`. */
   readonly operation: "join" | "leave" | "interface" | "ttl"

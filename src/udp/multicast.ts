@@ -18,7 +18,18 @@ export type Family = "IPv4" | "IPv6"
 export const familyOf = (address: string): Family | undefined =>
   isIPv4(address) ? "IPv4" : isIPv6(address) ? "IPv6" : undefined
 
-/** Whether `address` is a multicast group: 224.0.0.0/4 for IPv4, ff00::/8 for IPv6. */
+/**
+ * Whether `address` is a multicast group: 224.0.0.0/4 for IPv4, ff00::/8 for IPv6.
+ *
+ * @example
+ * ```ts
+ * import { UdpSocket } from "effect-net"
+ *
+ * console.log(UdpSocket.isMulticast("239.1.2.3"), UdpSocket.isMulticast("ff02::fb"), UdpSocket.isMulticast("10.0.0.1")) // true true false
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const isMulticast = (address: string): boolean => {
   if (isIPv4(address)) {
     const first = Number(address.slice(0, address.indexOf(".")))
@@ -49,6 +60,27 @@ export const interfaceFor = (family: Family, iface: string): string | undefined 
   return name !== undefined && interfaces.some(([known]) => known === name) ? `::%${name}` : undefined
 }
 
+/**
+ * A socket's multicast settings (part of `UdpSocketOptions`): the groups it joins once bound, and
+ * how what it sends to a group goes out.
+ *
+ * @example
+ * ```ts
+ * import { UdpSocket } from "effect-net"
+ *
+ * // mDNS's group on the loopback interface, this host only.
+ * const options: UdpSocket.UdpSocketOptions = {
+ *   host: "0.0.0.0",
+ *   port: 5353,
+ *   reuseAddress: true,
+ *   multicastGroups: ["224.0.0.251"],
+ *   multicastInterface: "lo",
+ *   multicastTtl: 0
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface MulticastOptions {
   /** Multicast groups to join once bound, each on `multicastInterface` unless it names its own. */
   readonly multicastGroups?: ReadonlyArray<string | MulticastMembership> | undefined
@@ -63,7 +95,23 @@ export interface MulticastOptions {
   readonly multicastLoopback?: boolean | undefined
 }
 
-/** A group to join, on an interface of its own. */
+/**
+ * A group to join, on an interface of its own (a name, or one of its addresses).
+ *
+ * @example
+ * ```ts
+ * import { UdpSocket } from "effect-net"
+ *
+ * // One group on the default interface, one on eth1.
+ * const options: UdpSocket.UdpSocketOptions = {
+ *   host: "0.0.0.0",
+ *   port: 5000,
+ *   multicastGroups: ["239.1.2.3", { group: "239.1.2.4", interface: "eth1" }]
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface MulticastMembership {
   readonly group: string
   readonly interface?: string | undefined

@@ -1,24 +1,20 @@
 /**
  * A bound UDP socket over `node:dgram` as a scoped resource: bound when acquired, closed when
  * the scope closes. Incoming datagrams are a Stream; sending is an Effect that fails with a
- * tagged error instead of an 'error' event. @effect/platform 0.97 has no UDP at all.
+ * tagged error instead of an 'error' event. (@effect/platform has no UDP.)
  *
  * UDP has no flow control: a dgram socket cannot be paused, so between it and the consumer sits
  * a bounded buffer. When the consumer falls behind and the buffer is full, new datagrams are
  * dropped (as the kernel does when its own buffer is full) and counted, never held without limit.
- * A consumer that can start on only a few datagrams takes only those (`receiveUpTo`): the rest
- * stay in the buffer, so the bound is the buffer's size, not that plus what was taken. It may also
- * bound how long one waits there: those older are dropped when it takes, as an answer that late
- * is of no use.
- *
- * The hot path: Node runs microtasks after each datagram's callback, so waking the consumer
- * from the callback would cost a fiber resumption per datagram. The consumer is woken once per
- * event-loop turn instead (setImmediate), and takes every datagram of that turn as one chunk;
- * `sendAll` answers such a chunk with one wait.
+ * A consumer takes only as many as it can start on (`receiveUpTo`), so the bound stays the
+ * buffer's size; it may also drop those that waited too long to be worth answering.
  *
  * Broadcast and multicast are options of the socket (`broadcast`, `multicastGroups`, ...) and,
  * for groups, `joinGroup`/`leaveGroup` while it is open. To receive a group's datagrams, bind the
  * group's address (only its datagrams arrive) or the wildcard, not a unicast address.
+ *
+ * @since 0.1.0
+ * @module
  */
 import { Cause, Chunk, Context, Duration, Effect, Layer, Option, Runtime, type Scope, Stream } from "effect"
 import * as Dgram from "node:dgram"
@@ -29,12 +25,45 @@ import { currentRecorder, datagramBytesReceived, datagramBytesSent, datagramsDro
 import { UdpBindError, UdpMulticastError, UdpSendError } from "./errors.js"
 import { multicast, type MulticastOptions } from "./multicast.js"
 
-/** One datagram: as received, its sender; to send, its destination. */
+/**
+ * One datagram: as received, its sender; to send, its destination.
+ *
+ * @example
+ * ```ts
+ * import { udpAddress, type UdpSocket } from "effect-net"
+ *
+ * // An answer goes back to where the question came from.
+ * const answer = (question: UdpSocket.Datagram): UdpSocket.Datagram => ({
+ *   data: new TextEncoder().encode(`got ${question.data.length} bytes`),
+ *   address: question.address
+ * })
+ * const reply = answer({ data: new Uint8Array(3), address: udpAddress("127.0.0.1", 5000) })
+ * console.log(new TextDecoder().decode(reply.data), reply.address.port) // got 3 bytes 5000
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface Datagram {
   readonly data: Uint8Array
   readonly address: UdpAddress
 }
 
+/**
+ * Where to bind, how many datagrams may wait for the consumer, and the socket's broadcast and
+ * multicast settings.
+ *
+ * @example
+ * ```ts
+ * import { UdpSocket } from "effect-net"
+ *
+ * // A server on every IPv4 interface that lets a slow consumer fall behind by 4096 datagrams at most.
+ * const server: UdpSocket.UdpSocketOptions = { host: "0.0.0.0", port: 9999, bufferSize: 4096 }
+ * // One of several listeners to a multicast group on this host.
+ * const member: UdpSocket.UdpSocketOptions = { host: "0.0.0.0", port: 5000, reuseAddress: true, multicastGroups: ["239.1.2.3"] }
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface UdpSocketOptions extends MulticastOptions {
   /** Address to bind; default 127.0.0.1. An IPv6 address (`::1`, `::`) makes an IPv6 socket. */
   readonly host?: string | undefined
@@ -57,6 +86,28 @@ export interface UdpSocketOptions extends MulticastOptions {
   readonly exclusive?: boolean | undefined
 }
 
+/**
+ * A bound UDP socket: its address, the datagrams it receives (a Stream, or pulled), and sends.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { UdpSocket } from "effect-net"
+ *
+ * // Two sockets on this machine: one sends, the other receives.
+ * const program = Effect.gen(function*() {
+ *   const receiver: UdpSocket.UdpSocket = yield* UdpSocket.make()
+ *   const sender = yield* UdpSocket.make()
+ *   yield* sender.send(new TextEncoder().encode("ping"), receiver.address)
+ *   const [datagram] = yield* Stream.runCollect(Stream.take(receiver.datagrams, 1))
+ *   const from = datagram.address.port === sender.address.port ? "the sender" : "someone else"
+ *   return `${new TextDecoder().decode(datagram.data)} from ${from}`
+ * })
+ * console.log(await Effect.runPromise(Effect.scoped(program))) // ping from the sender
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface UdpSocket {
   /** The bound address, with the real port when port 0 was asked. */
   readonly address: UdpAddress
@@ -115,15 +166,54 @@ export interface UdpSocket {
 
 export { isMulticast, type MulticastMembership, type MulticastOptions } from "./multicast.js"
 
-/** The socket a UDP server serves on, or a client talks through. */
+/**
+ * The socket a UDP server serves on, or a client talks through: provided by `layer`, or with
+ * `Effect.provideService` for one made with `make`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { UdpSocket } from "effect-net"
+ *
+ * // Each datagram back to its sender, on whichever socket the program provides.
+ * const echo = Effect.flatMap(UdpSocket.UdpSocket, (socket) =>
+ *   Stream.runForEach(socket.datagrams, ({ address, data }) => Effect.ignore(socket.send(data, address))))
+ * const program = Effect.provide(echo, UdpSocket.layer({ host: "0.0.0.0", port: 7 }))
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const UdpSocket: Context.Tag<UdpSocket, UdpSocket> = Context.GenericTag<UdpSocket>("effect-net/UdpSocket")
 
+/**
+ * The defaults of `UdpSocketOptions`.
+ *
+ * @example
+ * ```ts
+ * import { UdpSocket } from "effect-net"
+ *
+ * console.log(UdpSocket.defaults.host, UdpSocket.defaults.bufferSize) // 127.0.0.1 1024
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const defaults = {
   host: "127.0.0.1",
   bufferSize: 1024
 } as const
 
-/** The wildcard address of `host`'s family: what a client binds to talk to `host`. */
+/**
+ * The wildcard address of `host`'s family: what a client binds to talk to `host`.
+ *
+ * @example
+ * ```ts
+ * import { UdpSocket } from "effect-net"
+ *
+ * console.log(UdpSocket.anyAddressFor("192.0.2.7"), UdpSocket.anyAddressFor("2001:db8::7")) // 0.0.0.0 ::
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const anyAddressFor = (host: string): string => isIPv6(host) ? "::" : "0.0.0.0"
 
 /** A `UdpAddress` from Node's `{ address, port }` (a sender's, or the bound one). */
@@ -132,15 +222,35 @@ const toAddress = ({ address, port }: { readonly address: string; readonly port:
 const closed = Effect.fail(new Cause.NoSuchElementException("the UDP socket is closed"))
 
 /**
- * A datagram in the buffer, with the time it came: `performance.now()` in whole milliseconds, a
- * small integer that V8 stores in the object itself (a fraction would be a number object of its
- * own, one more allocation per datagram).
+ * A datagram in the buffer, with the time it came: `performance.now()` in whole milliseconds, as
+ * a small integer is stored in the object itself and a fraction would be one more allocation.
  */
 interface Waiting extends Datagram {
   readonly receivedAt: number
 }
 
-/** Binds; the scope closes the socket and ends `datagrams`. */
+/**
+ * Binds; the scope closes the socket and ends `datagrams`. Fails with `UdpBindError` when the
+ * address cannot be bound, and with `UdpMulticastError` when a multicast option cannot be applied.
+ *
+ * @example
+ * ```ts
+ * import { Chunk, Effect, Stream } from "effect"
+ * import { UdpSocket } from "effect-net"
+ *
+ * // Three datagrams to itself, sent with one wait, received in order.
+ * const program = Effect.gen(function*() {
+ *   const socket = yield* UdpSocket.make({ host: "127.0.0.1", port: 0, bufferSize: 64 })
+ *   const texts = ["a", "b", "c"].map((text) => ({ data: new TextEncoder().encode(text), address: socket.address }))
+ *   yield* socket.sendAll(texts)
+ *   const received = yield* Stream.runCollect(Stream.take(socket.datagrams, 3))
+ *   return Chunk.map(received, ({ data }) => new TextDecoder().decode(data)).pipe(Chunk.join(" "))
+ * })
+ * console.log(await Effect.runPromise(Effect.scoped(program))) // a b c
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const make = (
   options: UdpSocketOptions = {}
 ): Effect.Effect<UdpSocket, UdpBindError | UdpMulticastError, Scope.Scope> =>
@@ -179,6 +289,8 @@ export const make = (
       }
       if (!receiving || waiting() >= bufferSize) return drop(1)
       buffer.push({ data, address: toAddress(from), receivedAt: Math.floor(performance.now()) })
+      // Woken once per event-loop turn, not per datagram (a fiber resumption each): the consumer
+      // takes that turn's datagrams as one chunk, and `sendAll` answers them with one wait.
       if (consumerWaiting && !wakeScheduled) {
         wakeScheduled = true
         setImmediate(wake)
@@ -333,6 +445,19 @@ export const make = (
     } satisfies UdpSocket
   })
 
-/** The socket as a layer, for programs that serve on it or talk through it. */
+/**
+ * The socket as a layer, for programs that serve on it or talk through it: bound when the layer
+ * is built, closed when it is released.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { UdpGreetingServer, UdpSocket } from "effect-net"
+ *
+ * const main = Layer.launch(UdpGreetingServer.layer().pipe(Layer.provide(UdpSocket.layer({ host: "0.0.0.0", port: 9999 }))))
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const layer = (options: UdpSocketOptions = {}): Layer.Layer<UdpSocket, UdpBindError | UdpMulticastError> =>
   Layer.scoped(UdpSocket, make(options))
