@@ -37,7 +37,7 @@ export const port: string = TcpListener.defaults.backlog
 `
 
 describe("the package", () => {
-  it.scopedLive("packs with its built library, declarations and program, and nothing of test/ or bench/", () =>
+  it.scopedLive("packs with its built library, declarations and program, and nothing of test/, bench/ or examples/", () =>
     Effect.gen(function*() {
       const dir = yield* temporaryDirectory
       // The test run built dist/ already; packing again must not rebuild it under the other tests.
@@ -54,7 +54,8 @@ describe("the package", () => {
         "dist/metrics/prometheus.d.ts",
         "dist/bin/effect-net.js"
       ]))
-      expect(files.filter((file) => !file.startsWith("dist/") || file.startsWith("dist/bench/"))).toEqual(["LICENSE", "README.md", "package.json"])
+      const outside = files.filter((file) => !file.startsWith("dist/") || file.startsWith("dist/bench/") || file.startsWith("dist/examples/"))
+      expect(outside).toEqual(["LICENSE", "README.md", "package.json"])
       expect(pkg.private).toBeUndefined()
       expect(pkg.scripts.prepack).toContain("scripts/build.mjs")
       expect(Object.keys(pkg.peerDependencies).sort()).toEqual(["@effect/platform", "@effect/platform-node", "effect"])
