@@ -93,7 +93,8 @@ const handler = (room: Room) => (connection: TcpConnection.Connection) => {
 
 main(usage, { options: { host: { type: "string", default: "127.0.0.1" }, port: { type: "string", default: "7000" } } }, ({ values }) =>
   Effect.scoped(Effect.gen(function*() {
-    const listener = yield* TcpListener.make({ host: values.host, port: yield* port("--port", values.port) })
+    // No idle timeout: a client may listen to a quiet room for as long as it likes.
+    const listener = yield* TcpListener.make({ host: values.host, port: yield* port("--port", values.port), idleTimeout: 0 })
     yield* Console.log(`listening on tcp://${formatAddress(listener.address)}`)
     const room = yield* PubSub.unbounded<Said>()
     return yield* TcpServer.serve(handler(room)).pipe(Effect.provideService(TcpListener.TcpListener, listener))

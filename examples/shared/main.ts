@@ -1,8 +1,9 @@
 /**
  * What the example programs share: a small command line (node:util's `parseArgs`: `--help`, and
  * one `error:` line with exit code 2 for a bad flag) and a `main` that runs the program with
- * `NodeRuntime.runMain`: a stop signal interrupts it, its scopes close (a server drains its
- * connections), and it exits 0; a failure is one `error:` line and exit code 1.
+ * `NodeRuntime.runMain`: SIGINT or SIGTERM interrupts it, its scopes close (a server drains its
+ * connections), and it exits 0 (a second signal ends it at once); a failure is one `error:` line
+ * and exit code 1.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Console, Data, Effect, Exit, Option } from "effect"
@@ -45,9 +46,6 @@ export const main = <const C extends ParseArgsConfig, E>(
       }),
       program
     )
-  // Copies of a stop signal (a terminal's Ctrl+C reaches pnpm too, which passes it on) must not
-  // kill the program while it drains: runMain heeds the first, and the drain has its own bound.
-  for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => {})
   NodeRuntime.runMain(run, { disableErrorReporting: true, teardown: (exit, onExit) => onExit(exitCode(exit)) })
 }
 

@@ -8,10 +8,10 @@ import * as Net from "node:net"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { nginxFiles } from "../helpers/balancers.js"
-import { rejectsFlags, stopsCleanly } from "../helpers/cli.js"
+import { printsHelp, rejectsFlags, stopsCleanly } from "../helpers/cli.js"
 import { MB } from "../helpers/memory.js"
 import * as Peer from "../helpers/peer.js"
-import { rss, run, runScript, scratch, start, startServer, tutorial } from "../helpers/process.js"
+import { rss, run, scratch, start, startServer, startServerUnderPnpm, tutorial } from "../helpers/process.js"
 
 /** A directory of the test's own, removed with its scope. */
 const temporaryDirectory = Effect.acquireRelease(
@@ -99,6 +99,20 @@ describe("pnpm example:forward", () => {
       expect(nc.stdout()).toBe("Welcome!Hello, Ada!\nHello, Grace!\n")
     }))
 
+  it.scopedLive("stops on a terminal's Ctrl+C under pnpm with code 0, once the exchanges under way are done", () =>
+    Effect.gen(function*() {
+      const greeting = yield* startServer("start:tcp", ["--port", "0", "--delay", "1", "--framing", "line"])
+      const forward = yield* startServerUnderPnpm("example:forward", ["--port", "0", "--to", `127.0.0.1:${greeting.port}`])
+      const peer = yield* Peer.connect(forward.port)
+      yield* peer.waitFor("Welcome!")
+      yield* peer.write("Ada\n")
+      yield* Effect.sleep("200 millis")
+      // To the whole group, as a terminal sends it: pnpm passes it on again, a copy that must not cut the drain short.
+      process.kill(-forward.child.pid!, "SIGINT")
+      expect(yield* peer.closed()).toBe("Welcome!Hello, Ada!\n")
+      expect(yield* forward.exited).toBe(0)
+    }))
+
   it.scopedLive("passes the target's half-close on, and the client's bytes still go through", () =>
     Effect.gen(function*() {
       const heard = yield* Deferred.make<string>()
@@ -149,12 +163,7 @@ describe("pnpm example:forward", () => {
       expect(yield* slowGet(forward.port, "/file.bin", MB / 2)).toMatchObject({ code: 0, stdout: `${file.length} ${sha256(file)}\n` })
     }), 60_000)
 
-  it.live("prints its help and exits 0", () =>
-    Effect.gen(function*() {
-      const { code, stdout } = yield* runScript("example:forward", ["--help"])
-      expect(code).toBe(0)
-      expect(stdout).toContain("Usage: pnpm example:forward --port PORT --to HOST:PORT")
-    }))
+  printsHelp("example:forward", "Usage: pnpm example:forward --port PORT --to HOST:PORT")
 
   rejectsFlags("example:forward", [
     [["--port", "0"], "--port and --to are required (see --help)"],
