@@ -66,12 +66,11 @@ const session = (room: Room, connection: TcpConnection.Connection, name: string)
       (message) => PubSub.publish(room, { from: connection, bytes: Buffer.concat([prefix, message.body, newline]) }),
       { onFramingError: (error) => connection.write(line(`* error: ${error.message}`)) }
     )
-    const queueing = Effect.forever(
-      Effect.flatMap(Queue.takeBetween(subscription, 1, maxQueuedLines), (said) => {
-        const lines = [...said].filter((s) => s.from !== connection).map((s) => s.bytes)
-        return Effect.flatMap(Queue.offerAll(queue, lines), (taken) => taken ? Effect.void : new NotReadingError({ queued: maxQueuedLines }))
-      })
-    )
+    const queueing = Effect.forever(Effect.gen(function*() {
+      const said = yield* Queue.takeBetween(subscription, 1, maxQueuedLines)
+      const others = [...said].filter((line) => line.from !== connection).map((line) => line.bytes)
+      if (!(yield* Queue.offerAll(queue, others))) yield* new NotReadingError({ queued: maxQueuedLines })
+    }))
     // What is queued goes out in one write, which waits while the socket's buffer is full.
     const writing = Effect.forever(
       Effect.flatMap(Queue.takeBetween(queue, 1, maxQueuedLines), (lines) => connection.write(Buffer.concat([...lines])))

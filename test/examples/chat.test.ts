@@ -53,7 +53,7 @@ describe("pnpm example:chat", () => {
       const listenerName = yield* welcomed(listener)
       yield* talker.waitFor(exactly(`* ${listenerName} joined`))
 
-      // A megabyte of lines at a time, until the stuck client's queue has overflowed.
+      // Lines a batch at a time, until the stuck client's queue has overflowed.
       let batches = 0
       const batch = () =>
         Array.from({ length: 1000 }, (_, i) => `${batches}-${i} ${"x".repeat(990)}\n`).join("")

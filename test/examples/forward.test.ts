@@ -66,7 +66,7 @@ describe("pnpm example:forward", () => {
     Effect.gen(function*() {
       const nginx = yield* fileServer({ "big.bin": randomBytes(64 * MB), "small.bin": randomBytes(MB) })
       const forward = yield* forwarder(nginx.port)
-      // Warmed up, then measured while a client takes 1 MB a second of what nginx would send at once.
+      // Warmed up, then measured while a client reads slowly what nginx would send at once.
       expect(yield* slowGet(forward.port, "/small.bin", 10 * MB)).toMatchObject({ code: 0 })
       const before = rss(forward.child.pid!)
       const reader = yield* start(["python3", slowHttpGet, String(forward.port), "/big.bin", String(MB)])
@@ -89,7 +89,7 @@ describe("pnpm example:forward", () => {
 
   it.scopedLive("passes a client's half-close on, and the replies still come back", () =>
     Effect.gen(function*() {
-      // Replies a second after each line: they come after nc has sent its FIN.
+      // Each reply after a delay: they come after nc has sent its FIN.
       const greeting = yield* startServer("start:tcp", ["--port", "0", "--delay", "1", "--framing", "line"])
       const forward = yield* forwarder(greeting.port)
       const nc = yield* start(["nc", "-N", "127.0.0.1", String(forward.port)])
@@ -107,7 +107,7 @@ describe("pnpm example:forward", () => {
       yield* peer.waitFor("Welcome!")
       yield* peer.write("Ada\n")
       yield* Effect.sleep("200 millis")
-      // To the whole group, as a terminal sends it: pnpm passes it on again, a copy that must not cut the drain short.
+      // To the whole group, as a terminal sends it: pnpm and the program each get it.
       process.kill(-forward.child.pid!, "SIGINT")
       expect(yield* peer.closed()).toBe("Welcome!Hello, Ada!\n")
       expect(yield* forward.exited).toBe(0)
@@ -159,7 +159,7 @@ describe("pnpm example:forward", () => {
       const started = Date.now()
       yield* silent.closed()
       expect(Date.now() - started).toBeGreaterThan(900)
-      // Only nginx sends, for about four seconds.
+      // Only nginx sends, for longer than the idle timeout.
       expect(yield* slowGet(forward.port, "/file.bin", MB / 2)).toMatchObject({ code: 0, stdout: `${file.length} ${sha256(file)}\n` })
     }), 60_000)
 
