@@ -7,7 +7,8 @@ import { type Running, start, startServer } from "../helpers/process.js"
 /** A pattern matching `text` as a whole line. */
 const exactly = (text: string) => new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`, "m")
 
-const nc = (port: number) => start(["nc", "-N", "127.0.0.1", String(port)])
+/** OpenBSD's nc (Debian's netcat-openbsd): `-N` sends a FIN at the end of its input. */
+const nc = (port: number) => start(["nc.openbsd", "-N", "127.0.0.1", String(port)])
 const socat = (port: number) => start(["socat", "-", `TCP:127.0.0.1:${port}`])
 
 /** Waits for a client's welcome; returns the name the room knows it by. */

@@ -92,7 +92,7 @@ describe("pnpm example:forward", () => {
       // Each reply after a delay: they come after nc has sent its FIN.
       const greeting = yield* startServer("start:tcp", ["--port", "0", "--delay", "1", "--framing", "line"])
       const forward = yield* forwarder(greeting.port)
-      const nc = yield* start(["nc", "-N", "127.0.0.1", String(forward.port)])
+      const nc = yield* start(["nc.openbsd", "-N", "127.0.0.1", String(forward.port)])
       nc.send("Ada\nGrace\n")
       nc.child.stdin!.end()
       expect(yield* nc.exited).toBe(0)
