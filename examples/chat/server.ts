@@ -63,7 +63,8 @@ const session = (room: Room, connection: TcpConnection.Connection, name: string)
     const talking = TcpConnection.runMessages(
       connection,
       Framing.lines({ maxLineBytes }),
-      (message) => PubSub.publish(room, { from: connection, bytes: Buffer.concat([prefix, message.body, newline]) }),
+      // `asVoid`: a handler's `false` would stop the reading, and `publish` says `false` for a line not taken.
+      (message) => Effect.asVoid(PubSub.publish(room, { from: connection, bytes: Buffer.concat([prefix, message.body, newline]) })),
       { onFramingError: (error) => connection.write(line(`* error: ${error.message}`)) }
     )
     const queueing = Effect.forever(Effect.gen(function*() {
