@@ -24,7 +24,7 @@ Options:
   --to HOST:PORT            Where to forward to ([::1]:80 for an IPv6 address)
   --host HOST               Address to listen on (default 127.0.0.1)
   --idle-timeout SECONDS    Close both connections once no byte moved either way for this
-                            long; 0 never does (default 300)
+                            long; 0 never does (default ${Duration.toSeconds(TcpListener.defaults.idleTimeout)})
   -h, --help                Show this help
 `
 
@@ -49,7 +49,7 @@ main(usage, {
     host: { type: "string", default: "127.0.0.1" },
     port: { type: "string" },
     to: { type: "string" },
-    "idle-timeout": { type: "string", default: "300" }
+    "idle-timeout": { type: "string" }
   }
 }, ({ values }) =>
   Effect.scoped(Effect.gen(function*() {
@@ -57,10 +57,11 @@ main(usage, {
       return yield* new UsageError({ message: "--port and --to are required (see --help)" })
     }
     const to = yield* target(values.to)
+    const idle = values["idle-timeout"]
     const listener = yield* TcpListener.make({
       host: values.host,
       port: yield* port("--port", values.port),
-      idleTimeout: Duration.seconds(yield* seconds("--idle-timeout", values["idle-timeout"]))
+      idleTimeout: idle === undefined ? undefined : Duration.seconds(yield* seconds("--idle-timeout", idle))
     })
     yield* Console.log(`listening on tcp://${formatAddress(listener.address)}`)
     return yield* TcpServer.serve(forward(to)).pipe(Effect.provideService(TcpListener.TcpListener, listener))
