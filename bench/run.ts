@@ -78,8 +78,8 @@ const loadCase = (
     } satisfies Row
   }))
 
-const pingPong = (server: Servers.Server, framing: "raw" | "line", connections: number, roundTrips: number, tls = false) =>
-  loadCase(`${tls ? "tls " : ""}ping-pong ${connections}x${roundTrips}`, server, "tcp-pingpong.js", {
+const pingPong = (server: Servers.Server, framing: "raw" | "line" | "lp", connections: number, roundTrips: number, tls = false) =>
+  loadCase(`${tls ? "tls " : ""}${framing === "lp" ? "lp " : ""}ping-pong ${connections}x${roundTrips}`, server, "tcp-pingpong.js", {
     warmUp: [100, Math.max(20, Math.round(roundTrips * connections / 500)), framing, ...(tls ? ["tls"] : [])],
     measured: [connections, roundTrips, framing, ...(tls ? ["tls"] : [])]
   }, "messages", "msg/s")
@@ -223,7 +223,7 @@ const command = Command.make("bench", {
     Options.withDefault(3)
   ),
   only: Options.text("only").pipe(
-    Options.withDescription("Run only the cases whose kind is one of these, comma-separated: ping-pong, tls, idle, churn, udp, http, start-up."),
+    Options.withDescription("Run only the cases whose kind is one of these, comma-separated: ping-pong, lp, tls, idle, churn, udp, http, start-up."),
     Options.optional
   )
 }, ({ only, quick, rounds }) =>
@@ -252,6 +252,10 @@ const command = Command.make("bench", {
           const framing = server === tcp[3] ? "line" : "raw"
           yield* Effect.flatMap(pingPong(server, framing, connections, Math.round(roundTrips * scale)), (row) => add(inRound(row)))
         }
+      }
+      // Length-prefixed frames: effect-net's lengthPrefixed against the same protocol on node:net and on a bare fiber.
+      for (const server of runs("lp") ? [Servers.lpRaw, Servers.lpFiber, Servers.lpProject] : []) {
+        yield* Effect.flatMap(pingPong(server, "lp", 100, Math.round(2000 * scale)), (row) => add(inRound(row)))
       }
       // TLS: effect-net against node:tls, both with the test certificate.
       for (const server of runs("tls") ? [Servers.tlsRaw, Servers.tlsProject] : []) {

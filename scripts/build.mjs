@@ -73,7 +73,7 @@ export const buildExamples = () => bundleExamples().finally(stop)
 const buildBench = () =>
   build({
     ...common,
-    entryPoints: ["bench/run.ts", "bench/baselines/*.ts", "bench/load/*.ts"],
+    entryPoints: ["bench/run.ts", "bench/baselines/*.ts", "bench/servers/*.ts", "bench/load/*.ts"],
     outdir: "dist/bench",
     outbase: "bench",
     banner: { js: requireShim }

@@ -1,44 +1,124 @@
 /**
- * Socket addresses and OS error codes, shared by the TCP, UDP and HTTP modules.
+ * Addresses: where a listener listens, a client connects, a connection's two ends are, a
+ * datagram comes from. TCP endpoints and Unix domain sockets in @effect/platform's shape
+ * (`SocketServer.Address`), so that the two libraries' addresses are one type; UDP endpoints
+ * in the same form under a tag of their own.
+ *
+ * @since 0.1.0
+ * @module
  */
 
 /**
- * An endpoint as the OS reports it: an IP address and port, or a Unix domain socket's file
- * (`path`; then `host` is `unix:PATH` and `port` 0, see `unixAddress`). One shape for both, so
- * that logs, limits and errors treat every peer alike.
+ * A TCP endpoint: a host (a name, or an IPv4 or IPv6 address) and a port.
  *
  * @example
  * ```ts
- * import { formatAddress, type SocketAddress } from "effect-net"
+ * import { formatAddress, tcpAddress } from "effect-net"
  *
- * const peer: SocketAddress = { host: "::1", port: 9999 }
- * console.log(formatAddress(peer)) // [::1]:9999
+ * console.log(formatAddress(tcpAddress("::1", 9999))) // [::1]:9999
  * ```
  *
  * @since 0.1.0
  */
-export interface SocketAddress {
-  readonly host: string
+export interface TcpAddress {
+  readonly _tag: "TcpAddress"
+  readonly hostname: string
   readonly port: number
-  /** A Unix domain socket's path. */
-  readonly path?: string | undefined
 }
 
 /**
- * The address of a Unix domain socket. Both ends of a connection on one get it: a client's own
- * socket has no name, so a server sees each peer as the socket file they met on.
+ * A Unix domain socket: its file. Both ends of a connection on one have this address: a
+ * client's own socket has no name, so a server sees each peer as the socket file they met on.
+ *
+ * @example
+ * ```ts
+ * import { formatAddress, unixAddress } from "effect-net"
+ *
+ * console.log(formatAddress(unixAddress("/run/greeting.sock"))) // unix:/run/greeting.sock
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface UnixAddress {
+  readonly _tag: "UnixAddress"
+  readonly path: string
+}
+
+/**
+ * Where a stream socket is: a TCP endpoint or a Unix domain socket (@effect/platform's
+ * `SocketServer.Address`).
+ *
+ * @example
+ * ```ts
+ * import { type Address, formatAddress } from "effect-net"
+ *
+ * const where = (address: Address) => address._tag === "UnixAddress" ? `file ${address.path}` : `port ${address.port}`
+ * console.log(where({ _tag: "TcpAddress", hostname: "127.0.0.1", port: 9999 })) // port 9999
+ * ```
+ *
+ * @since 0.1.0
+ */
+export type Address = TcpAddress | UnixAddress
+
+/**
+ * A UDP endpoint: a host and a port, a datagram's sender or destination.
+ *
+ * @example
+ * ```ts
+ * import { formatAddress, udpAddress } from "effect-net"
+ *
+ * console.log(formatAddress(udpAddress("127.0.0.1", 9999))) // 127.0.0.1:9999
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface UdpAddress {
+  readonly _tag: "UdpAddress"
+  readonly hostname: string
+  readonly port: number
+}
+
+/**
+ * A TCP endpoint.
+ *
+ * @example
+ * ```ts
+ * import { tcpAddress } from "effect-net"
+ *
+ * console.log(tcpAddress("localhost", 9999)) // { _tag: 'TcpAddress', hostname: 'localhost', port: 9999 }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const tcpAddress = (hostname: string, port: number): TcpAddress => ({ _tag: "TcpAddress", hostname, port })
+
+/**
+ * A Unix domain socket's address.
  *
  * @example
  * ```ts
  * import { unixAddress } from "effect-net"
  *
- * const address = unixAddress("/run/greeting.sock")
- * console.log(address.host, address.port) // unix:/run/greeting.sock 0
+ * console.log(unixAddress("/run/greeting.sock")) // { _tag: 'UnixAddress', path: '/run/greeting.sock' }
  * ```
  *
  * @since 0.1.0
  */
-export const unixAddress = (path: string): SocketAddress => ({ host: `unix:${path}`, port: 0, path })
+export const unixAddress = (path: string): UnixAddress => ({ _tag: "UnixAddress", path })
+
+/**
+ * A UDP endpoint.
+ *
+ * @example
+ * ```ts
+ * import { udpAddress } from "effect-net"
+ *
+ * console.log(udpAddress("127.0.0.1", 9999)) // { _tag: 'UdpAddress', hostname: '127.0.0.1', port: 9999 }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const udpAddress = (hostname: string, port: number): UdpAddress => ({ _tag: "UdpAddress", hostname, port })
 
 /**
  * An address as a user reads it in a log line or an error: `127.0.0.1:9999`, `[::1]:9999` for
@@ -46,47 +126,20 @@ export const unixAddress = (path: string): SocketAddress => ({ host: `unix:${pat
  *
  * @example
  * ```ts
- * import { formatAddress, unixAddress } from "effect-net"
+ * import { formatAddress, tcpAddress, unixAddress } from "effect-net"
  *
- * console.log(formatAddress({ host: "127.0.0.1", port: 9999 })) // 127.0.0.1:9999
- * console.log(formatAddress({ host: "::1", port: 9999 })) // [::1]:9999
+ * console.log(formatAddress(tcpAddress("127.0.0.1", 9999))) // 127.0.0.1:9999
+ * console.log(formatAddress(tcpAddress("::1", 9999))) // [::1]:9999
  * console.log(formatAddress(unixAddress("/run/greeting.sock"))) // unix:/run/greeting.sock
  * ```
  *
  * @since 0.1.0
  */
-export const formatAddress = ({ host, path, port }: SocketAddress): string =>
+export const formatAddress = (address: Address | UdpAddress): string => {
+  if (address._tag === "UnixAddress") return `unix:${address.path}`
+  const { hostname, port } = address
   // Of the hosts a socket reports or a user names, only an IPv6 address has a colon.
-  path !== undefined ? `unix:${path}` : host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`
-
-/** The `code` of a Node system error (`ECONNREFUSED`, ...), if it has one. */
-export const errorCode = (cause: unknown): string | undefined =>
-  typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string"
-    ? cause.code
-    : undefined
-
-const descriptions: Record<string, string> = {
-  EADDRINUSE: "the address is already in use",
-  EADDRNOTAVAIL: "the address is not available on this machine",
-  EACCES: "permission denied",
-  ECONNREFUSED: "connection refused",
-  ECONNRESET: "connection reset by peer",
-  EPIPE: "the peer closed the connection",
-  ETIMEDOUT: "timed out",
-  ENOTFOUND: "host not found",
-  EAI_AGAIN: "host name lookup failed (temporary DNS failure)",
-  EHOSTUNREACH: "host unreachable",
-  ENETUNREACH: "network unreachable",
-  EMFILE: "too many open files",
-  EINVAL: "invalid argument",
-  EAFNOSUPPORT: "address family not supported (no IPv6 on this machine?)",
-  ENOENT: "no such file or directory",
-  ENOTDIR: "a part of the path is not a directory",
-  ENAMETOOLONG: "the path is too long",
-  EPERM: "operation not permitted",
-  EISDIR: "is a directory",
-  ENOSPC: "no space left on device",
-  ELOOP: "too many levels of symbolic links"
+  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`
 }
 
 /**
@@ -105,26 +158,3 @@ const descriptions: Record<string, string> = {
  * @since 0.1.0
  */
 export type BindReason = "AddressInUse" | "PermissionDenied" | "AddressNotAvailable" | "Other"
-
-/** The reason of a failed bind, from the OS error. */
-export const bindReason = (cause: unknown): BindReason => {
-  switch (errorCode(cause)) {
-    case "EADDRINUSE":
-      return "AddressInUse"
-    case "EACCES":
-      return "PermissionDenied"
-    case "EADDRNOTAVAIL":
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return "AddressNotAvailable"
-    default:
-      return "Other"
-  }
-}
-
-/** A short human description of a system error: `connection refused (ECONNREFUSED)`. */
-export const describeError = (cause: unknown): string => {
-  const code = errorCode(cause)
-  if (code !== undefined) return `${descriptions[code] ?? "system error"} (${code})`
-  return cause instanceof Error ? cause.message : String(cause)
-}

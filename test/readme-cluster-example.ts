@@ -3,6 +3,7 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
 import { Cluster, type TcpConnection, TcpListener, TcpServer } from "effect-net"
+import { portOf } from "./helpers/address.js"
 
 // Your protocol: the first read back, saying which worker answered.
 const answer = (worker: Cluster.Worker) => (connection: TcpConnection.Connection) =>
@@ -13,7 +14,7 @@ const answer = (worker: Cluster.Worker) => (connection: TcpConnection.Connection
 const server = Effect.gen(function*() {
   const worker = yield* Cluster.ClusterWorker
   const listener = yield* TcpListener.make({ host: "127.0.0.1", port: worker.port(0) })
-  yield* worker.listening(`tcp://127.0.0.1:${listener.address.port}`, listener.address.port)
+  yield* worker.listening(`tcp://127.0.0.1:${portOf(listener.address)}`, portOf(listener.address))
   return yield* TcpServer.serve(answer(worker), { forceShutdown: worker.forceShutdown }).pipe(
     Effect.provideService(TcpListener.TcpListener, listener)
   )

@@ -9,7 +9,9 @@ const ServerLive = TcpGreetingServer.layer({ delay: 0 }).pipe(
 
 // A client connection to wherever that listener was bound.
 const ClientLive = Layer.unwrapEffect(
-  Effect.map(TcpListener.TcpListener, ({ address }) => TcpClient.layer({ port: address.port }))
+  Effect.map(TcpListener.TcpListener, ({ address }) =>
+    TcpClient.layer(address._tag === "TcpAddress" ? { port: address.port } : { path: address.path })
+  )
 )
 
 // The conversation, with the server and the client provided: one self-contained program.

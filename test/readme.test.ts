@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Layer } from "effect"
 import { readFileSync } from "node:fs"
 import { TcpListener } from "../src/tcp/listener.js"
+import { portOf } from "./helpers/address.js"
 import * as Peer from "./helpers/peer.js"
 import { program, ShoutLive } from "./readme-example.js"
 
@@ -12,7 +13,7 @@ describe("README", () => {
   it.scopedLive("its own protocol serves: lines back in capitals until bye", () =>
     Effect.gen(function*() {
       const { address } = yield* Effect.provide(TcpListener, yield* Layer.build(ShoutLive))
-      const peer = yield* Peer.connect(address.port)
+      const peer = yield* Peer.connect(portOf(address))
       yield* peer.write("hello\nwor")
       yield* peer.write("ld\nbye\nnot this\n")
       expect(yield* peer.closed()).toBe("HELLO\nWORLD\n")

@@ -72,6 +72,10 @@ export const tcpProjectWorkers = (cpus: "0,1" | "0") =>
 export const tcpRaw = listening("node:net (baseline 1)", [node, "dist/bench/baselines/tcp-raw.js", "0"])
 export const tcpFiber = listening("bare fiber (floor)", [node, "dist/bench/baselines/tcp-fiber.js", "0"])
 export const tcpPlatform = listening("@effect/platform (baseline 2)", [node, "dist/bench/baselines/tcp-platform.js", "0"])
+/** The lp ping-pong case: the greeting in length-prefixed frames (`harness/length-prefixed.ts`). */
+export const lpRaw = listening("node:net (baseline 1)", [node, "dist/bench/baselines/lp-raw.js", "0"])
+export const lpFiber = listening("bare fiber (floor)", [node, "dist/bench/baselines/lp-fiber.js", "0"])
+export const lpProject = listening("effect-net lengthPrefixed", [node, "dist/bench/servers/lp-effect-net.js", "0"])
 /** The TLS case: the test certificate (self-signed, the load generator accepts it). */
 const certificate = ["test/fixtures/tls/cert.pem", "test/fixtures/tls/key.pem"] as const
 export const tlsProject = listening("effect-net raw, TLS", [

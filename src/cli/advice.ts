@@ -3,7 +3,7 @@
  * advice that names this program's flags (the library knows nothing of flags).
  */
 import { Data, Predicate } from "effect"
-import { errorCode } from "../address.js"
+import { errorCode } from "../internal/os-error.js"
 import type { TcpListenError } from "../tcp/errors.js"
 
 /** An error with the advice of the command that knows which flag it came from (`--metrics-port`, say). */
@@ -63,7 +63,7 @@ const multicastAdvice: Record<string, string | undefined> = {
 const adviceFor = (error: unknown): string | undefined => {
   if (!Predicate.hasProperty(error, "_tag")) return undefined
   const reason = Predicate.hasProperty(error, "reason") ? String(error.reason) : undefined
-  const unix = Predicate.hasProperty(error, "path") && error.path !== undefined
+  const unix = Predicate.hasProperty(error, "address") && Predicate.isTagged(error.address, "UnixAddress")
   switch (error._tag) {
     case "TcpListenError":
       return unix ? unixListenAdvice(reason, Predicate.hasProperty(error, "cause") ? error.cause : undefined) : bindAdvice(reason as TcpListenError["reason"])

@@ -4,7 +4,7 @@
  */
 import { Options } from "@effect/cli"
 import { Console, Effect, Layer, type MetricPair, Option, type Scope } from "effect"
-import type { TcpListenError } from "../tcp/errors.js"
+import type { MetricsEndpointError } from "../metrics/prometheus.js"
 import { Advised, bindAdvice } from "./advice.js"
 import { inPortRange } from "./options.js"
 
@@ -22,7 +22,7 @@ export const serveMetrics = (
   host: string,
   port: Option.Option<number>,
   snapshot?: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>>
-): Effect.Effect<void, TcpListenError | Advised, Scope.Scope> =>
+): Effect.Effect<void, MetricsEndpointError | Advised, Scope.Scope> =>
   Option.match(port, {
     onNone: () => Effect.void,
     onSome: (port) =>

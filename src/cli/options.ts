@@ -1,18 +1,18 @@
 /**
  * Command-line options shared by the commands, with their validation (bad values are a
- * one-line error and exit code 2, see `runner.ts`). Defaults come from the library.
+ * one-line error and exit code 2, see `exit.ts`). Defaults come from the library.
  */
 import { Args, HelpDoc, Options, ValidationError } from "@effect/cli"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Data, Duration, Effect, Either, Option } from "effect"
 import * as Path from "node:path"
-import { describeError } from "../address.js"
+import { describeError } from "../internal/os-error.js"
 import * as Cluster from "../cluster/cluster.js"
 import { type FramingName, framingNames } from "../greeting/protocol.js"
 import * as Cidr from "../tcp/cidr.js"
 import * as ProxyProtocol from "../tcp/proxy-protocol.js"
 import { isMulticast } from "../udp/multicast.js"
-import { signalCopyWindow } from "./runner.js"
+import { signalCopyWindow } from "./signals.js"
 
 /** Refuses the command line as bad flags (one line, exit code 2), also from a command's handler. */
 export const invalid = (message: string) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(message)))

@@ -3,7 +3,7 @@
  * `--tls-cert` and `--tls-key`, on a Unix domain socket with `--unix`.
  */
 import { Command, Options } from "@effect/cli"
-import { Effect, Option } from "effect"
+import { Context, Effect, Option } from "effect"
 import { formatAddress } from "../address.js"
 import * as Greeting from "../greeting/protocol.js"
 import * as TcpGreetingServer from "../greeting/tcp-server.js"
@@ -98,13 +98,14 @@ export const command = Command.make("tcp-server", {
       })
       const { address } = listener
       yield* serving.listening(
-        address.path !== undefined
+        address._tag === "UnixAddress"
           ? `unix:${address.path}${tls === undefined ? "" : " (TLS)"}`
           : `${tls === undefined ? "tcp" : "tls"}://${formatAddress(address)}`,
-        address.port
+        address._tag === "UnixAddress" ? 0 : address.port
       )
+      // Its context and nothing else: each connection's fiber gets a copy of it.
       return yield* TcpGreetingServer.serve({ ...options, forceShutdown: serving.forceShutdown }).pipe(
-        Effect.provideService(TcpListener.TcpListener, listener)
+        Effect.mapInputContext((_: Context.Context<never>) => Context.make(TcpListener.TcpListener, listener))
       )
     }))).pipe(
     Command.withDescription("Serve the tutorial's greeting protocol on TCP: Welcome!, then Hello, <message>! per message until exit.")

@@ -3,6 +3,7 @@
  */
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option, Stream } from "effect"
+import { udpAddress } from "../address.js"
 import * as Greeting from "../greeting/protocol.js"
 import * as UdpGreetingClient from "../greeting/udp-client.js"
 import * as UdpSocket from "../udp/socket.js"
@@ -29,7 +30,7 @@ export const command = Command.make("udp-client", {
   ),
   names: Cli.names(UdpGreetingClient.defaults.names)
 }, ({ broadcast, host, multicastInterface, multicastTtl, port, ...options }) =>
-  UdpGreetingClient.converse({ ...options, server: { host, port } }).pipe(
+  UdpGreetingClient.converse({ ...options, server: udpAddress(host, port) }).pipe(
     Stream.runForEach((line) => Console.log(line)),
     Effect.provide(UdpSocket.layer({
       host: UdpSocket.anyAddressFor(host),

@@ -5,17 +5,17 @@
  */
 import { Console, Effect, type MetricPair, type Option, type Scope } from "effect"
 import * as Cluster from "../cluster/cluster.js"
-import type { TcpListenError } from "../tcp/errors.js"
+import type { MetricsEndpointError } from "../metrics/prometheus.js"
 import { advise, type Advised } from "./advice.js"
 import { serveMetrics } from "./metrics.js"
-import { ForceShutdown } from "./runner.js"
+import { ForceShutdown } from "./signals.js"
 
 /** What a server command's program gets: where to bind, whom to tell once bound, when to force its shutdown. */
 export interface Serving {
   /** The port to bind when `requested` was asked (see `Cluster.Worker.port`). */
   readonly port: (requested: number) => number
   /** Once bound: says `listening on URL` (once for all workers) and starts the metrics endpoint. */
-  readonly listening: (url: string, port: number) => Effect.Effect<void, TcpListenError | Advised, Scope.Scope>
+  readonly listening: (url: string, port: number) => Effect.Effect<void, MetricsEndpointError | Advised, Scope.Scope>
   /** Completes on a second signal: the shutdown under way must stop waiting. */
   readonly forceShutdown: Effect.Effect<void>
 }

@@ -2,7 +2,7 @@
  * What can go wrong in framing a peer's bytes: one tagged error per way a decoder, an encoder or
  * the message loop refuses them, each with the figures a log line or a reply to the peer needs.
  */
-import { Data } from "effect"
+import { Data, Duration } from "effect"
 import type { ParseError } from "effect/ParseResult"
 
 /**
@@ -34,18 +34,19 @@ export class LineTooLongError extends Data.TaggedError("LineTooLongError")<{
  *
  * @example
  * ```ts
+ * import { Duration } from "effect"
  * import { LineTimeoutError } from "effect-net"
  *
- * console.log(new LineTimeoutError({ seconds: 30 }).message) // line not complete within 30 s
+ * console.log(new LineTimeoutError({ timeout: Duration.seconds(30) }).message) // line not complete within 30 s
  * ```
  *
  * @since 0.1.0
  */
 export class LineTimeoutError extends Data.TaggedError("LineTimeoutError")<{
-  readonly seconds: number
+  readonly timeout: Duration.Duration
 }> {
   override get message(): string {
-    return `line not complete within ${this.seconds} s`
+    return `line not complete within ${Duration.toSeconds(this.timeout)} s`
   }
 }
 

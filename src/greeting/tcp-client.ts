@@ -8,7 +8,8 @@ import { utf8 } from "../bytes.js"
 import type { Message } from "../framing/decoder.js"
 import { lines as lineDecoder } from "../framing/lines.js"
 import { rawMessage } from "../framing/raw.js"
-import { TcpConnection, type TcpError } from "../tcp/connection.js"
+import { TcpClient } from "../tcp/client.js"
+import type { TcpError } from "../tcp/connection.js"
 import * as Greeting from "./protocol.js"
 
 export interface TcpGreetingClientOptions {
@@ -77,14 +78,14 @@ const replies = (framing: Greeting.FramingName) => (reads: Stream.Stream<Uint8Ar
 }
 
 /**
- * Runs the conversation on the `TcpConnection`: emits the welcome, then each reply in the order
+ * Runs the conversation on the `TcpClient`'s connection: emits the welcome, then each reply in the order
  * of the names; finally sends `exit` and half-closes.
  */
 export const converse = (
   options: TcpGreetingClientOptions = {}
-): Stream.Stream<string, GreetingClientError | TcpError, TcpConnection> =>
+): Stream.Stream<string, GreetingClientError | TcpError, TcpClient> =>
   Stream.unwrapScoped(Effect.gen(function*() {
-    const connection = yield* TcpConnection
+    const connection = yield* TcpClient
     const framing = options.framing ?? defaults.framing
     const timeout = Duration.decode(options.replyTimeout ?? defaults.replyTimeout)
     const pull = yield* Stream.toPull(replies(framing)(connection.reads))

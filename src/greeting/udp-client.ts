@@ -6,7 +6,7 @@
  * by its text (`Hello, Ada!` answers `Ada`). The replies are emitted in the order of the names.
  */
 import { Cause, Data, Deferred, Duration, Effect, Option, Schedule, Stream } from "effect"
-import { formatAddress, type SocketAddress } from "../address.js"
+import { formatAddress, type UdpAddress } from "../address.js"
 import { utf8 } from "../bytes.js"
 import { rawMessage } from "../framing/raw.js"
 import type { UdpSendError } from "../udp/errors.js"
@@ -15,7 +15,7 @@ import * as Greeting from "./protocol.js"
 
 export interface UdpGreetingClientOptions {
   /** Where the greeting server is. */
-  readonly server: SocketAddress
+  readonly server: UdpAddress
   /** Default: the tutorial's Michael, Tracy and Sarah. */
   readonly names?: ReadonlyArray<string> | undefined
   /** How long to wait for a reply before sending the name again; default 1 second. */
@@ -26,7 +26,7 @@ export interface UdpGreetingClientOptions {
 
 /** Some names got no reply, even after every retransmission. */
 export class UdpNoReplyError extends Data.TaggedError("UdpNoReplyError")<{
-  readonly server: SocketAddress
+  readonly server: UdpAddress
   /** The names that went unanswered, in the order they were given. */
   readonly names: ReadonlyArray<string>
   readonly attempts: number

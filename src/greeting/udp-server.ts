@@ -11,7 +11,7 @@ import { type Cause, Chunk, Duration, Effect, Fiber, FiberSet, Layer, type Metri
 import * as Metrics from "../metrics/metrics.js"
 import { rawMessage } from "../framing/raw.js"
 import type { UdpSendError } from "../udp/errors.js"
-import { type Datagram, type Socket, UdpSocket } from "../udp/socket.js"
+import { type Datagram, UdpSocket } from "../udp/socket.js"
 import * as Greeting from "./protocol.js"
 
 export interface UdpGreetingServerOptions {
@@ -60,7 +60,7 @@ export const outcomeOf = (metrics: ReadonlyArray<MetricPair.MetricPair.Untyped>)
 })
 
 /** Warns, once a second at most, of datagrams dropped because they came faster than they were answered. */
-const reportDrops = (socket: Socket) => {
+const reportDrops = (socket: UdpSocket) => {
   let reported = 0
   return Effect.suspend(() => {
     const dropped = socket.dropped() - reported

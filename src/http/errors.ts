@@ -2,7 +2,8 @@
  * Tagged errors of the HTTP client: a `reason` to match on and a short message (advice that
  * names flags belongs to the program, see src/cli).
  */
-import { Data } from "effect"
+import { Data, Duration } from "effect"
+import { formatAddress, type TcpAddress } from "../address.js"
 import { quote } from "../text.js"
 
 /**
@@ -117,19 +118,22 @@ export class HttpBodyError extends Data.TaggedError("HttpBodyError")<{
  *
  * @example
  * ```ts
- * import { HttpTimeoutError } from "effect-net"
+ * import { Duration } from "effect"
+ * import { HttpTimeoutError, tcpAddress } from "effect-net"
  *
- * console.log(new HttpTimeoutError({ server: "127.0.0.1:8080", seconds: 30 }).message) // 127.0.0.1:8080 sent nothing for 30 s
+ * const error = new HttpTimeoutError({ address: tcpAddress("127.0.0.1", 8080), timeout: Duration.seconds(30) })
+ * console.log(error.message) // 127.0.0.1:8080 sent nothing for 30 s
  * ```
  *
  * @since 0.1.0
  */
 export class HttpTimeoutError extends Data.TaggedError("HttpTimeoutError")<{
-  readonly server: string
-  readonly seconds: number
+  /** The server. */
+  readonly address: TcpAddress
+  readonly timeout: Duration.Duration
 }> {
   override get message(): string {
-    return `${this.server} sent nothing for ${this.seconds} s`
+    return `${formatAddress(this.address)} sent nothing for ${Duration.toSeconds(this.timeout)} s`
   }
 }
 

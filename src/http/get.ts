@@ -5,7 +5,7 @@
  * URL's credentials only to the same origin).
  */
 import { Duration, Effect, ExecutionStrategy, Exit, Scope, Stream } from "effect"
-import { formatAddress } from "../address.js"
+import { tcpAddress } from "../address.js"
 import { logRoutine } from "../internal/log.js"
 import * as TcpClient from "../tcp/client.js"
 import { printable } from "../text.js"
@@ -32,13 +32,13 @@ import * as Url from "./url.js"
  * import { HttpGet } from "effect-net"
  *
  * // A local https server with a self-signed certificate, which may redirect twice.
- * const options: HttpGet.GetOptions = { timeout: "5 seconds", follow: true, maxRedirects: 2, insecure: true }
+ * const options: HttpGet.HttpGetOptions = { timeout: "5 seconds", follow: true, maxRedirects: 2, insecure: true }
  * const program = Effect.scoped(HttpGet.get("https://localhost:8443/", options))
  * ```
  *
  * @since 0.1.0
  */
-export interface GetOptions {
+export interface HttpGetOptions {
   /** How long connecting (TLS handshake included) may take, and the server may stay silent; default 30 s. */
   readonly timeout?: Duration.DurationInput | undefined
   /** Follow 3xx responses that have a `Location`; default false. */
@@ -121,7 +121,7 @@ export interface HttpGetResponse {
 }
 
 /**
- * The defaults of `GetOptions`: generous enough for a slow server, bounded so that none holds
+ * The defaults of `HttpGetOptions`: generous enough for a slow server, bounded so that none holds
  * a request for ever.
  *
  * @example
@@ -146,7 +146,7 @@ export const defaults = {
 const redirects = new Set([301, 302, 303, 307, 308])
 
 /** One request on one connection, in the given scope. */
-const exchange = (url: Url.HttpUrl, options: GetOptions): Effect.Effect<HttpGetResponse, HttpGetError, Scope.Scope> =>
+const exchange = (url: Url.HttpUrl, options: HttpGetOptions): Effect.Effect<HttpGetResponse, HttpGetError, Scope.Scope> =>
   Effect.gen(function*() {
     const timeout = options.timeout ?? defaults.timeout
     const connection = yield* TcpClient.connect({
@@ -160,7 +160,7 @@ const exchange = (url: Url.HttpUrl, options: GetOptions): Effect.Effect<HttpGetR
       readBufferBytes: defaults.readBufferBytes
     })
     // The idle timeout (the only one set) is a silent server, as the user of a client sees it.
-    const timedOut = ({ seconds }: TcpTimeoutError) => new HttpTimeoutError({ server: formatAddress(url), seconds })
+    const timedOut = ({ timeout }: TcpTimeoutError) => new HttpTimeoutError({ address: tcpAddress(url.host, url.port), timeout })
     const silent = <A>(effect: Effect.Effect<A, TcpSocketError | TcpTimeoutError>) =>
       Effect.catchTag(effect, "TcpTimeoutError", (error) => Effect.fail(timedOut(error)))
     yield* silent(connection.write(Request.get(url)))
@@ -204,7 +204,7 @@ const exchange = (url: Url.HttpUrl, options: GetOptions): Effect.Effect<HttpGetR
  */
 export const get = (
   url: string | Url.HttpUrl,
-  options: GetOptions = {}
+  options: HttpGetOptions = {}
 ): Effect.Effect<HttpGetResponse, HttpGetError, Scope.Scope> =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope

@@ -5,7 +5,7 @@
  * annotation alone costs more than the rest of a connection's end.
  */
 import { type Cause, Effect, FiberRef, LogLevel } from "effect"
-import { formatAddress, type SocketAddress } from "../address.js"
+import { type Address, formatAddress } from "../address.js"
 import { routineLevel } from "../logging.js"
 
 /** Logs a routine line at `Logging.routineLevel`. */
@@ -18,7 +18,7 @@ export const logRoutine = (message: string): Effect.Effect<void> =>
  */
 export const logAbout = (
   level: LogLevel.LogLevel | "routine",
-  address: SocketAddress,
+  address: Address,
   message: (peer: string) => string,
   cause?: Cause.Cause<unknown>,
   annotated = true

@@ -7,20 +7,21 @@
  * leaves the data in the kernel and the peer's sends block. A woken read takes the held bytes when
  * it runs, not when it is woken: a read interrupted in between leaves them for the next one.
  * Interrupting a waiting read removes it (its canceler), except the reads of the connection's
- * `owner` (the fiber of a server that closes the connection when that fiber ends), which need no
- * canceler: that is the server's hot path.
+ * owner (the fiber of a server that closes the connection when that fiber ends, see `own`),
+ * which need no canceler: that is the server's hot path.
  *
  * Writes: a write hands its bytes to the socket at once (so each write's bytes stay contiguous)
  * and, when the socket's buffer is over its high-water mark, waits for `'drain'`; any number of
  * fibers may wait. The write timeout runs while a write waits, and fires only when the kernel
  * took none of our bytes for that long.
  */
-import { Duration, Effect, type Fiber, Option, Stream } from "effect"
+import { Duration, Effect, Fiber, Option, Stream } from "effect"
 import type { Socket } from "node:net"
-import { formatAddress, type SocketAddress, unixAddress } from "../address.js"
+import { type Address, type TcpAddress, tcpAddress, unixAddress } from "../address.js"
 import * as Metrics from "../metrics/metrics.js"
 import { TcpSocketError, TcpTimeoutError } from "../tcp/errors.js"
-import { isTls, session, tcpSocketOf, type TlsSession } from "../tcp/tls.js"
+import { isTls, session, tcpSocketOf } from "../internal/tls.js"
+import type { TlsSession } from "../tcp/tls.js"
 import type { Connection, TcpError } from "../tcp/connection.js"
 import * as Idle from "./idle.js"
 import { wake } from "./scheduler.js"
@@ -56,7 +57,7 @@ function onDrain(this: OwnedSocket) {
 // An 'error' listener must exist, or Node turns a reset into an uncaught exception.
 function onError(this: OwnedSocket, cause: Error) {
   const connection = this[owned]
-  connection.failure ??= new TcpSocketError({ remote: connection.peer, cause })
+  connection.failure ??= TcpSocketError.fromCause(connection.remote, cause)
   connection.wakeAll()
 }
 function onClose(this: OwnedSocket) {
@@ -86,14 +87,23 @@ const sent = (socket: Socket): number => {
   return (internals._bytesDispatched ?? internals.bytesWritten) - (internals._handle?.writeQueueSize ?? 0)
 }
 
+/** The writes and `end`s waiting for the socket to take our bytes, and the write timeout's timer. */
+class WriteWait {
+  readonly writers: Array<Resume<void>> = []
+  timer: NodeJS.Timeout | undefined = undefined
+  /** `sent` when the timer was armed. */
+  mark = 0
+}
+
 /** The write timeout's check: the kernel took some of our bytes since the last one, or the time is up. */
 function checkWrites(connection: SocketConnection) {
-  connection.writeTimer = undefined
-  if (connection.writers === undefined || connection.socket.destroyed) return
+  const wait = connection.writeWait
+  if (wait === undefined || connection.socket.destroyed) return
+  wait.timer = undefined
   const now = sent(connection.socket)
-  if (now !== connection.sentMark) return connection.armWriteTimer(now)
+  if (now !== wait.mark) return connection.armWriteTimer(wait, now)
   const millis = connection.limits.writeMillis!
-  connection.timeOut(new TcpTimeoutError({ remote: connection.peer, kind: "Write", seconds: millis / 1000 }))
+  connection.timeOut(new TcpTimeoutError({ reason: "Write", address: connection.remote, timeout: Duration.millis(millis) }))
 }
 
 const endOfStream: Effect.Effect<undefined> = Effect.succeed(undefined)
@@ -112,15 +122,10 @@ export class SocketConnection implements Connection {
   /** The oldest waiting read; the later ones, if any, in `queued`. The socket flows while one waits. */
   reader: Resume<Read> | undefined = undefined
   queued: Array<Resume<Read>> | undefined = undefined
-  /** The fiber whose end closes the connection (a server's): its reads need no canceler. */
-  owner: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
   /** The owner's waiting read, if it waits: a later read of the owner finds it stale (a fiber waits for one thing at a time). */
   ownerReader: Resume<Read> | undefined = undefined
-  /** The writes, and `end`s, waiting for the socket to take our bytes. */
-  writers: Array<Resume<void>> | undefined = undefined
-  writeTimer: NodeJS.Timeout | undefined = undefined
-  /** `sent` when the write timer was armed. */
-  sentMark = 0
+  /** The writes and `end`s waiting for the socket to take our bytes, if any. */
+  writeWait: WriteWait | undefined = undefined
   /** For the idle timeout: the bytes moved both ways at the last look, and since when they have not changed. */
   moved = 0
   quietSince = 0
@@ -146,27 +151,23 @@ export class SocketConnection implements Connection {
    * The client a PROXY protocol header named, set once before the server gets the connection;
    * declared only (no field), so that connections without a header carry nothing for it.
    */
-  declare proxied?: SocketAddress
+  declare proxied?: TcpAddress
 
-  get remote(): SocketAddress {
+  get remote(): Address {
     if (this.proxied !== undefined) return this.proxied
     const path = this.limits.path
     if (path !== undefined) return unixAddress(path)
-    return { host: this.socket.remoteAddress ?? "unknown", port: this.socket.remotePort ?? 0 }
+    return tcpAddress(this.socket.remoteAddress ?? "unknown", this.socket.remotePort ?? 0)
   }
 
-  get local(): SocketAddress {
+  get local(): Address {
     const path = this.limits.path
     if (path !== undefined) return unixAddress(path)
-    return { host: this.socket.localAddress ?? "unknown", port: this.socket.localPort ?? 0 }
+    return tcpAddress(this.socket.localAddress ?? "unknown", this.socket.localPort ?? 0)
   }
 
   get tls(): TlsSession | undefined {
     return isTls(this.socket) ? session(this.socket) : undefined
-  }
-
-  get peer(): string {
-    return formatAddress(this.remote)
   }
 
   // Reads
@@ -242,27 +243,19 @@ export class SocketConnection implements Connection {
   }
 
   /** What a woken read runs: takes what came, or, when an earlier read took it meanwhile, waits again. */
-  private _take: Effect.Effect<Read, TcpError> | undefined
   get take(): Effect.Effect<Read, TcpError> {
-    return this._take ??= Effect.suspend(() => this.nextRead() ?? this.read)
+    return Effect.suspend(() => this.nextRead() ?? this.read)
   }
 
   wakeReaders() {
     for (let reader = this.dequeue(); reader !== undefined; reader = this.dequeue()) wake(reader, this.take)
   }
 
-  private _ownerRead: Effect.Effect<Read, TcpError> | undefined
-  /**
-   * The owner's read, for its own loop (see `readIn`): no canceler (interrupted, the owner ends
-   * and the connection is closed), and a later read of the owner finds an earlier one of its own
-   * stale (a fiber waits for one thing at a time).
-   */
-  get ownerRead(): Effect.Effect<Read, TcpError> {
-    return this._ownerRead ??= Effect.async<Read, TcpError>((resume) => {
-      const stale = this.ownerReader
-      if (stale !== undefined) this.cancel(stale)
-      if (this.enqueue(resume)) this.ownerReader = resume
-    })
+  /** The owner's read: see `ownerRead`. */
+  registerOwnerRead(resume: Resume<Read>) {
+    const stale = this.ownerReader
+    if (stale !== undefined) this.cancel(stale)
+    if (this.enqueue(resume)) this.ownerReader = resume
   }
 
   private _read: Effect.Effect<Read, TcpError> | undefined
@@ -284,7 +277,7 @@ export class SocketConnection implements Connection {
   // Writes
 
   closedError() {
-    return new TcpSocketError({ remote: this.peer, cause: new Error("it is closed") })
+    return TcpSocketError.closed(this.remote)
   }
 
   get unsafeWrite(): (bytes: Uint8Array) => Effect.Effect<void, TcpError> | undefined {
@@ -315,50 +308,50 @@ export class SocketConnection implements Connection {
     return Effect.async<void, TcpError>((resume) => {
       if (done() || this.socket.destroyed) return resume(this.writeOutcome(ending))
       const waiter: Resume<void> = () => resume(this.writeOutcome(ending))
-      const writers = this.writers ??= []
-      writers.push(waiter)
-      // Listened to from the first wait on: most connections never wait for the peer to read.
-      if (writers.length === 1 && !this.socket.listeners("drain").includes(onDrain)) this.socket.on("drain", onDrain)
-      if (this.writeTimer === undefined && this.limits.writeMillis !== undefined) this.armWriteTimer(sent(this.socket))
+      let wait = this.writeWait
+      if (wait === undefined) {
+        wait = this.writeWait = new WriteWait()
+        // Listened to from the first wait on: most connections never wait for the peer to read.
+        if (!this.socket.listeners("drain").includes(onDrain)) this.socket.on("drain", onDrain)
+        if (this.limits.writeMillis !== undefined) this.armWriteTimer(wait, sent(this.socket))
+      }
+      wait.writers.push(waiter)
       return Effect.sync(() => this.leaveWriters(waiter))
     })
   }
 
-  private _drained: Effect.Effect<void, TcpError> | undefined
   get drained(): Effect.Effect<void, TcpError> {
-    return this._drained ??= this.awaitWriters(() => !this.socket.writableNeedDrain, false)
+    return this.awaitWriters(() => !this.socket.writableNeedDrain, false)
   }
 
-  private _finished: Effect.Effect<void, TcpError> | undefined
   get finished(): Effect.Effect<void, TcpError> {
-    return this._finished ??= this.awaitWriters(() => this.socket.writableFinished, true)
+    return this.awaitWriters(() => this.socket.writableFinished, true)
   }
 
-  armWriteTimer(mark: number) {
-    this.sentMark = mark
-    this.writeTimer = setTimeout(checkWrites, this.limits.writeMillis!, this).unref()
+  armWriteTimer(wait: WriteWait, mark: number) {
+    wait.mark = mark
+    wait.timer = setTimeout(checkWrites, this.limits.writeMillis!, this).unref()
   }
 
   leaveWriters(waiter: Resume<void>) {
-    const writers = this.writers
-    if (writers === undefined) return
-    const index = writers.indexOf(waiter)
-    if (index !== -1) writers.splice(index, 1)
-    if (writers.length === 0) this.stopWriteTimer()
+    const wait = this.writeWait
+    if (wait === undefined) return
+    const index = wait.writers.indexOf(waiter)
+    if (index !== -1) wait.writers.splice(index, 1)
+    if (wait.writers.length === 0) this.stopWaiting(wait)
   }
 
-  stopWriteTimer() {
-    this.writers = undefined
-    clearTimeout(this.writeTimer)
-    this.writeTimer = undefined
+  stopWaiting(wait: WriteWait) {
+    this.writeWait = undefined
+    clearTimeout(wait.timer)
   }
 
   /** The socket took our bytes (or closed): every waiting write and `end` goes on. */
   wakeWriters() {
-    const writers = this.writers
-    if (writers === undefined) return
-    this.stopWriteTimer()
-    for (const writer of writers) wake(writer, Effect.void)
+    const wait = this.writeWait
+    if (wait === undefined) return
+    this.stopWaiting(wait)
+    for (const writer of wait.writers) wake(writer, Effect.void)
   }
 
   wakeAll() {
@@ -416,7 +409,7 @@ export class SocketConnection implements Connection {
     const quiet = now - this.quietSince
     const idleMillis = this.limits.idleMillis!
     if (quiet < idleMillis || socket.destroyed) return quiet
-    this.timeOut(new TcpTimeoutError({ remote: this.peer, kind: "Idle", seconds: idleMillis / 1000 }))
+    this.timeOut(new TcpTimeoutError({ reason: "Idle", address: this.remote, timeout: Duration.millis(idleMillis) }))
     return quiet
   }
 
@@ -425,17 +418,34 @@ export class SocketConnection implements Connection {
     if (this.failure !== undefined) return
     this.failure = error
     Metrics.connectionsTimedOut.unsafeUpdate(1, Metrics.noTags)
-    if (error.kind === "Write") reset(this.socket)
+    if (error.reason === "Write") reset(this.socket)
     else this.socket.destroy()
   }
 }
+
+/** The connections by the fiber that owns each (a server's fiber for it), whose end closes it. */
+const byOwner = new WeakMap<Fiber.RuntimeFiber<unknown, unknown>, SocketConnection>()
+
+/** Makes `fiber` the owner of `connection`: its end closes the connection, so its reads need no canceler. */
+export const own = (connection: Connection, fiber: Fiber.RuntimeFiber<unknown, unknown>): void => {
+  if (connection instanceof SocketConnection) byOwner.set(fiber, connection)
+}
+
+/**
+ * The read of an owner fiber, one Effect for all connections (the connection is its fiber's):
+ * no canceler (interrupted, the owner ends and the connection is closed), and a later read of the
+ * owner finds an earlier one of its own stale (a fiber waits for one thing at a time).
+ */
+const ownerRead: Effect.Effect<Read, TcpError> = Effect.async<Read, TcpError>((resume) => {
+  byOwner.get(Option.getOrThrow(Fiber.getCurrentFiber()))!.registerOwnerRead(resume)
+})
 
 /**
  * The read a loop running in `fiber` uses: the owner's, if `fiber` owns the connection (a
  * server's loop, on its hot path), else the connection's `read`.
  */
 export const readIn = (connection: Connection, fiber: Fiber.RuntimeFiber<unknown, unknown>): Effect.Effect<Read, TcpError> =>
-  connection instanceof SocketConnection && connection.owner === fiber ? connection.ownerRead : connection.read
+  byOwner.get(fiber) === connection ? ownerRead : connection.read
 
 /** Holds a connection's writes back, to go out in one write at `uncork` (a connection made elsewhere writes as usual). */
 export const cork = (connection: Connection): void => {
@@ -517,7 +527,7 @@ export const make = (socket: Socket, limits: Limits, open?: Set<Socket>, buffere
  * becomes its `remote`; `rest`, the bytes that came after the header, its next read (before
  * anything read since).
  */
-export const setProxied = (connection: Connection, client: SocketAddress | undefined, rest: Uint8Array): void => {
+export const setProxied = (connection: Connection, client: TcpAddress | undefined, rest: Uint8Array): void => {
   if (client !== undefined) (connection as SocketConnection).proxied = client
   unread(connection, rest)
 }

@@ -8,9 +8,10 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Effect, Layer, type MetricPair, MetricState, Option } from "effect"
+import { Data, Effect, Layer, type MetricPair, MetricState, Option } from "effect"
 import { createServer } from "node:http"
-import { TcpListenError } from "../tcp/errors.js"
+import { type BindReason, formatAddress, type TcpAddress, tcpAddress } from "../address.js"
+import { bindReason, describeError } from "../internal/os-error.js"
 import * as Metrics from "./metrics.js"
 
 const labels = (pair: MetricPair.MetricPair.Untyped, extra: ReadonlyArray<readonly [string, string]> = []) => {
@@ -62,8 +63,32 @@ const router = (snapshot: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Unty
   )
 
 /**
+ * The metrics endpoint could not listen on its address (a port in use, say); the OS error is the
+ * `cause`.
+ *
+ * @example
+ * ```ts
+ * import { MetricsEndpointError } from "effect-net/prometheus"
+ *
+ * const error = new MetricsEndpointError({ reason: "AddressInUse", address: { _tag: "TcpAddress", hostname: "127.0.0.1", port: 9464 }, cause: undefined })
+ * console.log(error.reason) // AddressInUse
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class MetricsEndpointError extends Data.TaggedError("MetricsEndpointError")<{
+  readonly reason: BindReason
+  readonly address: TcpAddress
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    return `cannot listen on ${formatAddress(this.address)}: ${describeError(this.cause)}`
+  }
+}
+
+/**
  * Serves `GET /metrics` on host:port for as long as the layer lives; `onBound` is told the real
- * address (port 0 picks a free one). Fails with `TcpListenError` when it cannot bind. `snapshot`
+ * address (port 0 picks a free one). Fails with `MetricsEndpointError` when it cannot bind. `snapshot`
  * is what it serves: by default this process's metrics (a cluster's primary serves the sum over
  * its workers, see `Cluster`).
  */
@@ -78,5 +103,7 @@ export const layer = (options: {
       options.onBound?.(`${address}/metrics`) ?? Effect.void
     ))),
     Layer.provide(NodeHttpServer.layer(createServer, { host: options.host, port: options.port })),
-    Layer.catchAll((error) => Layer.fail(TcpListenError.fromCause(options.host, options.port, error.cause)))
+    Layer.catchAll((error) =>
+      Layer.fail(new MetricsEndpointError({ reason: bindReason(error.cause), address: tcpAddress(options.host, options.port), cause: error.cause }))
+    )
   )

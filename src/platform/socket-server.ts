@@ -18,14 +18,15 @@
  *   failed, closed at once. Its failure is logged: a reset or a timeout of the peer at info,
  *   another failure at warning, a defect at error (the platform logs them at debug, unseen).
  *   Each connection also logs one line when accepted and one when closed, at info.
- * - The handler's context holds the accepted `TcpConnection` (the platform gives the Node socket
- *   as `NodeSocket.NetSocket`, absent here): `remoteAddress` reads the peer's address from it,
+ * - The handler's context holds the accepted connection (`TcpConnection`, as every TcpServer
+ *   handler's does; the platform gives the Node socket as `NodeSocket.NetSocket`, absent here):
+ *   `remoteAddress` reads the peer's address from it,
  *   also in the RPC handlers @effect/rpc runs for that connection.
  */
 import * as Socket from "@effect/platform/Socket"
 import * as SocketServer from "@effect/platform/SocketServer"
 import { Cause, Effect, Layer, Option, Predicate, type Scope } from "effect"
-import type { SocketAddress } from "../address.js"
+import type { Address } from "../address.js"
 import { type Connection, TcpConnection } from "../tcp/connection.js"
 import * as TcpListener from "../tcp/listener.js"
 import * as TcpServer from "../tcp/server.js"
@@ -37,7 +38,7 @@ export interface PlatformSocketServerOptions
 {}
 
 /** The peer's address, within a handler of this server (and the RPC handlers it runs); none elsewhere. */
-export const remoteAddress: Effect.Effect<Option.Option<SocketAddress>> = Effect.map(
+export const remoteAddress: Effect.Effect<Option.Option<Address>> = Effect.map(
   Effect.serviceOption(TcpConnection),
   Option.map((connection) => connection.remote)
 )
@@ -75,8 +76,7 @@ const serveSocket = <_, E, R>(
   Effect.suspend(() => handler(fromConnection(connection, options))).pipe(
     Effect.asVoid,
     // Logged here, not by TcpServer: a socket error dies in @effect/rpc's handlers and is still routine.
-    Effect.catchAllCause((cause) => Effect.zipRight(logFailure(cause), connection.close)),
-    Effect.provideService(TcpConnection, connection)
+    Effect.catchAllCause((cause) => Effect.zipRight(logFailure(cause), connection.close))
   )
 
 /** Binds with `TcpListener.make`; the scope owns the listener and every connection. */
@@ -87,9 +87,9 @@ export const make = (
     const listener = yield* TcpListener.make(options).pipe(
       Effect.mapError((cause) => new SocketServer.SocketServerError({ reason: "Open", cause }))
     )
-    const { host, path, port } = listener.address
     return SocketServer.SocketServer.of({
-      address: path === undefined ? { _tag: "TcpAddress", hostname: host, port } : { _tag: "UnixAddress", path },
+      // The platform's shape: the listener's address as it is.
+      address: listener.address,
       run: (handler) =>
         TcpServer.serve((connection) => serveSocket(handler, connection, options), options).pipe(
           Effect.provideService(TcpListener.TcpListener, listener)

@@ -51,6 +51,7 @@ export interface PlatformSocketOptions {
 const readError = (cause: TcpError) => new Socket.SocketGenericError({ reason: "Read", cause })
 const writeError = (cause: TcpError) => new Socket.SocketGenericError({ reason: "Write", cause })
 
+/** What `run` takes besides its handler (as @effect/platform's `Socket.run`). */
 type RunOptions = { readonly onOpen?: Effect.Effect<void> | undefined }
 
 /** A connection as a socket drives it: the run loop, the writes, and the `CloseEvent` written, if any. */
@@ -168,14 +169,12 @@ export const fromConnection = (connection: Connection, options: PlatformSocketOp
   )
 }
 
-export type NetOptions = TcpClient.TcpClientOptions & PlatformSocketOptions
-
 /**
  * A client socket: each `run` connects with `TcpClient.connect` (within `connectTimeout`, TLS
  * with `tls`), and its scope closes the connection, flushed and half-closed first (within
  * `writeTimeout`, if set) when `run` succeeded. @effect/rpc's client reconnects by running again.
  */
-export const makeNet = (options: NetOptions): Effect.Effect<Socket.Socket> =>
+export const makeNet = (options: TcpClient.TcpClientOptions & PlatformSocketOptions): Effect.Effect<Socket.Socket> =>
   Effect.sync(() =>
     fromOpen(
       TcpClient.connect(options).pipe(
@@ -192,4 +191,5 @@ export const makeNet = (options: NetOptions): Effect.Effect<Socket.Socket> =>
   )
 
 /** `Socket.Socket` for clients (see `makeNet`), e.g. for `RpcClient.layerProtocolSocket`. */
-export const layerNet = (options: NetOptions): Layer.Layer<Socket.Socket> => Layer.effect(Socket.Socket, makeNet(options))
+export const layerNet = (options: TcpClient.TcpClientOptions & PlatformSocketOptions): Layer.Layer<Socket.Socket> =>
+  Layer.effect(Socket.Socket, makeNet(options))

@@ -3,15 +3,15 @@
  * closed when the scope closes. With `tls`, the same connection runs over `node:tls`; with
  * `path`, over a Unix domain socket.
  */
-import { Duration, Effect, Layer, type Scope } from "effect"
+import { Context, Duration, Effect, Layer, type Scope } from "effect"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
-import { type SocketAddress, unixAddress } from "../address.js"
+import { type Address, tcpAddress, unixAddress } from "../address.js"
 import { limits, make as fromConnected, onReadInto } from "../internal/socket-connection.js"
-import { type Connection, TcpConnection, type TcpConnectionOptions } from "./connection.js"
+import type { Connection, TcpConnectionOptions } from "./connection.js"
 import { TcpConnectError } from "./errors.js"
 import type { Pem } from "./tls.js"
-import { tooLong } from "./unix.js"
+import { tooLong } from "../internal/unix-socket.js"
 
 interface TcpClientCommonOptions extends TcpConnectionOptions {
   /** How long connecting may take (DNS lookup included); default 10 seconds. */
@@ -49,22 +49,24 @@ export const defaults = {
   connectTimeout: Duration.seconds(10)
 } as const
 
+/** The client's connection, in a program that connects once (see `layer`). */
+export class TcpClient extends Context.Tag("effect-net/TcpClient")<TcpClient, Connection>() {}
+
 /** Starts connecting, in plain TCP or in TLS; `onReady` gets the socket once it is ready for data. */
 const open = (
-  server: SocketAddress,
+  server: Address,
   { readBufferBytes, tls }: TcpClientOptions,
   onReady: (socket: Net.Socket) => void,
   onFailure: (error: TcpConnectError) => void
 ): Net.Socket => {
-  const { host, path, port } = server
   // allowHalfOpen: after our FIN we still read what the server sends.
   const options = {
-    ...(path === undefined ? { host, port } : { path }),
+    ...(server._tag === "UnixAddress" ? { path: server.path } : { host: server.hostname, port: server.port }),
     allowHalfOpen: true,
     noDelay: true
   }
   // Node sends no SNI unless told; an IP address must not be sent as one (RFC 6066).
-  const servername = tls?.servername ?? (path === undefined && Net.isIP(host) === 0 ? host : undefined)
+  const servername = tls?.servername ?? (server._tag === "TcpAddress" && Net.isIP(server.hostname) === 0 ? server.hostname : undefined)
   const socket = tls === undefined
     ? Net.connect({
       ...options,
@@ -78,10 +80,10 @@ const open = (
     })
   let connected = false
   const onError = (cause: Error) => {
-    if (!connected) return onFailure(TcpConnectError.fromCause(host, port, cause, path))
+    if (!connected) return onFailure(TcpConnectError.fromCause(server, cause))
     // Connected, so the TLS handshake failed. Node records why it rejected a certificate.
     const reason = (socket as Tls.TLSSocket).authorizationError === null ? "Tls" : "Certificate"
-    onFailure(new TcpConnectError({ host, port, path, reason, cause }))
+    onFailure(new TcpConnectError({ address: server, reason, cause }))
   }
   socket.once("error", onError)
   socket.once("connect", () => (connected = true))
@@ -93,11 +95,11 @@ const open = (
 }
 
 /** Connects; the scope closes the connection. */
-export const connect = (options: TcpClientOptions): Effect.Effect<Connection, TcpConnectError, Scope.Scope> => {
+export const make = (options: TcpClientOptions): Effect.Effect<Connection, TcpConnectError, Scope.Scope> => {
   const { path } = options
-  const server = path === undefined ? { host: options.host ?? defaults.host, port: options.port } : unixAddress(path)
+  const server = path === undefined ? tcpAddress(options.host ?? defaults.host, options.port) : unixAddress(path)
   const long = path === undefined ? undefined : tooLong(path)
-  if (long !== undefined) return Effect.fail(new TcpConnectError({ ...server, reason: "Other", cause: long }))
+  if (long !== undefined) return Effect.fail(new TcpConnectError({ address: server, reason: "Other", cause: long }))
   const connectionLimits = limits(options, path)
   return Effect.acquireRelease(
     Effect.async<Connection, TcpConnectError>((resume) => {
@@ -114,13 +116,15 @@ export const connect = (options: TcpClientOptions): Effect.Effect<Connection, Tc
       Effect.interruptible,
       Effect.timeoutFail({
         duration: options.connectTimeout ?? defaults.connectTimeout,
-        onTimeout: () => new TcpConnectError({ ...server, reason: "Timeout" })
+        onTimeout: () => new TcpConnectError({ address: server, reason: "Timeout" })
       })
     ),
     (connection) => connection.close
   )
 }
 
-/** A layer providing the `TcpConnection` of a client program. */
-export const layer = (options: TcpClientOptions): Layer.Layer<TcpConnection, TcpConnectError> =>
-  Layer.scoped(TcpConnection, connect(options))
+/** `make`, under the name programs use. */
+export const connect = make
+
+/** The client's connection as a layer (see `TcpClient`). */
+export const layer = (options: TcpClientOptions): Layer.Layer<TcpClient, TcpConnectError> => Layer.scoped(TcpClient, make(options))

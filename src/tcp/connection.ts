@@ -8,9 +8,9 @@
  * read backpressure, replies can reorder) and `toChannel` buffers reads without bound. Here the
  * socket reads from the OS only while a read waits.
  */
-import { Context, type Duration, Effect, type Fiber, Sink, type Stream } from "effect"
+import { Context, Duration, Effect, type Fiber, Sink, type Stream } from "effect"
 import type { Socket } from "node:net"
-import type { SocketAddress } from "../address.js"
+import type { Address } from "../address.js"
 import type { Decoder } from "../framing/decoder.js"
 import { LineTimeoutError } from "../framing/errors.js"
 import { wake } from "../internal/scheduler.js"
@@ -40,8 +40,8 @@ export type TcpError = TcpSocketError | TcpTimeoutError
  */
 export interface Connection {
   /** Both ends' addresses; on a Unix domain socket, both are its file's (see `unixAddress`). */
-  readonly local: SocketAddress
-  readonly remote: SocketAddress
+  readonly local: Address
+  readonly remote: Address
   /**
    * The TLS session, on a TLS connection: the protocol, whether the peer's certificate verified,
    * the certificate itself (`peerCertificate.subject`). Asked of the socket when read.
@@ -80,7 +80,11 @@ export interface Connection {
   readonly bytesWritten: () => number
 }
 
-/** The connection of a client program (see `TcpClient.layer`). */
+/**
+ * The connection a handler serves, in its fiber's context (and the fibers it forks): a server
+ * (`TcpServer`, `PlatformSocketServer`) puts it there, so that code deep in a handler reaches it
+ * without being passed it.
+ */
 export class TcpConnection extends Context.Tag("effect-net/TcpConnection")<TcpConnection, Connection>() {}
 
 export interface TcpConnectionOptions {
@@ -198,16 +202,12 @@ class MessageLoop<A, DE, E, R, E2, R2> {
 
   onRead(read: Uint8Array | undefined): Effect.Effect<void, TcpError | E | E2, R | R2> {
     if (read !== undefined) return this.decode(read)
-    const messages = this.messages
-    messages.length = 0
-    return this.handleFrom(0, this.decoder.flush(messages) ?? null)
+    return this.handleFrom(0, this.decoder.flush(this.messages) ?? null)
   }
-
 
   /** Decodes the next piece of `bytes`, keeping the rest for later. */
   decode(bytes: Uint8Array): Effect.Effect<void, TcpError | E | E2, R | R2> {
     const messages = this.messages
-    messages.length = 0
     if (bytes.length > decodeBytes && this.decoder.framesAreReads !== true) {
       this.rest = bytes.subarray(decodeBytes)
       bytes = bytes.subarray(0, decodeBytes)
@@ -242,6 +242,9 @@ class MessageLoop<A, DE, E, R, E2, R2> {
       // Before anything waits (a write for the peer to read, a delay): what was written goes out.
       if (batch !== undefined) uncork(batch)
     }
+    // Handled: nothing of them (nor of the read they are views of) is kept while the loop waits.
+    if (messages.length === 1) messages.pop()
+    else messages.length = 0
     if (then === undefined) {
       if (this.decoded < turnBytes) return this.goOn()
       this.decoded = 0
@@ -268,7 +271,7 @@ class MessageLoop<A, DE, E, R, E2, R2> {
         onSuccess: (read): Uint8Array | undefined | null => read,
         onTimeout: () => null
       }),
-      (read) => read === null ? this.handleFrom(this.messages.length, new LineTimeoutError({ seconds: lineMillis / 1000 })) : this.onRead(read)
+      (read) => read === null ? this.handleFrom(0, new LineTimeoutError({ timeout: Duration.millis(lineMillis) })) : this.onRead(read)
     )
   }
 }

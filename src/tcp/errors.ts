@@ -1,55 +1,44 @@
 /**
- * Tagged errors of the TCP building blocks: a `reason` to match on, the OS error as `cause`, and
- * a short message. Advice that names a program's flags belongs to that program (see src/cli).
+ * Tagged errors of the TCP building blocks: a `reason` to match on, the `address` it concerns,
+ * the OS error as `cause`, and a short message. Advice that names a program's flags belongs to that program (see src/cli).
  */
-import { Data } from "effect"
-import { type BindReason, bindReason, describeError, errorCode, formatAddress } from "../address.js"
+import { Data, Duration } from "effect"
+import { type Address, type BindReason, formatAddress } from "../address.js"
+import { bindReason, describeError, errorCode } from "../internal/os-error.js"
+import { describeTlsError } from "../internal/tls.js"
 
 /**
- * Binding a listener failed. With a Unix socket `path`, `AddressInUse` is a server listening on
- * it, or a file that is not a socket in the way. `Tls`: the certificate or key is unusable (not
- * PEM, or a key that is not the certificate's).
+ * Binding a listener failed. With a Unix socket, `AddressInUse` is a server listening on it, or a
+ * file that is not a socket in the way. `Tls`: the certificate or key is unusable (not PEM, or a
+ * key that is not the certificate's).
  */
 export class TcpListenError extends Data.TaggedError("TcpListenError")<{
-  readonly host: string
-  readonly port: number
-  /** The Unix domain socket's path, when it was one. */
-  readonly path?: string | undefined
   readonly reason: BindReason | "Tls"
+  /** Where it tried to listen. */
+  readonly address: Address
   readonly cause: unknown
 }> {
-  static fromCause(host: string, port: number, cause: unknown, path?: string): TcpListenError {
-    return new TcpListenError({ host, port, path, reason: bindReason(cause), cause })
+  static fromCause(address: Address, cause: unknown): TcpListenError {
+    return new TcpListenError({ address, reason: bindReason(cause), cause })
   }
 
   override get message(): string {
-    const where = `cannot listen on ${formatAddress(this)}`
+    const where = `cannot listen on ${formatAddress(this.address)}`
     return this.reason === "Tls"
       ? `${where}: the TLS certificate or key is unusable: ${describeTlsError(this.cause)}`
       : `${where}: ${describeError(this.cause)}`
   }
 }
 
-/** A TLS failure: system errors (a reset) as usual, OpenSSL's and Node's certificate errors by their reason and code. */
-export const describeTlsError = (cause: unknown): string => {
-  if (!(cause instanceof Error) || "syscall" in cause) return describeError(cause)
-  // OpenSSL's errors carry a short `reason` ("wrong version number") beside a long message.
-  const reason = "reason" in cause && typeof cause.reason === "string" ? cause.reason : cause.message
-  const code = errorCode(cause)
-  return code === undefined ? reason : `${reason} (${code})`
-}
-
 /** Connecting to a server failed or did not finish in time. */
 export class TcpConnectError extends Data.TaggedError("TcpConnectError")<{
-  readonly host: string
-  readonly port: number
-  /** The Unix domain socket's path, when it was one. */
-  readonly path?: string | undefined
   /** `Tls`: the TLS handshake failed; `Certificate`: the server's TLS certificate is not trusted. */
   readonly reason: "Refused" | "Timeout" | "Unresolved" | "Tls" | "Certificate" | "Other"
+  /** The server it tried. */
+  readonly address: Address
   readonly cause?: unknown
 }> {
-  static fromCause(host: string, port: number, cause: unknown, path?: string): TcpConnectError {
+  static fromCause(address: Address, cause: unknown): TcpConnectError {
     const code = errorCode(cause)
     const reason = code === "ECONNREFUSED"
       ? "Refused"
@@ -58,11 +47,11 @@ export class TcpConnectError extends Data.TaggedError("TcpConnectError")<{
       : code === "ETIMEDOUT"
       ? "Timeout"
       : "Other"
-    return new TcpConnectError({ host, port, path, reason, cause })
+    return new TcpConnectError({ address, reason, cause })
   }
 
   override get message(): string {
-    const where = `cannot connect to ${formatAddress(this)}`
+    const where = `cannot connect to ${formatAddress(this.address)}`
     switch (this.reason) {
       case "Timeout":
         return `${where}: timed out`
@@ -76,27 +65,54 @@ export class TcpConnectError extends Data.TaggedError("TcpConnectError")<{
   }
 }
 
-/** An established connection failed: reset by the peer, written after close, and so on. */
+/**
+ * An established connection failed: `Reset` by the peer (or a broken pipe), `Closed` (written
+ * after it was closed), `Tls` (an alert from a TLS peer), or `Other`.
+ */
 export class TcpSocketError extends Data.TaggedError("TcpSocketError")<{
-  readonly remote: string
+  readonly reason: "Reset" | "Closed" | "Tls" | "Other"
+  /** The peer. */
+  readonly address: Address
   readonly cause: unknown
 }> {
+  static fromCause(address: Address, cause: unknown): TcpSocketError {
+    const code = errorCode(cause)
+    const reason = code === "ECONNRESET" || code === "EPIPE"
+      ? "Reset"
+      : code === "ERR_STREAM_DESTROYED" || code === "ERR_STREAM_WRITE_AFTER_END"
+      ? "Closed"
+      : cause instanceof Error && !("syscall" in cause) && "reason" in cause
+      ? "Tls"
+      : "Other"
+    return new TcpSocketError({ address, reason, cause })
+  }
+
+  /** The connection was used after it was closed. */
+  static closed(address: Address): TcpSocketError {
+    return new TcpSocketError({ address, reason: "Closed", cause: new Error("it is closed") })
+  }
+
   override get message(): string {
     // Over TLS, a failure may be OpenSSL's (an alert from the peer): told by its reason.
-    return `the connection with ${this.remote} failed: ${describeTlsError(this.cause)}`
+    return `the connection with ${formatAddress(this.address)} failed: ${describeTlsError(this.cause)}`
   }
 }
 
-/** A connection was closed because it stayed silent, or did not take our writes, for too long. */
+/**
+ * A connection was closed because nothing moved either way (`Idle`), or its peer took none of
+ * our writes (`Write`), for its `timeout`.
+ */
 export class TcpTimeoutError extends Data.TaggedError("TcpTimeoutError")<{
-  readonly remote: string
-  readonly kind: "Idle" | "Write"
-  readonly seconds: number
+  readonly reason: "Idle" | "Write"
+  /** The peer. */
+  readonly address: Address
+  readonly timeout: Duration.Duration
 }> {
   override get message(): string {
-    return this.kind === "Idle"
-      ? `closed the connection with ${this.remote}: no data sent or received for ${this.seconds} s (idle timeout)`
-      : `closed the connection with ${this.remote}: it did not read our replies for ${this.seconds} s (write timeout)`
+    const seconds = Duration.toSeconds(this.timeout)
+    return this.reason === "Idle"
+      ? `closed the connection with ${formatAddress(this.address)}: no data sent or received for ${seconds} s (idle timeout)`
+      : `closed the connection with ${formatAddress(this.address)}: it did not read our replies for ${seconds} s (write timeout)`
   }
 }
 

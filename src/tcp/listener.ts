@@ -7,7 +7,8 @@
 import { Context, Duration, Effect, Layer, Queue, Runtime, type Scope, Stream } from "effect"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
-import { describeError, formatAddress, type SocketAddress, unixAddress } from "../address.js"
+import { type Address, formatAddress, tcpAddress, unixAddress } from "../address.js"
+import { describeError } from "../internal/os-error.js"
 import * as Metrics from "../metrics/metrics.js"
 import * as Idle from "../internal/idle.js"
 import { rateLimited } from "../internal/rate-limit.js"
@@ -15,10 +16,11 @@ import { logRoutine } from "../internal/log.js"
 import { limits, make as fromConnected, type SocketConnection } from "../internal/socket-connection.js"
 import type { Connection, TcpConnectionOptions } from "./connection.js"
 import { TcpListenError } from "./errors.js"
-import { describeHandshakeFailure, serverOptions, tcpSocketOf, type TcpListenerTlsOptions, defaults as tlsDefaults } from "./tls.js"
+import { describeHandshakeFailure, serverOptions, tcpSocketOf } from "../internal/tls.js"
+import { type TcpListenerTlsOptions, defaults as tlsDefaults } from "./tls.js"
 import * as ProxyGate from "./proxy-gate.js"
 import type * as ProxyProtocol from "./proxy-protocol.js"
-import * as Unix from "./unix.js"
+import * as Unix from "../internal/unix-socket.js"
 
 export type { TcpListenerTlsOptions } from "./tls.js"
 
@@ -63,9 +65,9 @@ export interface TcpListenerOptions extends TcpConnectionOptions {
   readonly maxPending?: number | undefined
 }
 
-export interface Listener {
+export interface TcpListener {
   /** The bound address, with the real port when port 0 was asked (a Unix socket's: see `unixAddress`). */
-  readonly address: SocketAddress
+  readonly address: Address
   /**
    * Accepted connections, in order. Each is open until its `close`, or until the listener's
    * scope closes. Ends when `stopAccepting` runs. Reads wait until the consumer pulls them.
@@ -86,7 +88,7 @@ export interface Listener {
 }
 
 /** The listener a server serves (see `TcpServer`). */
-export class TcpListener extends Context.Tag("effect-net/TcpListener")<TcpListener, Listener>() {}
+export const TcpListener: Context.Tag<TcpListener, TcpListener> = Context.GenericTag<TcpListener>("effect-net/TcpListener")
 
 export const defaults = {
   host: "127.0.0.1",
@@ -121,16 +123,17 @@ const listen = (server: Net.Server, target: Net.ListenOptions) =>
   })
 
 /** Binds and listens; the scope owns the listening socket and every accepted connection. */
-export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, TcpListenError, Scope.Scope> =>
+export const make = (options: TcpListenerOptions = {}): Effect.Effect<TcpListener, TcpListenError, Scope.Scope> =>
   Effect.gen(function*() {
     const { path, tls } = options
     const host = options.host ?? defaults.host
     const port = options.port ?? 0
+    const target = path === undefined ? tcpAddress(host, port) : unixAddress(path)
     const backlog = options.backlog ?? defaults.backlog
     if (tls !== undefined && options.proxyProtocol !== undefined) {
       // The header would come before the handshake, which Node's TLS server does itself.
       const cause = new Error("the PROXY protocol over TLS is not supported; terminate TLS at the balancer")
-      return yield* new TcpListenError({ ...(path === undefined ? { host, port } : unixAddress(path)), reason: "Other", cause })
+      return yield* new TcpListenError({ address: target, reason: "Other", cause })
     }
     const connectionLimits = limits({
       idleTimeout: options.idleTimeout ?? defaults.idleTimeout,
@@ -186,7 +189,7 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
     const server = yield* Effect.acquireRelease(
       Effect.try({
         try: () => tls === undefined ? Net.createServer(netOptions) : Tls.createServer({ ...netOptions, ...serverOptions(tls) }),
-        catch: (cause) => new TcpListenError({ ...(path === undefined ? { host, port } : unixAddress(path)), reason: "Tls", cause })
+        catch: (cause) => new TcpListenError({ address: target, reason: "Tls", cause })
       }),
       (server) =>
         Effect.async<void>((resume) => {
@@ -197,7 +200,7 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
         }).pipe(Effect.zipRight(Queue.shutdown(queue)))
     )
     yield* path === undefined
-      ? Effect.mapError(listen(server, { host, port, backlog }), (cause) => TcpListenError.fromCause(host, port, cause))
+      ? Effect.mapError(listen(server, { host, port, backlog }), (cause) => TcpListenError.fromCause(target, cause))
       : Unix.bind(path, options.mode, listen(server, { path, backlog }))
 
     // Before the sockets are destroyed: a header read cut short is no refusal to log.
@@ -245,7 +248,7 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
         socket.destroy()
         Metrics.tlsHandshakeFailures.unsafeUpdate(1, Metrics.noTags)
         const tcp = tcpSocketOf(socket)
-        const peer = formatAddress(path === undefined ? { host: tcp.remoteAddress ?? "unknown", port: tcp.remotePort ?? 0 } : unixAddress(path))
+        const peer = formatAddress(path === undefined ? tcpAddress(tcp.remoteAddress ?? "unknown", tcp.remotePort ?? 0) : unixAddress(path))
         runSync(logRoutine(`TLS handshake with ${peer} failed: ${describeHandshakeFailure(cause)}`).pipe(Effect.annotateLogs({ peer })))
       })
     }
@@ -277,7 +280,7 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
 
     const bound = server.address() as Net.AddressInfo
     return {
-      address: path === undefined ? { host: bound.address, port: bound.port } : unixAddress(path),
+      address: path === undefined ? tcpAddress(bound.address, bound.port) : unixAddress(path),
       // One per pull: a consumer that stops early must not take (and drop) connections queued behind.
       accept: Stream.fromQueue(queue, { maxChunkSize: 1 }).pipe(
         // One that idled out while it waited is not handed out.
@@ -287,7 +290,7 @@ export const make = (options: TcpListenerOptions = {}): Effect.Effect<Listener, 
       acceptWith,
       stopAccepting,
       openConnections: () => open.size
-    } satisfies Listener
+    } satisfies TcpListener
   })
 
 /** The listener as a layer, for programs that serve on it (see `TcpServer`). */

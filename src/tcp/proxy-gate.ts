@@ -58,7 +58,8 @@ export const make = (options: ListenerOptions): Effect.Effect<Gate, never, Scope
     const admit = (connection: Connection, handOver: (connection: Connection) => void) => {
       const remote = connection.remote
       const peer = formatAddress(remote)
-      if (!trusted(remote.host)) {
+      // A peer on a Unix socket has no IP address to trust.
+      if (remote._tag === "UnixAddress" || !trusted(remote.hostname)) {
         runFork(refuse(connection, peer, "untrusted", "not a trusted proxy, so it may not send a PROXY protocol header"))
         return
       }

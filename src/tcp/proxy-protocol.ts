@@ -13,7 +13,7 @@
  */
 import { Duration, Effect } from "effect"
 import { isIPv4, isIPv6, SocketAddress as NodeSocketAddress } from "node:net"
-import type { SocketAddress } from "../address.js"
+import { type TcpAddress, tcpAddress } from "../address.js"
 import { type Cidr, loopback } from "./cidr.js"
 import { ProxyProtocolError } from "./errors.js"
 
@@ -71,8 +71,8 @@ export type ProxyHeader =
     readonly version: 1 | 2
     /** `Datagram` (UDP) only in v2, from a sender that relays datagrams. */
     readonly transport: "Stream" | "Datagram"
-    readonly source: SocketAddress
-    readonly destination: SocketAddress
+    readonly source: TcpAddress
+    readonly destination: TcpAddress
   }
   /** Relayed for a client on a Unix socket (v2 AF_UNIX): socket paths, `@name` for an abstract one. */
   | {
@@ -121,16 +121,16 @@ export interface Decoded {
  *   _tag: "Proxied",
  *   version: 1,
  *   transport: "Stream",
- *   source: { host: "192.0.2.1", port: 56324 },
- *   destination: { host: "198.51.100.2", port: 443 }
+ *   source: { _tag: "TcpAddress", hostname: "192.0.2.1", port: 56324 },
+ *   destination: { _tag: "TcpAddress", hostname: "198.51.100.2", port: 443 }
  * }
- * console.log(ProxyProtocol.clientAddress(header)) // { host: '192.0.2.1', port: 56324 }
+ * console.log(ProxyProtocol.clientAddress(header)) // { _tag: 'TcpAddress', hostname: '192.0.2.1', port: 56324 }
  * console.log(ProxyProtocol.clientAddress({ _tag: "Local", version: 2 })) // undefined
  * ```
  *
  * @since 0.1.0
  */
-export const clientAddress = (header: ProxyHeader): SocketAddress | undefined =>
+export const clientAddress = (header: ProxyHeader): TcpAddress | undefined =>
   header._tag === "Proxied" ? header.source : undefined
 
 /**
@@ -177,7 +177,7 @@ const notProxyProtocol = () =>
  * console.log(decoder.push(bytes.subarray(0, 10))) // undefined
  * const decoded = decoder.push(bytes.subarray(10))
  * if (decoded !== undefined && !(decoded instanceof ProxyProtocolError)) {
- *   console.log(ProxyProtocol.clientAddress(decoded.header)) // { host: '2001:db8::1', port: 56324 }
+ *   console.log(ProxyProtocol.clientAddress(decoded.header)) // { _tag: 'TcpAddress', hostname: '2001:db8::1', port: 56324 }
  * }
  * const refused = new ProxyProtocol.Decoder().push(new TextEncoder().encode("GET / HTTP/1.1\r\n"))
  * console.log(refused instanceof ProxyProtocolError && refused.reason) // NotProxyProtocol
@@ -283,8 +283,8 @@ export class Decoder {
       _tag: "Proxied",
       version: 2,
       transport,
-      source: { host: host(body.subarray(0, size)), port: view.getUint16(2 * size) },
-      destination: { host: host(body.subarray(size, 2 * size)), port: view.getUint16(2 * size + 2) }
+      source: tcpAddress(host(body.subarray(0, size)), view.getUint16(2 * size)),
+      destination: tcpAddress(host(body.subarray(size, 2 * size)), view.getUint16(2 * size + 2))
     }
   }
 }
@@ -351,8 +351,8 @@ const v1 = (line: Uint8Array): ProxyHeader | ProxyProtocolError => {
     _tag: "Proxied",
     version: 1,
     transport: "Stream",
-    source: { host: host(sourceHost), port: ports[0] },
-    destination: { host: host(destinationHost), port: ports[1] }
+    source: tcpAddress(host(sourceHost), ports[0]),
+    destination: tcpAddress(host(destinationHost), ports[1])
   }
 }
 
@@ -416,7 +416,7 @@ export interface ListenerOptions extends ReadHeaderOptions {
  * const reads = ["PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r", "\nhello"].map((text) => new TextEncoder().encode(text))
  * const read = Effect.sync(() => reads.shift())
  * const { header, rest } = await Effect.runPromise(ProxyProtocol.readHeader(read, { timeout: "1 second" }))
- * console.log(ProxyProtocol.clientAddress(header)?.host, new TextDecoder().decode(rest)) // 192.0.2.1 hello
+ * console.log(ProxyProtocol.clientAddress(header)?.hostname, new TextDecoder().decode(rest)) // 192.0.2.1 hello
  * ```
  *
  * @since 0.1.0

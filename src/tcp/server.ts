@@ -12,18 +12,19 @@
  * in a plain Map, with a counter for the limit.
  */
 import { Cause, Context, Deferred, Duration, Effect, Exit, Fiber, FiberRef, FiberRefs, FiberSet, Layer, LogLevel, Predicate, Runtime, Scope } from "effect"
-import { formatAddress, type SocketAddress } from "../address.js"
+import { type Address, formatAddress } from "../address.js"
 import { LazyScope } from "../internal/lazy-scope.js"
 import { logAbout, logRoutine } from "../internal/log.js"
 import { ConnectionScheduler, wake } from "../internal/scheduler.js"
-import { isOpen, SocketConnection } from "../internal/socket-connection.js"
+import { isOpen, own } from "../internal/socket-connection.js"
 import * as Metrics from "../metrics/metrics.js"
-import type { Connection } from "./connection.js"
+import { type Connection, TcpConnection } from "./connection.js"
 import { TcpListener } from "./listener.js"
 
 /**
- * Serves one connection, in a Scope of its own (closed when the connection ends). The connection
- * is ended gracefully when the handler succeeds, closed otherwise.
+ * Serves one connection, in a Scope of its own (closed when the connection ends), with the
+ * connection also in its context (`TcpConnection`). The connection is ended gracefully when the
+ * handler succeeds, closed otherwise.
  */
 export type Handler<E, R> = (connection: Connection) => Effect.Effect<void, E, R>
 
@@ -63,7 +64,7 @@ const isRoutine = (error: unknown) =>
   Predicate.isTagged(error, "TcpSocketError") || Predicate.isTagged(error, "TcpTimeoutError")
 
 /** A failure is one line about the peer (routine, or a warning); a defect is an error with its cause. */
-const logFailure = (cause: Cause.Cause<unknown>, remote: SocketAddress): Effect.Effect<void> => {
+const logFailure = (cause: Cause.Cause<unknown>, remote: Address): Effect.Effect<void> => {
   if (Cause.isInterruptedOnly(cause)) return Effect.void
   const failure = Cause.failureOption(cause)
   if (failure._tag === "None") return logAbout(LogLevel.Error, remote, () => "connection handler crashed", cause)
@@ -77,7 +78,7 @@ const logFailure = (cause: Cause.Cause<unknown>, remote: SocketAddress): Effect.
  */
 const conversation = <E, R>(handler: Handler<E, R>, connection: Connection): Effect.Effect<void, E, R> =>
   Effect.withFiberRuntime<void, E, R>((fiber) => {
-    if (connection instanceof SocketConnection) connection.owner = fiber
+    own(connection, fiber)
     return Effect.zipRight(logAbout(LogLevel.Debug, connection.remote, (peer) => `connection from ${peer} accepted`), handler(connection))
   })
 
@@ -103,18 +104,30 @@ const closing = (
     )
   }))
 
+/** A server serving in the background (see `make`). */
+export interface TcpServer {
+  /** Where it serves: its listener's address. */
+  readonly address: Address
+  /** How many connections its handlers serve now. */
+  readonly connections: () => number
+}
+
+/** The server a program serves with (see `layer`). */
+export const TcpServer: Context.Tag<TcpServer, TcpServer> = Context.GenericTag<TcpServer>("effect-net/TcpServer")
+
 /**
- * Accepts connections until interrupted, running `handler` for each in a fiber of its own.
- * Runs forever; interrupting it shuts down gracefully (see `TcpServerOptions`).
+ * Serves the `TcpListener` in the background of the scope, running `handler` for each accepted
+ * connection in a fiber of its own; closing the scope shuts down gracefully (see
+ * `TcpServerOptions`).
  *
- * Handler code, and the fibers it forks, run on the scheduler of the fiber that runs `serve`
+ * Handler code, and the fibers it forks, run on the scheduler of the fiber that runs `make`
  * (Effect's default): only the wake-up of a fiber by its socket's event runs within that event.
  */
-export const serve = <E, R>(
+export const make = <E, R>(
   handler: Handler<E, R>,
   options: TcpServerOptions = {}
-): Effect.Effect<never, never, TcpListener | Exclude<R, Scope.Scope>> =>
-  Effect.scoped(Effect.gen(function*() {
+): Effect.Effect<TcpServer, never, TcpListener | Scope.Scope | Exclude<R, Scope.Scope>> =>
+  Effect.gen(function*() {
     const listener = yield* TcpListener
     const maxConnections = options.maxConnections ?? defaults.maxConnections
     const grace = Duration.decode(options.shutdownGrace ?? defaults.shutdownGrace)
@@ -146,7 +159,8 @@ export const serve = <E, R>(
 
     const start = (connection: Connection) => {
       const scope = new LazyScope()
-      const connectionRuntime = Runtime.make({ context: Context.add(context, Scope.Scope, scope), fiberRefs, runtimeFlags })
+      const connectionContext = Context.merge(context, Context.make(Scope.Scope, scope).pipe(Context.add(TcpConnection, connection)))
+      const connectionRuntime = Runtime.make({ context: connectionContext, fiberRefs, runtimeFlags })
       // The Scope that R may require is in the context just made.
       const fiber = Runtime.runFork(connectionRuntime as Runtime.Runtime<R>)(conversation(handler, connection))
       serving.set(connection, fiber)
@@ -216,12 +230,18 @@ export const serve = <E, R>(
     )
     yield* Effect.forkScoped(Metrics.flushEverySecond)
     yield* listener.acceptWith(onAccept)
-    return yield* Effect.never
-  }))
+    return TcpServer.of({ address: listener.address, connections: () => serving.size })
+  })
 
-/** Serves in the background for as long as the layer is alive; closing it shuts down gracefully. */
+/** Serves until interrupted (see `make`); interrupting it shuts down gracefully. */
+export const serve = <E, R>(
+  handler: Handler<E, R>,
+  options: TcpServerOptions = {}
+): Effect.Effect<never, never, TcpListener | Exclude<R, Scope.Scope>> =>
+  Effect.scoped(Effect.zipRight(make(handler, options), Effect.never))
+
+/** Serves for as long as the layer is alive (see `make`); closing it shuts down gracefully. */
 export const layer = <E, R>(
   handler: Handler<E, R>,
   options: TcpServerOptions = {}
-): Layer.Layer<never, never, TcpListener | Exclude<R, Scope.Scope>> =>
-  Layer.scopedDiscard(Effect.forkScoped(serve(handler, options)))
+): Layer.Layer<TcpServer, never, TcpListener | Exclude<R, Scope.Scope>> => Layer.scoped(TcpServer, make(handler, options))

@@ -1,13 +1,10 @@
 /**
  * TLS for the TCP building blocks: what a listener needs to speak it (certificate, key, the CA
  * that client certificates must chain to, a handshake timeout), and what a connection tells of
- * its session (the protocol, the peer's certificate).
+ * its session (the protocol, the peer's certificate). The helpers are in `src/internal/tls.ts`.
  */
 import { Duration } from "effect"
-import * as Net from "node:net"
 import type * as Tls from "node:tls"
-import { errorCode } from "../address.js"
-import { describeTlsError } from "./errors.js"
 
 /** PEM text (a file's contents), one or several. */
 export type Pem = string | Uint8Array | ReadonlyArray<string | Uint8Array>
@@ -38,27 +35,6 @@ export const defaults = {
   handshakeTimeout: Duration.seconds(10)
 } as const
 
-/** Node's timers take at most 2^31 - 1 ms (about 24.8 days): as good as never. */
-const never = 2 ** 31 - 1
-
-/**
- * The `node:tls` server options for `options`. Throws as `Tls.createServer` does when the
- * certificate or key is unusable.
- * @internal
- */
-export const serverOptions = (options: TcpListenerTlsOptions): Tls.TlsOptions => {
-  const millis = Duration.toMillis(Duration.decode(options.handshakeTimeout ?? defaults.handshakeTimeout))
-  return {
-    // Node takes ArrayBufferViews for these, whatever its types say.
-    cert: options.cert as Tls.TlsOptions["cert"],
-    key: options.key as Tls.TlsOptions["key"],
-    ...(options.ca !== undefined && { ca: options.ca as Tls.TlsOptions["ca"] }),
-    requestCert: options.requestCert ?? false,
-    rejectUnauthorized: options.rejectUnauthorized ?? true,
-    handshakeTimeout: millis > 0 && millis < never ? Math.max(1, Math.round(millis)) : never
-  }
-}
-
 /** A connection's TLS session (see `Connection.tls`). */
 export interface TlsSession {
   /** The protocol agreed on: `TLSv1.3`, `TLSv1.2`. */
@@ -79,42 +55,3 @@ export interface TlsSession {
   readonly peerCertificate: Tls.PeerCertificate | undefined
 }
 
-/**
- * Why a handshake failed, in a few words. Node reports a peer that hung up as `socket hang up`;
- * it is a client that gave up, or did not trust our certificate (Node's own client says nothing).
- * @internal
- */
-export const describeHandshakeFailure = (cause: Error): string =>
-  errorCode(cause) === "ECONNRESET" && !("syscall" in cause)
-    ? "the client closed the connection before it was done"
-    : describeTlsError(cause)
-
-/**
- * The TCP socket under a TLS one that a server accepted (Node keeps it as `_parent`), or the
- * socket itself.
- * @internal
- */
-export const tcpSocketOf = (socket: Net.Socket): Net.Socket => {
-  const parent: unknown = (socket as { _parent?: unknown })._parent
-  return parent instanceof Net.Socket ? parent : socket
-}
-
-/** Whether `socket` is a `node:tls` socket. */
-export const isTls = (socket: Net.Socket): socket is Tls.TLSSocket => (socket as Tls.TLSSocket).encrypted === true
-
-/**
- * What `socket` tells of its TLS session, asked when called.
- * @internal
- */
-export const session = (socket: Tls.TLSSocket): TlsSession => {
-  const certificate = socket.getPeerCertificate()
-  const error = socket.authorizationError as Error | string | null | undefined
-  return {
-    protocol: socket.getProtocol() ?? undefined,
-    cipher: socket.getCipher()?.standardName,
-    authorized: socket.authorized,
-    authorizationError: error === null || error === undefined ? undefined : typeof error === "string" ? error : error.message,
-    // Node gives an empty object when the peer sent none.
-    peerCertificate: certificate !== null && Object.keys(certificate).length > 0 ? certificate : undefined
-  }
-}

@@ -1,23 +1,25 @@
 /**
- * Tagged errors of the UDP building blocks: a `reason` where there are several, the OS error as
- * `cause`, and a short message (advice that names flags belongs to the program, see src/cli).
+ * Tagged errors of the UDP building blocks: a `reason` where there are several, the `address` it
+ * concerns, the OS error as `cause`, and a short message (advice that names flags belongs to the
+ * program, see src/cli).
  */
 import { Data } from "effect"
-import { type BindReason, bindReason, describeError, errorCode, formatAddress, type SocketAddress } from "../address.js"
+import { type BindReason, formatAddress, type UdpAddress } from "../address.js"
+import { bindReason, describeError, errorCode } from "../internal/os-error.js"
 
 /** Binding a UDP socket failed (port in use, no permission, unknown host...). */
 export class UdpBindError extends Data.TaggedError("UdpBindError")<{
-  readonly host: string
-  readonly port: number
   readonly reason: BindReason
+  /** Where it tried to bind. */
+  readonly address: UdpAddress
   readonly cause: unknown
 }> {
-  static fromCause(host: string, port: number, cause: unknown): UdpBindError {
-    return new UdpBindError({ host, port, reason: bindReason(cause), cause })
+  static fromCause(address: UdpAddress, cause: unknown): UdpBindError {
+    return new UdpBindError({ address, reason: bindReason(cause), cause })
   }
 
   override get message(): string {
-    return `cannot bind UDP to ${formatAddress(this)}: ${describeError(this.cause)}`
+    return `cannot bind UDP to ${formatAddress(this.address)}: ${describeError(this.cause)}`
   }
 }
 
@@ -45,13 +47,13 @@ const sendReason = (cause: unknown): SendReason => {
 /** A datagram could not be sent: bad address, over the size limit, socket closed... */
 export class UdpSendError extends Data.TaggedError("UdpSendError")<{
   /** Where it was going. */
-  readonly address: SocketAddress
+  readonly address: UdpAddress
   /** Its size in bytes. */
   readonly size: number
   readonly reason: SendReason
   readonly cause: unknown
 }> {
-  static fromCause(address: SocketAddress, size: number, cause: unknown): UdpSendError {
+  static fromCause(address: UdpAddress, size: number, cause: unknown): UdpSendError {
     return new UdpSendError({ address, size, reason: sendReason(cause), cause })
   }
 

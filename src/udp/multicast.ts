@@ -9,7 +9,7 @@ import { Effect } from "effect"
 import type * as Dgram from "node:dgram"
 import { isIPv4, isIPv6 } from "node:net"
 import { networkInterfaces } from "node:os"
-import { errorCode } from "../address.js"
+import { errorCode } from "../internal/os-error.js"
 import { UdpMulticastError } from "./errors.js"
 
 export type Family = "IPv4" | "IPv6"

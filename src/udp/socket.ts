@@ -23,7 +23,8 @@
 import { Cause, Chunk, Context, Duration, Effect, Layer, Option, Runtime, type Scope, Stream } from "effect"
 import * as Dgram from "node:dgram"
 import { isIPv6 } from "node:net"
-import { describeError, formatAddress, type SocketAddress } from "../address.js"
+import { formatAddress, type UdpAddress, udpAddress } from "../address.js"
+import { describeError } from "../internal/os-error.js"
 import * as Metrics from "../metrics/metrics.js"
 import { UdpBindError, UdpMulticastError, UdpSendError } from "./errors.js"
 import { multicast, type MulticastOptions } from "./multicast.js"
@@ -31,7 +32,7 @@ import { multicast, type MulticastOptions } from "./multicast.js"
 /** One datagram: as received, its sender; to send, its destination. */
 export interface Datagram {
   readonly data: Uint8Array
-  readonly address: SocketAddress
+  readonly address: UdpAddress
 }
 
 export interface UdpSocketOptions extends MulticastOptions {
@@ -56,9 +57,9 @@ export interface UdpSocketOptions extends MulticastOptions {
   readonly exclusive?: boolean | undefined
 }
 
-export interface Socket {
+export interface UdpSocket {
   /** The bound address, with the real port when port 0 was asked. */
-  readonly address: SocketAddress
+  readonly address: UdpAddress
   /** The largest datagram this socket can send: 65507 bytes over IPv4, 65527 over IPv6. */
   readonly maxDatagramBytes: number
   /**
@@ -97,7 +98,7 @@ export interface Socket {
   /** Leaves a group joined before (on the same interface). */
   readonly leaveGroup: (group: string, iface?: string) => Effect.Effect<void, UdpMulticastError>
   /** Sends one datagram; completes once the OS has taken it. */
-  readonly send: (data: Uint8Array, to: SocketAddress) => Effect.Effect<void, UdpSendError>
+  readonly send: (data: Uint8Array, to: UdpAddress) => Effect.Effect<void, UdpSendError>
   /** Sends each datagram to its address, with one wait for them all; returns the failures. */
   readonly sendAll: (datagrams: ReadonlyArray<Datagram>) => Effect.Effect<ReadonlyArray<UdpSendError>>
   /** Datagrams received so far, dropped ones included. */
@@ -115,7 +116,7 @@ export interface Socket {
 export { isMulticast, type MulticastMembership, type MulticastOptions } from "./multicast.js"
 
 /** The socket a UDP server serves on, or a client talks through. */
-export class UdpSocket extends Context.Tag("effect-net/UdpSocket")<UdpSocket, Socket>() {}
+export const UdpSocket: Context.Tag<UdpSocket, UdpSocket> = Context.GenericTag<UdpSocket>("effect-net/UdpSocket")
 
 export const defaults = {
   host: "127.0.0.1",
@@ -125,11 +126,8 @@ export const defaults = {
 /** The wildcard address of `host`'s family: what a client binds to talk to `host`. */
 export const anyAddressFor = (host: string): string => isIPv6(host) ? "::" : "0.0.0.0"
 
-/** A `SocketAddress` from Node's `{ address, port }` (a sender's, or the bound one). */
-const toAddress = ({ address, port }: { readonly address: string; readonly port: number }): SocketAddress => ({
-  host: address,
-  port
-})
+/** A `UdpAddress` from Node's `{ address, port }` (a sender's, or the bound one). */
+const toAddress = ({ address, port }: { readonly address: string; readonly port: number }): UdpAddress => udpAddress(address, port)
 
 const closed = Effect.fail(new Cause.NoSuchElementException("the UDP socket is closed"))
 
@@ -145,7 +143,7 @@ interface Waiting extends Datagram {
 /** Binds; the scope closes the socket and ends `datagrams`. */
 export const make = (
   options: UdpSocketOptions = {}
-): Effect.Effect<Socket, UdpBindError | UdpMulticastError, Scope.Scope> =>
+): Effect.Effect<UdpSocket, UdpBindError | UdpMulticastError, Scope.Scope> =>
   Effect.gen(function*() {
     const host = options.host ?? defaults.host
     const port = options.port ?? 0
@@ -195,7 +193,7 @@ export const make = (
         const socket = Dgram.createSocket({ type: isIPv6(host) ? "udp6" : "udp4", reuseAddr: options.reuseAddress ?? false })
         const onBindError = (cause: Error) => {
           socket.close()
-          resume(Effect.fail(UdpBindError.fromCause(host, port, cause)))
+          resume(Effect.fail(UdpBindError.fromCause(udpAddress(host, port), cause)))
         }
         socket.once("error", onBindError)
         socket.bind({ address: host, port, exclusive: options.exclusive ?? true }, () => {
@@ -288,13 +286,13 @@ export const make = (
         done(undefined)
       }
       try {
-        socket.send(data, address.port, address.host, (cause) => cause === null ? sent() : fail(cause))
+        socket.send(data, address.port, address.hostname, (cause) => cause === null ? sent() : fail(cause))
       } catch (cause) {
         fail(cause)
       }
     }
 
-    const send = (data: Uint8Array, to: SocketAddress): Effect.Effect<void, UdpSendError> =>
+    const send = (data: Uint8Array, to: UdpAddress): Effect.Effect<void, UdpSendError> =>
       Effect.async<void, UdpSendError>((resume) =>
         sendOne({ data, address: to }, (error) => resume(error === undefined ? Effect.void : Effect.fail(error)))
       )
@@ -317,7 +315,7 @@ export const make = (
     const address = toAddress(socket.address())
     return {
       address,
-      maxDatagramBytes: isIPv6(address.host) ? 65527 : 65507,
+      maxDatagramBytes: isIPv6(address.hostname) ? 65527 : 65507,
       datagrams: Stream.repeatEffectChunkOption(Effect.mapError(receive, () => Option.none())),
       receive,
       receiveUpTo,
@@ -329,7 +327,7 @@ export const make = (
       received: () => received,
       dropped: () => dropped,
       waiting
-    } satisfies Socket
+    } satisfies UdpSocket
   })
 
 /** The socket as a layer, for programs that serve on it or talk through it. */

@@ -7,7 +7,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Schedule } from "effect"
 import * as Net from "node:net"
-import { formatAddress, type SocketAddress } from "../../src/address.js"
+import { formatAddress, type TcpAddress, tcpAddress } from "../../src/address.js"
 import { haproxy, nginx } from "../helpers/balancers.js"
 import { rejectsFlags } from "../helpers/cli.js"
 import { sample, scrape } from "../helpers/http.js"
@@ -17,9 +17,9 @@ import { startServer } from "../helpers/process.js"
 type Server = Effect.Effect.Success<ReturnType<typeof startServer>>
 
 /** Connects from `from`, is welcomed, greets `name`, leaves; the client's own address. */
-const greet = (to: SocketAddress, from: string, name: string) =>
-  Effect.async<SocketAddress, Error>((resume) => {
-    const socket = Net.connect({ host: to.host, port: to.port, localAddress: from })
+const greet = (to: TcpAddress, from: string, name: string) =>
+  Effect.async<TcpAddress, Error>((resume) => {
+    const socket = Net.connect({ host: to.hostname, port: to.port, localAddress: from })
     let received = ""
     let local = 0
     socket.on("connect", () => (local = socket.localPort!))
@@ -31,7 +31,7 @@ const greet = (to: SocketAddress, from: string, name: string) =>
       else if (received === `Welcome!Hello, ${name}!`) socket.end("exit")
     })
     socket.on("close", () => {
-      if (received === `Welcome!Hello, ${name}!`) resume(Effect.succeed({ host: from, port: local }))
+      if (received === `Welcome!Hello, ${name}!`) resume(Effect.succeed(tcpAddress(from, local)))
       else resume(Effect.fail(new Error(`${from}: received ${JSON.stringify(received)}`)))
     })
     return Effect.sync(() => socket.destroy())
@@ -47,7 +47,7 @@ const clients = [
 ] as const
 
 /** The server whose log names `client` as the peer it accepted, and the worker that did if any. */
-const servedBy = (servers: ReadonlyArray<Server>, client: SocketAddress) => {
+const servedBy = (servers: ReadonlyArray<Server>, client: TcpAddress) => {
   const line = `message="Accept new connection from ${formatAddress(client)}..."`
   return servers.flatMap((server, index) =>
     server.stderr().split("\n").filter((log) => log.includes(line)).map((log) => ({ index, worker: log.match(/ worker=(\d+)/)?.[1] }))
@@ -63,7 +63,7 @@ const throughBalancer = (port: number, servers: ReadonlyArray<Server>) =>
   Effect.gen(function*() {
     const served: Array<{ readonly from: string; readonly index: number; readonly worker: string | undefined }> = []
     for (const [round, { from, to }] of [...clients, ...clients].entries()) {
-      const client = yield* greet({ host: to, port }, from, `client${round}`)
+      const client = yield* greet(tcpAddress(to, port), from, `client${round}`)
       const logged = yield* Effect.suspend(() => {
         const logged = servedBy(servers, client)
         return logged.length > 0 ? Effect.succeed(logged) : Effect.fail(`${formatAddress(client)} is in no server's log`)
@@ -98,8 +98,8 @@ describe("start:tcp --proxy-protocol behind a real balancer", () => {
       for (const worker of [1, 2]) yield* clustered.waitForStderr(new RegExp(`message="worker ${worker} started`))
       const single = yield* proxied()
       const balancer = yield* haproxy([
-        { host: "127.0.0.1", port: clustered.port, proxyProtocol: "v2" },
-        { host: "127.0.0.1", port: single.port, proxyProtocol: "v1" }
+        { ...tcpAddress("127.0.0.1", clustered.port), proxyProtocol: "v2" },
+        { ...tcpAddress("127.0.0.1", single.port), proxyProtocol: "v1" }
       ])
       const served = yield* throughBalancer(balancer.port, [clustered, single])
       expect(new Set(served.filter((entry) => entry.index === 0).map((entry) => entry.worker))).toEqual(new Set(["1", "2"]))
@@ -117,7 +117,7 @@ describe("start:tcp --proxy-protocol behind a real balancer", () => {
   it.scopedLive("nginx stream with proxy_protocol on, in front of two instances: each client named in the logs", () =>
     Effect.gen(function*() {
       const servers = [yield* proxied(), yield* proxied()]
-      const balancer = yield* nginx(servers.map((server) => ({ host: "127.0.0.1", port: server.port })))
+      const balancer = yield* nginx(servers.map((server) => (tcpAddress("127.0.0.1", server.port))))
       yield* throughBalancer(balancer.port, servers)
       for (const server of servers) yield* refusedDirectly(server)
     }))
@@ -125,8 +125,8 @@ describe("start:tcp --proxy-protocol behind a real balancer", () => {
   it.scopedLive("a balancer not among --trusted-proxies is refused, its header unread", () =>
     Effect.gen(function*() {
       const server = yield* proxied("--trusted-proxies", "10.0.0.0/8, fd00::/8")
-      const balancer = yield* haproxy([{ host: "127.0.0.1", port: server.port, proxyProtocol: "v1" }])
-      const result = yield* Effect.either(greet({ host: "127.0.0.1", port: balancer.port }, "127.0.0.2", "Ada"))
+      const balancer = yield* haproxy([{ ...tcpAddress("127.0.0.1", server.port), proxyProtocol: "v1" }])
+      const result = yield* Effect.either(greet(tcpAddress("127.0.0.1", balancer.port), "127.0.0.2", "Ada"))
       expect(result._tag).toBe("Left")
       yield* server.waitForStderr(
         /level=WARN [^\n]*message="refused 127\.0\.0\.1:\d+: not a trusted proxy, so it may not send a PROXY protocol header"/

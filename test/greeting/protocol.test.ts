@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Stream } from "effect"
+import { Chunk, Duration, Effect, Stream } from "effect"
 import type { Message } from "../../src/framing/decoder.js"
 import { LineTimeoutError, LineTooLongError } from "../../src/framing/errors.js"
 import { rawMessage } from "../../src/framing/raw.js"
@@ -33,7 +33,7 @@ describe("greeting protocol", () => {
 
   it("words its error lines as specified", () => {
     expect(text(Greeting.framingError(new LineTooLongError({ maxLineBytes: 8192 })))).toBe("Error: line too long (max 8192 bytes)\n")
-    expect(text(Greeting.framingError(new LineTimeoutError({ seconds: 30 })))).toBe("Error: line not complete within 30 s\n")
+    expect(text(Greeting.framingError(new LineTimeoutError({ timeout: Duration.seconds(30) })))).toBe("Error: line not complete within 30 s\n")
     expect(text(Greeting.serverBusy)).toBe("Error: server busy\n")
   })
 })

@@ -5,6 +5,7 @@ import * as TcpClient from "../../src/tcp/client.js"
 import * as TcpGreetingClient from "../../src/greeting/tcp-client.js"
 import * as TcpGreetingServer from "../../src/greeting/tcp-server.js"
 import * as TcpListener from "../../src/tcp/listener.js"
+import { portOf } from "../helpers/address.js"
 
 /** Runs the client's conversation against `port`; the lines it shows, or its error. */
 const talk = (port: number, options: TcpGreetingClient.TcpGreetingClientOptions = {}) =>
@@ -42,13 +43,13 @@ describe("greeting client", () => {
           Effect.provideService(TcpListener.TcpListener, listener),
           Logger.withMinimumLogLevel(LogLevel.Warning)
         ))
-        expect(yield* talk(listener.address.port, { framing })).toEqual([
+        expect(yield* talk(portOf(listener.address), { framing })).toEqual([
           "Welcome!",
           "Hello, Michael!",
           "Hello, Tracy!",
           "Hello, Sarah!"
         ])
-        expect(yield* talk(listener.address.port, { framing, names: ["Ada"] })).toEqual(["Welcome!", "Hello, Ada!"])
+        expect(yield* talk(portOf(listener.address), { framing, names: ["Ada"] })).toEqual(["Welcome!", "Hello, Ada!"])
       }))
   }
 

@@ -3,6 +3,7 @@ import { Effect, Layer, Logger, LogLevel } from "effect"
 import * as TcpGreetingServer from "../../src/greeting/tcp-server.js"
 import * as TcpListener from "../../src/tcp/listener.js"
 import * as Peer from "../helpers/peer.js"
+import { portOf } from "../helpers/address.js"
 
 const serverOn = (options: TcpGreetingServer.TcpGreetingServerOptions) =>
   TcpGreetingServer.layer(options).pipe(
@@ -10,7 +11,7 @@ const serverOn = (options: TcpGreetingServer.TcpGreetingServerOptions) =>
     Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
   )
 
-const connect = Effect.flatMap(TcpListener.TcpListener, (listener) => Peer.connect(listener.address.port))
+const connect = Effect.flatMap(TcpListener.TcpListener, (listener) => Peer.connect(portOf(listener.address)))
 
 /** Connects, checks the welcome, sends each message and waits for each expected reply. */
 const converse = (exchanges: ReadonlyArray<readonly [send: string, expect: string]>) =>

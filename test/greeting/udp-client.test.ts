@@ -4,12 +4,13 @@ import * as UdpGreetingClient from "../../src/greeting/udp-client.js"
 import * as UdpGreetingServer from "../../src/greeting/udp-server.js"
 import * as UdpSocket from "../../src/udp/socket.js"
 import * as UdpPeer from "../helpers/udp-peer.js"
+import { udpAddress } from "../../src/address.js"
 
 /** Runs the client against `port`: the replies it emits, then its error, if any. */
 const talk = (port: number, options: Omit<UdpGreetingClient.UdpGreetingClientOptions, "server"> = {}) =>
   Effect.gen(function*() {
     const replies: Array<string> = []
-    const result = yield* UdpGreetingClient.converse({ server: { host: "127.0.0.1", port }, ...options }).pipe(
+    const result = yield* UdpGreetingClient.converse({ server: udpAddress("127.0.0.1", port), ...options }).pipe(
       Stream.runForEach((reply) => Effect.sync(() => replies.push(reply))),
       Effect.either,
       Effect.provide(UdpSocket.layer({ host: "0.0.0.0" }))

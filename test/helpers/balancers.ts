@@ -8,7 +8,7 @@
 import { Duration, Effect, Schedule, type Scope } from "effect"
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import * as Path from "node:path"
-import { formatAddress, type SocketAddress } from "../../src/address.js"
+import { formatAddress, type TcpAddress } from "../../src/address.js"
 import { freePort, ProcessError, scratch, start } from "./process.js"
 
 export const haproxyBinary = "/usr/sbin/haproxy"
@@ -23,7 +23,7 @@ export interface Balancer {
 }
 
 /** A backend HAProxy relays to, and the PROXY protocol version it sends it (`send-proxy` or `send-proxy-v2`). */
-export interface HaproxyBackend extends SocketAddress {
+export interface HaproxyBackend extends TcpAddress {
   readonly proxyProtocol: "v1" | "v2"
   /** v2 only: add a CRC32C and a unique-id TLV to the header (`proxy-v2-options crc32c,unique-id`). */
   readonly tlvs?: boolean
@@ -72,7 +72,7 @@ const nginxProcess = (dir: string): Array<string> => [
  * nginx's stream module with `proxy_protocol on` (it sends v1, the only version nginx sends),
  * round robin over `backends`, runnable by anyone: no daemon, no master, pid and logs in `dir`.
  */
-export const nginxConfig = (dir: string, port: number, backends: ReadonlyArray<SocketAddress>): string =>
+export const nginxConfig = (dir: string, port: number, backends: ReadonlyArray<TcpAddress>): string =>
   [
     `load_module ${nginxStreamModule};`,
     ...nginxProcess(dir),
@@ -167,7 +167,7 @@ export const haproxy = (backends: ReadonlyArray<HaproxyBackend>) =>
 const nginxArgs = (dir: string) => ["-e", "stderr", "-p", `${dir}/`, "-c", Path.join(dir, "nginx.conf")]
 
 /** nginx (`nginx -e stderr -p DIR -c CONFIG`) in front of `backends`, with `proxy_protocol on`. */
-export const nginx = (backends: ReadonlyArray<SocketAddress>) =>
+export const nginx = (backends: ReadonlyArray<TcpAddress>) =>
   Effect.gen(function*() {
     if (!existsSync(nginxStreamModule)) return yield* Effect.fail(missing(nginxStreamModule))
     return yield* launch("nginx", nginxBinary, (dir, port) => ({

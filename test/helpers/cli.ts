@@ -3,7 +3,7 @@
  */
 import { expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
-import { signalCopyWindow } from "../../src/cli/runner.js"
+import { signalCopyWindow } from "../../src/cli/signals.js"
 import { type Running, runScript } from "./process.js"
 
 /** The non-empty lines of a program's output. */

@@ -8,7 +8,7 @@ import { gc, heapUsed, MB } from "../helpers/memory.js"
 
 
 /** GETs `url`: the status, the headers and the body as latin1 text; or the error's tag and message. */
-const fetch = (url: string, options: HttpGet.GetOptions = {}) =>
+const fetch = (url: string, options: HttpGet.HttpGetOptions = {}) =>
   Effect.scoped(Effect.gen(function*() {
     const response = yield* HttpGet.get(url, options)
     let body = ""

@@ -64,7 +64,7 @@ describe("@effect/rpc over PlatformSocketServer and PlatformSocket", () => {
     Effect.gen(function*() {
       class Whoami extends RpcGroup.make(Rpc.make("Whoami", { success: Schema.String })) {}
       const WhoamiLive = Whoami.toLayer({
-        Whoami: () => Effect.map(PlatformSocketServer.remoteAddress, Option.match({ onNone: () => "unknown", onSome: ({ port }) => String(port) }))
+        Whoami: () => Effect.map(PlatformSocketServer.remoteAddress, Option.match({ onNone: () => "unknown", onSome: (address) => address._tag === "TcpAddress" ? String(address.port) : address.path }))
       })
       const server = yield* Layer.build(RpcServer.layer(Whoami).pipe(
         Layer.provide(WhoamiLive),

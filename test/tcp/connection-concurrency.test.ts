@@ -10,14 +10,15 @@ import * as Net from "node:net"
 import * as TcpListener from "../../src/tcp/listener.js"
 import * as UdpSocket from "../../src/udp/socket.js"
 import * as Peer from "../helpers/peer.js"
+import { portOf } from "../helpers/address.js"
 
-const acceptOne = (listener: TcpListener.Listener) => listener.accept.pipe(Stream.runHead, Effect.map(Option.getOrThrow))
+const acceptOne = (listener: TcpListener.TcpListener) => listener.accept.pipe(Stream.runHead, Effect.map(Option.getOrThrow))
 
 /** A listener, a test peer connected to it, and the connection it accepted. */
 const pair = (options: TcpListener.TcpListenerOptions = {}) =>
   Effect.gen(function*() {
     const listener = yield* TcpListener.make({ port: 0, ...options })
-    const peer = yield* Peer.connect(listener.address.port)
+    const peer = yield* Peer.connect(portOf(listener.address))
     const connection = yield* acceptOne(listener)
     return { listener, peer, connection }
   })
@@ -28,7 +29,7 @@ const rawPair = (options: TcpListener.TcpListenerOptions = {}) =>
     const listener = yield* TcpListener.make({ port: 0, ...options })
     const socket = yield* Effect.acquireRelease(
       Effect.async<Net.Socket>((resume) => {
-        const socket = Net.connect({ port: listener.address.port, host: "127.0.0.1", allowHalfOpen: true }, () => resume(Effect.succeed(socket)))
+        const socket = Net.connect({ port: portOf(listener.address), host: "127.0.0.1", allowHalfOpen: true }, () => resume(Effect.succeed(socket)))
         socket.pause()
       }),
       (socket) => Effect.sync(() => socket.destroy())
@@ -160,7 +161,7 @@ describe("Connection writes from several fibers", () => {
       yield* Effect.promise(() =>
         fc.assert(
           fc.asyncProperty(writes, pauses, async (writers, pauseList) => {
-            const peer = Net.connect({ port: listener.address.port, host: "127.0.0.1", allowHalfOpen: true })
+            const peer = Net.connect({ port: portOf(listener.address), host: "127.0.0.1", allowHalfOpen: true })
             let next = 0
             const received = slowReader(peer, () => pauseList[next++ % pauseList.length]!)
             const outcome = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {

@@ -19,6 +19,7 @@ type Connection = TcpConnection.Connection
 import * as TcpListener from "../../src/tcp/listener.js"
 import * as TcpServer from "../../src/tcp/server.js"
 import { listen } from "../helpers/servers.js"
+import { portOf } from "../helpers/address.js"
 
 /** One step of a reader: a plain read, an interrupted one, or a pause. */
 type Op =
@@ -133,7 +134,7 @@ describe("Connection interruption (property)", () => {
       yield* Effect.promise(() =>
         fc.assert(
           fc.asyncProperty(sends, schedule, async (chunks, ops) => {
-            const peer = await connectPeer(listener.address.port)
+            const peer = await connectPeer(portOf(listener.address))
             const received = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
               const connection = yield* listener.accept.pipe(Stream.runHead, Effect.map(Option.getOrThrow))
               yield* Effect.addFinalizer(() => connection.close)
@@ -160,7 +161,7 @@ describe("Connection interruption (property)", () => {
           fc.asyncProperty(sends, schedule, async (chunks, ops) => {
             const deferred = await Effect.runPromise(Deferred.make<Buffer>())
             await Effect.runPromise(Queue.offer(cases, { ops, result: deferred }))
-            const peer = await connectPeer(listener.address.port)
+            const peer = await connectPeer(portOf(listener.address))
             void send(peer, chunks)
             const received = await Effect.runPromise(Deferred.await(deferred))
             peer.destroy()
@@ -211,7 +212,7 @@ describe("TcpConnection.messages (property)", () => {
               chunks.push({ bytes: bytes.subarray(offset, offset + size), pause: i % 3 })
               offset += size
             }
-            const peer = await connectPeer(listener.address.port)
+            const peer = await connectPeer(portOf(listener.address))
             const got = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
               const connection = yield* listener.accept.pipe(Stream.runHead, Effect.map(Option.getOrThrow))
               yield* Effect.addFinalizer(() => connection.close)
@@ -247,7 +248,7 @@ describe("TcpConnection.readExactly (property)", () => {
       yield* Effect.promise(() =>
         fc.assert(
           fc.asyncProperty(sends, sizes, timeouts, async (chunks, wanted, waits) => {
-            const peer = await connectPeer(listener.address.port)
+            const peer = await connectPeer(portOf(listener.address))
             const got = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
               const connection = yield* listener.accept.pipe(Stream.runHead, Effect.map(Option.getOrThrow))
               yield* Effect.addFinalizer(() => connection.close)
@@ -278,7 +279,7 @@ describe("TcpConnection.writes", () => {
   it.scopedLive("writes each chunk of a stream, then half-closes", () =>
     Effect.gen(function*() {
       const listener = yield* TcpListener.make({ port: 0 })
-      const peer = yield* Effect.promise(() => connectPeer(listener.address.port))
+      const peer = yield* Effect.promise(() => connectPeer(portOf(listener.address)))
       const received = new Promise<string>((resolve) => {
         let text = ""
         peer.setEncoding("latin1").on("data", (data: string) => (text += data)).on("end", () => resolve(text))

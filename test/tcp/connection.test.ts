@@ -9,8 +9,9 @@ import * as TcpListener from "../../src/tcp/listener.js"
 import * as Peer from "../helpers/peer.js"
 import { freePort } from "../helpers/process.js"
 import { fullBacklog, tcpServer } from "../helpers/servers.js"
+import { portOf } from "../helpers/address.js"
 
-const acceptOne = (listener: TcpListener.Listener) =>
+const acceptOne = (listener: TcpListener.TcpListener) =>
   listener.accept.pipe(Stream.runHead, Effect.map(Option.getOrThrow))
 
 const hasIpv6 = await new Promise<boolean>((resolve) => {
@@ -22,37 +23,37 @@ describe("TcpListener", () => {
   it.scopedLive("binds port 0 and reports the port the OS chose", () =>
     Effect.gen(function*() {
       const listener = yield* TcpListener.make({ port: 0 })
-      expect(listener.address.host).toBe("127.0.0.1")
-      expect(listener.address.port).toBeGreaterThan(0)
-      yield* Peer.connect(listener.address.port)
+      expect(listener.address).toMatchObject({ _tag: "TcpAddress", hostname: "127.0.0.1" })
+      expect(portOf(listener.address)).toBeGreaterThan(0)
+      yield* Peer.connect(portOf(listener.address))
     }))
 
   it.scopedLive.skipIf(!hasIpv6)("binds IPv6 loopback ::1 (skipped where the machine has no IPv6)", () =>
     Effect.gen(function*() {
       const listener = yield* TcpListener.make({ host: "::1", port: 0 })
-      expect(listener.address.host).toBe("::1")
-      yield* Peer.connect(listener.address.port, "::1")
+      expect(listener.address).toMatchObject({ _tag: "TcpAddress", hostname: "::1" })
+      yield* Peer.connect(portOf(listener.address), "::1")
     }))
 
   it.scopedLive("fails with the reason and the OS error when the port is taken", () =>
     Effect.gen(function*() {
       const first = yield* TcpListener.make({ port: 0 })
-      const error = yield* Effect.flip(TcpListener.make({ port: first.address.port }))
+      const error = yield* Effect.flip(TcpListener.make({ port: portOf(first.address) }))
       expect(error._tag).toBe("TcpListenError")
       expect(error.reason).toBe("AddressInUse")
-      expect(error.message).toBe(`cannot listen on 127.0.0.1:${first.address.port}: the address is already in use (EADDRINUSE)`)
+      expect(error.message).toBe(`cannot listen on 127.0.0.1:${portOf(first.address)}: the address is already in use (EADDRINUSE)`)
     }))
 
   it.scopedLive("on scope close stops accepting and closes the connections it accepted", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
       const listener = yield* Scope.extend(TcpListener.make({ port: 0 }), scope)
-      const peers = yield* Effect.all([Peer.connect(listener.address.port), Peer.connect(listener.address.port)])
+      const peers = yield* Effect.all([Peer.connect(portOf(listener.address)), Peer.connect(portOf(listener.address))])
       yield* Effect.all([acceptOne(listener), acceptOne(listener)])
       expect(listener.openConnections()).toBe(2)
       yield* Scope.close(scope, Exit.void)
       for (const peer of peers) yield* peer.closed()
-      const refused = yield* Effect.flip(Peer.connect(listener.address.port))
+      const refused = yield* Effect.flip(Peer.connect(portOf(listener.address)))
       expect(refused.message).toContain("ECONNREFUSED")
     }))
 
@@ -72,10 +73,10 @@ describe("TcpListener", () => {
   it.scopedLive("stopAccepting releases the port and leaves open connections working", () =>
     Effect.gen(function*() {
       const listener = yield* TcpListener.make({ port: 0 })
-      const peer = yield* Peer.connect(listener.address.port)
+      const peer = yield* Peer.connect(portOf(listener.address))
       const connection = yield* acceptOne(listener)
       yield* listener.stopAccepting
-      expect((yield* Effect.flip(Peer.connect(listener.address.port))).message).toContain("ECONNREFUSED")
+      expect((yield* Effect.flip(Peer.connect(portOf(listener.address)))).message).toContain("ECONNREFUSED")
       expect(yield* Stream.runCollect(listener.accept)).toEqual(Chunk.empty())
       yield* connection.write(new TextEncoder().encode("still here"))
       yield* peer.waitFor("still here")
@@ -86,7 +87,7 @@ describe("TcpConnection", () => {
   it.scopedLive("reads are pulled: an unread connection stops taking data, and nothing is lost", () =>
     Effect.gen(function*() {
       const listener = yield* TcpListener.make({ port: 0 })
-      const peer = yield* Peer.connect(listener.address.port)
+      const peer = yield* Peer.connect(portOf(listener.address))
       const connection = yield* acceptOne(listener)
       const total = 32 * 1024 * 1024
       const written = yield* Peer.flood(peer.socket, total, Date.now() + 1500)
@@ -100,7 +101,7 @@ describe("TcpConnection", () => {
   it.scopedLive("a write waits while the peer does not read, and completes once it does", () =>
     Effect.gen(function*() {
       const listener = yield* TcpListener.make({ port: 0 })
-      const peer = yield* Peer.connect(listener.address.port)
+      const peer = yield* Peer.connect(portOf(listener.address))
       peer.socket.pause()
       const connection = yield* acceptOne(listener)
       const big = new Uint8Array(32 * 1024 * 1024)
@@ -114,7 +115,7 @@ describe("TcpConnection", () => {
   it.scopedLive("a stuck reader is cut off after the write timeout", () =>
     Effect.gen(function*() {
       const listener = yield* TcpListener.make({ port: 0, writeTimeout: "300 millis" })
-      const peer = yield* Peer.connect(listener.address.port)
+      const peer = yield* Peer.connect(portOf(listener.address))
       peer.socket.pause()
       const connection = yield* acceptOne(listener)
       const error = yield* Effect.flip(connection.write(new Uint8Array(32 * 1024 * 1024)))
@@ -130,7 +131,7 @@ describe("TcpConnection", () => {
   it.scopedLive("a silent peer is cut off after the idle timeout", () =>
     Effect.gen(function*() {
       const listener = yield* TcpListener.make({ port: 0, idleTimeout: "200 millis" })
-      const peer = yield* Peer.connect(listener.address.port)
+      const peer = yield* Peer.connect(portOf(listener.address))
       const connection = yield* acceptOne(listener)
       yield* peer.write("early")
       const error = yield* Effect.flip(Stream.runDrain(connection.reads))
@@ -142,7 +143,7 @@ describe("TcpConnection", () => {
   it.scopedLive("an idle timeout of 0 never fires", () =>
     Effect.gen(function*() {
       const listener = yield* TcpListener.make({ port: 0, idleTimeout: 0 })
-      const peer = yield* Peer.connect(listener.address.port)
+      const peer = yield* Peer.connect(portOf(listener.address))
       const connection = yield* acceptOne(listener)
       const reading = yield* Effect.fork(Stream.runDrain(connection.reads))
       yield* Effect.sleep("300 millis")
@@ -154,7 +155,7 @@ describe("TcpConnection", () => {
   it.scopedLive("end half-closes: the peer sees end of stream and can still send", () =>
     Effect.gen(function*() {
       const listener = yield* TcpListener.make({ port: 0 })
-      const peer = yield* Peer.connect(listener.address.port)
+      const peer = yield* Peer.connect(portOf(listener.address))
       const connection = yield* acceptOne(listener)
       yield* connection.write(new TextEncoder().encode("bye"))
       yield* connection.end
@@ -171,7 +172,7 @@ describe("TcpConnection", () => {
   it.scopedLive("a reset by the peer fails the reads with a clear error", () =>
     Effect.gen(function*() {
       const listener = yield* TcpListener.make({ port: 0 })
-      const peer = yield* Peer.connect(listener.address.port)
+      const peer = yield* Peer.connect(portOf(listener.address))
       const connection = yield* acceptOne(listener)
       const port = peer.socket.localPort
       peer.socket.resetAndDestroy()
@@ -197,12 +198,12 @@ describe("TcpConnection.runMessages", () => {
   it.scopedLive("gives the same messages as Framing.frame over connection.reads (line framing)", () =>
     Effect.gen(function*() {
       const listener = yield* TcpListener.make({ port: 0 })
-      yield* Effect.forkScoped(send(listener.address.port))
+      yield* Effect.forkScoped(send(portOf(listener.address)))
       const looped: Array<string> = []
       yield* TcpConnection.runMessages(yield* acceptOne(listener), Framing.lines(), (message) => {
         looped.push(text(message))
       })
-      yield* Effect.forkScoped(send(listener.address.port))
+      yield* Effect.forkScoped(send(portOf(listener.address)))
       const streamed = yield* (yield* acceptOne(listener)).reads.pipe(Framing.frame(Framing.lines), Stream.map(text), Stream.runCollect)
       expect(looped).toEqual(["Ada", "Grace", "", "Alan", "Barbara", "last"])
       expect(Chunk.toReadonlyArray(streamed)).toEqual(looped)
@@ -211,7 +212,7 @@ describe("TcpConnection.runMessages", () => {
   it.scopedLive("stops when the handler says false, and waits for a handler's Effect before the next message", () =>
     Effect.gen(function*() {
       const listener = yield* TcpListener.make({ port: 0 })
-      const peer = yield* Peer.connect(listener.address.port)
+      const peer = yield* Peer.connect(portOf(listener.address))
       yield* peer.write("one\ntwo\nstop\nnever\n")
       const seen: Array<string> = []
       yield* TcpConnection.runMessages(yield* acceptOne(listener), Framing.lines(), (message) => {
@@ -225,7 +226,7 @@ describe("TcpConnection.runMessages", () => {
   it.scopedLive("answers a framing error through onFramingError, after the messages before it", () =>
     Effect.gen(function*() {
       const listener = yield* TcpListener.make({ port: 0 })
-      const peer = yield* Peer.connect(listener.address.port)
+      const peer = yield* Peer.connect(portOf(listener.address))
       yield* peer.write(`ok\n${"x".repeat(20)}\n`)
       const seen: Array<string> = []
       yield* TcpConnection.runMessages(yield* acceptOne(listener), Framing.lines({ maxLineBytes: 10 }), (message) => {
@@ -241,10 +242,10 @@ describe("TcpClient", () => {
     Effect.gen(function*() {
       const listener = yield* TcpListener.make({ port: 0 })
       const scope = yield* Scope.make()
-      const client = yield* Scope.extend(TcpClient.connect({ port: listener.address.port }), scope)
+      const client = yield* Scope.extend(TcpClient.connect({ port: portOf(listener.address) }), scope)
       const server = yield* acceptOne(listener)
-      expect(client.remote.port).toBe(listener.address.port)
-      expect(server.remote.port).toBe(client.local.port)
+      expect(portOf(client.remote)).toBe(portOf(listener.address))
+      expect(portOf(server.remote)).toBe(portOf(client.local))
       yield* Scope.close(scope, Exit.void)
       expect(Chunk.size(yield* Stream.runCollect(server.reads))).toBe(0)
     }))
@@ -303,7 +304,7 @@ describe("TcpClient", () => {
   it.scopedLive("says the connection was refused when nothing listens", () =>
     Effect.gen(function*() {
       const listener = yield* TcpListener.make({ port: 0 })
-      const port = listener.address.port
+      const port = portOf(listener.address)
       yield* listener.stopAccepting
       const error = yield* Effect.flip(TcpClient.connect({ port }))
       expect(error.reason).toBe("Refused")

@@ -10,6 +10,7 @@ import * as TcpClient from "../../src/tcp/client.js"
 import * as TcpListener from "../../src/tcp/listener.js"
 import * as TcpServer from "../../src/tcp/server.js"
 import { listen } from "../helpers/servers.js"
+import { portOf } from "../helpers/address.js"
 
 /** A raw client that only reads; resolves with what it got and how the connection ended. */
 const download = (port: number) =>
@@ -38,14 +39,14 @@ describe("idle timeout: no progress in either direction", () => {
           yield* Fiber.interrupt(reading)
         })
       ).pipe(Effect.provideService(TcpListener.TcpListener, listener), Logger.withMinimumLogLevel(LogLevel.Error), Effect.forkScoped)
-      const result = yield* Effect.promise(() => download(listener.address.port))
+      const result = yield* Effect.promise(() => download(portOf(listener.address)))
       expect(result).toEqual({ bytes: 15 * chunk.length, ended: "end" })
     }))
 
   it.scopedLive("a connection on which nothing moves either way is closed after the timeout", () =>
     Effect.gen(function*() {
       const listener = yield* TcpListener.make({ port: 0, idleTimeout: "300 millis" })
-      const peer = Net.connect({ port: listener.address.port, host: "127.0.0.1" })
+      const peer = Net.connect({ port: portOf(listener.address), host: "127.0.0.1" })
       yield* Effect.addFinalizer(() => Effect.sync(() => peer.destroy()))
       const connection = yield* listener.accept.pipe(Stream.runHead, Effect.map(Option.getOrThrow))
       const began = Date.now()

@@ -4,6 +4,7 @@ import * as Net from "node:net"
 import * as TcpGreetingServer from "../../src/greeting/tcp-server.js"
 import * as TcpListener from "../../src/tcp/listener.js"
 import { gc, heapUsed, MB } from "../helpers/memory.js"
+import { portOf } from "../helpers/address.js"
 
 
 /** `count` clients, `concurrency` at a time, each sending `bytes` and closing. */
@@ -29,9 +30,9 @@ describe("memory", () => {
         Effect.provideService(TcpListener.TcpListener, listener),
         Logger.withMinimumLogLevel(LogLevel.Warning)
       ))
-      yield* clients(listener.address.port, 50, 10, 1000)
+      yield* clients(portOf(listener.address), 50, 10, 1000)
       const before = heapUsed()
-      yield* clients(listener.address.port, 2000, 50, 100_000)
+      yield* clients(portOf(listener.address), 2000, 50, 100_000)
       yield* Effect.sleep("200 millis")
       const after = heapUsed()
       expect(listener.openConnections()).toBe(0)

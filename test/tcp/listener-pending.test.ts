@@ -10,8 +10,9 @@ import * as TcpListener from "../../src/tcp/listener.js"
 import * as TcpServer from "../../src/tcp/server.js"
 import * as Peer from "../helpers/peer.js"
 import { fixture } from "../helpers/servers.js"
+import { portOf } from "../helpers/address.js"
 
-const acceptOne = (listener: TcpListener.Listener) => listener.accept.pipe(Stream.runHead, Effect.map(Option.getOrThrow))
+const acceptOne = (listener: TcpListener.TcpListener) => listener.accept.pipe(Stream.runHead, Effect.map(Option.getOrThrow))
 
 const refusedSoFar = Effect.map(Metric.value(Metrics.pendingRefused), (state) => state.count)
 
@@ -27,7 +28,7 @@ describe("TcpListener: connections accepted and not yet taken", () => {
     Effect.gen(function*() {
       const listener = yield* TcpListener.make({ port: 0, maxPending: 5 })
       const before = yield* refusedSoFar
-      const peers = yield* Effect.forEach(Array.from({ length: 8 }), () => Peer.connect(listener.address.port))
+      const peers = yield* Effect.forEach(Array.from({ length: 8 }), () => Peer.connect(portOf(listener.address)))
       expect(yield* closedOf(peers)).toBe(3)
       expect((yield* refusedSoFar) - before).toBe(3)
       for (let i = 0; i < 5; i++) {
@@ -42,9 +43,9 @@ describe("TcpListener: connections accepted and not yet taken", () => {
   it.scopedLive("idle out while they wait, and a closed one is never handed out", () =>
     Effect.gen(function*() {
       const listener = yield* TcpListener.make({ port: 0, idleTimeout: "300 millis" })
-      const waiting = yield* Effect.forEach([1, 2], () => Peer.connect(listener.address.port))
+      const waiting = yield* Effect.forEach([1, 2], () => Peer.connect(portOf(listener.address)))
       for (const peer of waiting) yield* peer.closed("2 seconds")
-      const fresh = yield* Peer.connect(listener.address.port)
+      const fresh = yield* Peer.connect(portOf(listener.address))
       yield* fresh.write("me")
       const connection = yield* acceptOne(listener)
       expect(Buffer.from((yield* connection.read)!).toString()).toBe("me")
@@ -59,7 +60,7 @@ describe("TcpListener: connections accepted and not yet taken", () => {
         Effect.forkScoped
       )
       // Plain TCP peers that never start the handshake.
-      const silent = yield* Effect.forEach(Array.from({ length: 5 }), () => Peer.connect(listener.address.port))
+      const silent = yield* Effect.forEach(Array.from({ length: 5 }), () => Peer.connect(portOf(listener.address)))
       expect(yield* closedOf(silent)).toBe(2)
     }))
 
@@ -71,12 +72,12 @@ describe("TcpListener: connections accepted and not yet taken", () => {
         Logger.withMinimumLogLevel(LogLevel.Error),
         Effect.forkScoped
       )
-      const silent = yield* Effect.forEach(Array.from({ length: 5 }), () => Peer.connect(listener.address.port))
+      const silent = yield* Effect.forEach(Array.from({ length: 5 }), () => Peer.connect(portOf(listener.address)))
       expect(yield* closedOf(silent)).toBe(2)
       // Once those waiting leave, a new one is admitted (and read: it sends no header, so it is refused by the header check).
       for (const peer of silent) peer.socket.destroy()
       yield* Effect.sleep("100 millis")
-      const late = yield* Peer.connect(listener.address.port)
+      const late = yield* Peer.connect(portOf(listener.address))
       late.socket.write("GET / HTTP/1.0\r\n\r\n")
       yield* late.closed("2 seconds")
     }))
@@ -91,10 +92,10 @@ describe("TcpServer queueWhenFull", () => {
         queueWhenFull: true,
         busyMessage: Buffer.from("busy")
       }).pipe(Effect.provideService(TcpListener.TcpListener, listener), Logger.withMinimumLogLevel(LogLevel.Error), Effect.forkScoped)
-      const served = yield* Peer.connect(listener.address.port)
+      const served = yield* Peer.connect(portOf(listener.address))
       yield* served.waitFor("in")
-      const queued = yield* Peer.connect(listener.address.port)
-      const refused = yield* Peer.connect(listener.address.port)
+      const queued = yield* Peer.connect(portOf(listener.address))
+      const refused = yield* Peer.connect(portOf(listener.address))
       expect(yield* refused.closed()).toBe("busy")
       expect(queued.received()).toBe("")
       served.socket.destroy()

@@ -4,7 +4,7 @@
 // with one log line and a count, never handed over.
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Either, Exit, Layer, Logger, LogLevel, Queue, Scope } from "effect"
-import { formatAddress } from "../../src/address.js"
+import { formatAddress, tcpAddress } from "../../src/address.js"
 import * as Logging from "../../src/logging.js"
 import * as Metrics from "../../src/metrics/metrics.js"
 import * as Cidr from "../../src/tcp/cidr.js"
@@ -12,6 +12,7 @@ import type { Connection } from "../../src/tcp/connection.js"
 import * as TcpListener from "../../src/tcp/listener.js"
 import * as TcpServer from "../../src/tcp/server.js"
 import * as Peer from "../helpers/peer.js"
+import { portOf } from "../helpers/address.js"
 
 /** The log lines of the test (message and annotations), instead of none. */
 const capturedLogs = () => {
@@ -72,11 +73,11 @@ describe("TcpListener with proxyProtocol", () => {
   it.scopedLive("v1: remote is the header's client; the bytes after it, sent with it, are the first read", () =>
     Effect.gen(function*() {
       const { listener, next } = yield* proxiedListener()
-      const peer = yield* Peer.connect(listener.address.port)
+      const peer = yield* Peer.connect(portOf(listener.address))
       yield* peer.write("PROXY TCP4 203.0.113.9 127.0.0.1 51234 9999\r\nhello")
       const connection = yield* next
-      expect(connection.remote).toEqual({ host: "203.0.113.9", port: 51234 })
-      expect(connection.local).toEqual({ host: "127.0.0.1", port: listener.address.port })
+      expect(connection.remote).toEqual(tcpAddress("203.0.113.9", 51234))
+      expect(connection.local).toEqual(tcpAddress("127.0.0.1", portOf(listener.address)))
       expect(text(yield* connection.read)).toBe("hello")
       yield* peer.write(" world")
       expect(text(yield* connection.read)).toBe(" world")
@@ -87,14 +88,14 @@ describe("TcpListener with proxyProtocol", () => {
   it.scopedLive("v2 with a TLV, split across writes, then a large payload: nothing lost, nothing reordered", () =>
     Effect.gen(function*() {
       const { listener, next } = yield* proxiedListener()
-      const peer = yield* Peer.connect(listener.address.port)
+      const peer = yield* Peer.connect(portOf(listener.address))
       const payload = Buffer.alloc(512 * 1024)
       for (let i = 0; i < payload.length; i++) payload[i] = (i * 7) & 0xff
       yield* peer.write(v2Header.subarray(0, 10))
       yield* Effect.sleep("50 millis")
       yield* peer.write(Buffer.concat([v2Header.subarray(10), payload.subarray(0, 1000)]))
       const connection = yield* next
-      expect(connection.remote).toEqual({ host: "192.0.2.7", port: 40000 })
+      expect(connection.remote).toEqual(tcpAddress("192.0.2.7", 40000))
       yield* peer.write(payload.subarray(1000))
       const received = yield* readAll(connection, payload.length)
       expect(received.equals(payload)).toBe(true)
@@ -104,10 +105,10 @@ describe("TcpListener with proxyProtocol", () => {
     Effect.gen(function*() {
       const { listener, next } = yield* proxiedListener()
       for (const header of [v2Local, Buffer.from("PROXY UNKNOWN\r\n")]) {
-        const peer = yield* Peer.connect(listener.address.port)
+        const peer = yield* Peer.connect(portOf(listener.address))
         yield* peer.write(Buffer.concat([header, Buffer.from("ping")]))
         const connection = yield* next
-        expect(connection.remote).toEqual({ host: "127.0.0.1", port: peer.socket.localPort })
+        expect(connection.remote).toEqual(tcpAddress("127.0.0.1", peer.socket.localPort!))
         expect(text(yield* connection.read)).toBe("ping")
       }
     }))
@@ -123,10 +124,10 @@ describe("TcpListener with proxyProtocol", () => {
       ] as const
       for (const [sent, reason, detail] of cases) {
         const before = rejected(reason)
-        const peer = yield* Peer.connect(listener.address.port)
+        const peer = yield* Peer.connect(portOf(listener.address))
         yield* peer.write(sent)
         yield* peer.closed()
-        const name = formatAddress({ host: "127.0.0.1", port: peer.socket.localPort! })
+        const name = formatAddress(tcpAddress("127.0.0.1", peer.socket.localPort!))
         expect(logs.at(-1)).toEqual({ level: "WARN", message: `refused ${name}: no valid PROXY protocol header: ${detail}`, peer: name })
         expect(rejected(reason)).toBe(before + 1)
       }
@@ -141,7 +142,7 @@ describe("TcpListener with proxyProtocol", () => {
       const trusted = Either.getOrThrow(Cidr.parseList("10.0.0.0/8"))
       const { handedOver, listener } = yield* proxiedListener({ trusted }).pipe(Effect.provide(layer))
       const before = rejected("untrusted")
-      const peer = yield* Peer.connect(listener.address.port)
+      const peer = yield* Peer.connect(portOf(listener.address))
       yield* peer.write("PROXY TCP4 203.0.113.9 127.0.0.1 51234 9999\r\n")
       yield* peer.closed()
       const name = `127.0.0.1:${peer.socket.localPort}`
@@ -154,14 +155,14 @@ describe("TcpListener with proxyProtocol", () => {
     Effect.gen(function*() {
       const { layer, logs } = capturedLogs()
       const { listener } = yield* proxiedListener({ timeout: "300 millis" }).pipe(Effect.provide(layer))
-      const slow = yield* Peer.connect(listener.address.port)
+      const slow = yield* Peer.connect(portOf(listener.address))
       yield* slow.write("PROXY TCP4 1.2.")
       const started = Date.now()
       yield* slow.closed()
       expect(Date.now() - started).toBeGreaterThanOrEqual(250)
       expect(logs.at(-1)?.message).toMatch(/^refused 127\.0\.0\.1:\d+: no valid PROXY protocol header: no complete header within 300ms$/)
       const before = rejected("closed")
-      const silent = yield* Peer.connect(listener.address.port)
+      const silent = yield* Peer.connect(portOf(listener.address))
       silent.socket.end()
       yield* silent.closed()
       yield* Effect.sleep("50 millis")
@@ -173,7 +174,7 @@ describe("TcpListener with proxyProtocol", () => {
     Effect.gen(function*() {
       const { layer, logs } = capturedLogs()
       const { handedOver, listener } = yield* proxiedListener().pipe(Effect.provide(layer))
-      const waiting = yield* Peer.connect(listener.address.port)
+      const waiting = yield* Peer.connect(portOf(listener.address))
       yield* waiting.write("PROXY TCP4 ")
       yield* Effect.sleep("50 millis")
       yield* listener.stopAccepting
@@ -195,7 +196,7 @@ describe("TcpListener with proxyProtocol", () => {
         Logger.withMinimumLogLevel(LogLevel.Debug),
         Effect.forkIn(scope)
       )
-      const peer = yield* Peer.connect(listener.address.port)
+      const peer = yield* Peer.connect(portOf(listener.address))
       yield* peer.write("PROXY TCP6 2001:db8::1 ::1 4000 9999\r\n")
       expect(yield* peer.closed()).toBe("you are [2001:db8::1]:4000")
       yield* Scope.close(scope, Exit.void)

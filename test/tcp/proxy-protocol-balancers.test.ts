@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Queue } from "effect"
 import * as Net from "node:net"
-import type { SocketAddress } from "../../src/address.js"
+import { type TcpAddress, tcpAddress } from "../../src/address.js"
 import { ProxyProtocolError } from "../../src/tcp/errors.js"
 import { Decoder, type ProxyHeader } from "../../src/tcp/proxy-protocol.js"
 import { haproxy, nginx } from "../helpers/balancers.js"
@@ -43,16 +43,16 @@ const backend = (received: Queue.Queue<Received>) =>
       })
     })
     const port = yield* listen(server)
-    return { host: "127.0.0.1", port } satisfies SocketAddress
+    return tcpAddress("127.0.0.1", port)
   })
 
 /** Connects to `to` from `from` (port chosen by the OS), sends `data`, half-closes, waits for the close; the address it used. */
-const client = (to: SocketAddress, from: string, data: Uint8Array) =>
-  Effect.async<SocketAddress, Error>((resume) => {
-    const socket = Net.connect({ host: to.host, port: to.port, localAddress: from })
+const client = (to: TcpAddress, from: string, data: Uint8Array) =>
+  Effect.async<TcpAddress, Error>((resume) => {
+    const socket = Net.connect({ host: to.hostname, port: to.port, localAddress: from })
     socket.on("error", (error) => resume(Effect.fail(error)))
     socket.on("connect", () => {
-      const local = { host: socket.localAddress!, port: socket.localPort! }
+      const local = tcpAddress(socket.localAddress!, socket.localPort!)
       socket.end(data)
       socket.resume()
       socket.on("close", () => resume(Effect.succeed(local)))
@@ -84,14 +84,14 @@ const throughBalancer = (port: number, received: Queue.Queue<Received>, version:
   Effect.forEach(clients, ({ from, to }) =>
     Effect.gen(function*() {
       const data = payload(from, size)
-      const source = yield* client({ host: to, port }, from, data)
+      const source = yield* client(tcpAddress(to, port), from, data)
       const got = yield* Queue.take(received).pipe(Effect.timeout(Duration.seconds(10)))
       expect(got.header).toEqual({
         _tag: "Proxied",
         version,
         transport: "Stream",
         source,
-        destination: { host: to, port }
+        destination: tcpAddress(to, port)
       })
       expect(got.after.length).toBe(data.length)
       expect(got.after === data.toString("latin1")).toBe(true)
@@ -122,7 +122,7 @@ describe("behind HAProxy", () => {
       const balancer = yield* haproxy([{ ...first, proxyProtocol: "v1" }, { ...second, proxyProtocol: "v2" }])
       const served: Array<number> = []
       for (const { from, to } of [...clients, ...clients]) {
-        const source = yield* client({ host: to, port: balancer.port }, from, payload(from))
+        const source = yield* client(tcpAddress(to, balancer.port), from, payload(from))
         const got = yield* Effect.raceFirst(Queue.take(v1), Queue.take(v2)).pipe(Effect.timeout(Duration.seconds(10)))
         expect(got.header).toMatchObject({ _tag: "Proxied", version: got.backend === first.port ? 1 : 2, source })
         expect(got.after).toBe(payload(from).toString("latin1"))

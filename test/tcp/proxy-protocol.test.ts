@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, FastCheck, Queue, TestClock } from "effect"
+import { tcpAddress } from "../../src/address.js"
 import { ProxyProtocolError } from "../../src/tcp/errors.js"
 import { clientAddress, Decoder, type ProxyHeader, readHeader, v1MaxBytes } from "../../src/tcp/proxy-protocol.js"
 
@@ -65,8 +66,8 @@ const proxied = (version: 1 | 2, source: string, sourcePort: number, destination
   _tag: "Proxied",
   version,
   transport,
-  source: { host: source, port: sourcePort },
-  destination: { host: destination, port: destinationPort }
+  source: tcpAddress(source, sourcePort),
+  destination: tcpAddress(destination, destinationPort)
 })
 
 describe("PROXY protocol v1", () => {
@@ -276,7 +277,7 @@ describe("arbitrary input", () => {
 
 describe("clientAddress", () => {
   it("is the source of a proxied connection, and nothing (keep the connection's own) otherwise", () => {
-    expect(clientAddress(proxied(2, "10.1.2.3", 5, "10.0.0.1", 6))).toEqual({ host: "10.1.2.3", port: 5 })
+    expect(clientAddress(proxied(2, "10.1.2.3", 5, "10.0.0.1", 6))).toEqual(tcpAddress("10.1.2.3", 5))
     expect(clientAddress({ _tag: "Local", version: 2 })).toBeUndefined()
     expect(clientAddress({ _tag: "Unknown", version: 1 })).toBeUndefined()
     expect(clientAddress({ _tag: "Unix", version: 2, transport: "Stream", source: "/a", destination: "/b" })).toBeUndefined()

@@ -12,6 +12,7 @@ import * as TcpListener from "../../src/tcp/listener.js"
 import * as TcpServer from "../../src/tcp/server.js"
 import { gc, heapUsed, MB } from "../helpers/memory.js"
 import { bundle, start } from "../helpers/process.js"
+import { portOf } from "../helpers/address.js"
 
 const retained = () => {
   const used = heapUsed()
@@ -30,7 +31,7 @@ describe("runMessages with peers that pipeline", () => {
         )
       ).pipe(Effect.provideService(TcpListener.TcpListener, listener), Logger.withMinimumLogLevel(LogLevel.Error), Effect.forkScoped)
       const before = retained()
-      yield* start([process.execPath, yield* bundle("test/fixtures/line-flood.ts"), String(listener.address.port), "20", "100000000", "noread"])
+      yield* start([process.execPath, yield* bundle("test/fixtures/line-flood.ts"), String(portOf(listener.address)), "20", "100000000", "noread"])
       while (listener.openConnections() < 20) yield* Effect.sleep("50 millis")
       // Long enough for each to fill the kernel's buffers and wait for the peer.
       yield* Effect.sleep("1500 millis")

@@ -12,6 +12,7 @@ import type { Connection } from "../../src/tcp/connection.js"
 import * as TcpListener from "../../src/tcp/listener.js"
 import * as TcpServer from "../../src/tcp/server.js"
 import * as Peer from "../helpers/peer.js"
+import { portOf } from "../helpers/address.js"
 
 const text = (bytes: Uint8Array | undefined) => bytes === undefined ? "" : Buffer.from(bytes).toString()
 const bytes = (text: string) => Buffer.from(text)
@@ -27,7 +28,7 @@ const start = <E, R>(handler: TcpServer.Handler<E, R>, options: TcpServer.TcpSer
       Logger.withMinimumLogLevel(LogLevel.Warning),
       Effect.forkIn(scope)
     )
-    return { port: listener.address.port, scope, server }
+    return { port: portOf(listener.address), scope, server }
   })
 
 /** `compute`: drains a 3,000,000-element Stream and yields 300,000 times, then says `done`; anything else gets `pong`. */
@@ -145,7 +146,7 @@ describe("TcpServer handler scopes", () => {
 
   it("a handler that requires a Scope leaves no Scope requirement on the server", () => {
     const handler = (connection: Connection) => Effect.zipRight(Effect.addFinalizer(() => Effect.void), connection.end)
-    expectTypeOf(TcpServer.layer(handler)).toEqualTypeOf<Layer.Layer<never, never, TcpListener.TcpListener>>()
+    expectTypeOf(TcpServer.layer(handler)).toEqualTypeOf<Layer.Layer<TcpServer.TcpServer, never, TcpListener.TcpListener>>()
     expectTypeOf(TcpServer.serve(handler)).toEqualTypeOf<Effect.Effect<never, never, TcpListener.TcpListener>>()
   })
 
@@ -180,7 +181,7 @@ describe("TcpServer's own fibers", () => {
         Logger.withMinimumLogLevel(LogLevel.Error),
         Effect.forkIn(scope)
       )
-      const port = listener.address.port
+      const port = portOf(listener.address)
       yield* Peer.connect(port)
       const refused = yield* Peer.connect(port)
       // It reads nothing: the busy message waits, until the refusal gives up (after a second).

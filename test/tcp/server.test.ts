@@ -4,6 +4,7 @@ import * as TcpGreetingServer from "../../src/greeting/tcp-server.js"
 import * as TcpListener from "../../src/tcp/listener.js"
 import * as TcpServer from "../../src/tcp/server.js"
 import * as Peer from "../helpers/peer.js"
+import { portOf } from "../helpers/address.js"
 
 /** Starts a greeting server in its own scope; returns the port and that scope. */
 const startServer = (options: TcpGreetingServer.TcpGreetingServerOptions, listen: TcpListener.TcpListenerOptions = {}) =>
@@ -16,7 +17,7 @@ const startServer = (options: TcpGreetingServer.TcpGreetingServerOptions, listen
       Logger.withMinimumLogLevel(LogLevel.Warning),
       Effect.forkIn(scope)
     )
-    return { port: listener.address.port, scope }
+    return { port: portOf(listener.address), scope }
   })
 
 const welcomed = (port: number) =>
@@ -144,7 +145,7 @@ describe("TcpServer as a library", () => {
         })
       ).pipe(Effect.provideService(TcpListener.TcpListener, listener), Effect.provide(Logger.replace(Logger.defaultLogger, logger)), Effect.forkScoped)
       for (let i = 0; i < 10; i++) {
-        const peer = yield* Peer.connect(listener.address.port)
+        const peer = yield* Peer.connect(portOf(listener.address))
         yield* peer.waitFor("hi")
         peer.socket.end()
         yield* peer.closed()

@@ -11,12 +11,13 @@ import * as TcpListener from "../../src/tcp/listener.js"
 import * as Peer from "../helpers/peer.js"
 import { fixture, listen } from "../helpers/servers.js"
 import { selfSigned } from "../helpers/tls.js"
+import { portOf } from "../helpers/address.js"
 
 const cert = fixture("cert.pem")
 const key = fixture("key.pem")
 const text = (bytes: Uint8Array | undefined) => bytes === undefined ? undefined : Buffer.from(bytes).toString()
 
-const acceptOne = (listener: TcpListener.Listener) =>
+const acceptOne = (listener: TcpListener.TcpListener) =>
   listener.accept.pipe(Stream.runHead, Effect.map(Option.getOrThrow))
 
 /** A TLS listener on a free port, with what it logs in `logs`. */
@@ -29,7 +30,7 @@ const tlsListener = (options: TcpListener.TcpListenerOptions = {}, tls: Partial<
       Logging.withRoutineLevel(LogLevel.Info),
       Effect.provide(Logger.replace(Logger.defaultLogger, logger))
     )
-    return { listener, port: listener.address.port, logs }
+    return { listener, port: portOf(listener.address), logs }
   })
 
 /** A `node:tls` client (the test's own, with the options TcpClient lacks, such as a client certificate); the scope closes it. */
@@ -87,7 +88,7 @@ describe("TcpListener with tls", () => {
   it.scopedLive("a plain TCP connection has no TLS session", () =>
     Effect.gen(function*() {
       const listener = yield* TcpListener.make({ port: 0 })
-      yield* Peer.connect(listener.address.port)
+      yield* Peer.connect(portOf(listener.address))
       expect((yield* acceptOne(listener)).tls).toBeUndefined()
     }))
 
@@ -137,7 +138,7 @@ describe("TcpListener with tls", () => {
       expect(handshakeFailures()).toBe(before + 1)
       yield* TcpClient.connect({ port, tls: { ca: cert } })
       const served = yield* acceptOne(listener)
-      expect(served.remote.host).toBe("127.0.0.1")
+      expect(served.remote).toMatchObject({ _tag: "TcpAddress", hostname: "127.0.0.1" })
     }))
 
   it.scopedLive("a client that hangs up during the handshake is logged as such", () =>

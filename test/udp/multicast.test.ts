@@ -3,11 +3,12 @@ import { Chunk, Effect, Stream } from "effect"
 import * as UdpSocket from "../../src/udp/socket.js"
 import { familyOf, interfaceFor, isMulticast } from "../../src/udp/multicast.js"
 import * as UdpPeer from "../helpers/udp-peer.js"
+import { udpAddress } from "../../src/address.js"
 
 // Every join and every multicast send here names the loopback interface: none may go out of
 // another one (a join on the default interface would announce itself on the network).
 const text = (data: Uint8Array) => Buffer.from(data).toString("latin1")
-const take = (socket: UdpSocket.Socket, n: number) =>
+const take = (socket: UdpSocket.UdpSocket, n: number) =>
   socket.datagrams.pipe(Stream.take(n), Stream.runCollect, Effect.map(Chunk.toReadonlyArray))
 
 describe("multicast addresses and interfaces", () => {
@@ -44,7 +45,7 @@ describe("UdpSocket multicast", () => {
         const group = "239.255.77.1"
         const member = { host: group, reuseAddress: true, multicastGroups: [group], multicastInterface: "lo" }
         const socket = yield* UdpSocket.make({ ...member, port: 0 })
-        expect(socket.address).toEqual({ host: group, port: socket.address.port })
+        expect(socket.address).toEqual(udpAddress(group, socket.address.port))
         // A second member of the group on the same port, joined on the interface by its address.
         const other = yield* UdpSocket.make({
           ...member,
@@ -55,7 +56,7 @@ describe("UdpSocket multicast", () => {
         peer.socket.send("Ada", socket.address.port, group)
         const [datagram] = yield* take(socket, 1)
         expect(text(datagram!.data)).toBe("Ada")
-        expect(datagram!.address).toEqual({ host: "127.0.0.1", port: peer.port })
+        expect(datagram!.address).toEqual(udpAddress("127.0.0.1", peer.port))
         expect(text((yield* take(other, 1))[0]!.data)).toBe("Ada")
         yield* socket.send(Buffer.from("Hello, Ada!"), datagram!.address)
         expect(yield* peer.waitFor(1)).toEqual(["Hello, Ada!"])
@@ -83,13 +84,13 @@ describe("UdpSocket multicast", () => {
         const group = "239.255.77.2"
         const member = yield* UdpSocket.make({ host: group, port: 0, multicastGroups: [group], multicastInterface: "lo" })
         const sender = yield* UdpSocket.make({ multicastInterface: "127.0.0.1", multicastTtl: 0 })
-        yield* sender.send(Buffer.from("one"), { host: group, port: member.address.port })
+        yield* sender.send(Buffer.from("one"), udpAddress(group, member.address.port))
         expect(text((yield* take(member, 1))[0]!.data)).toBe("one")
 
         // Through lo, the datagram is looped back by the interface itself, so that
         // multicastLoopback: false (IP_MULTICAST_LOOP) cannot be seen here; it is set all the same.
         const quiet = yield* UdpSocket.make({ multicastInterface: "lo", multicastTtl: 255, multicastLoopback: false })
-        yield* quiet.send(Buffer.from("two"), { host: group, port: member.address.port })
+        yield* quiet.send(Buffer.from("two"), udpAddress(group, member.address.port))
         expect(text((yield* take(member, 1))[0]!.data)).toBe("two")
       })
   )
@@ -173,7 +174,7 @@ describe("UdpSocket broadcast", () => {
     Effect.gen(function*() {
       // 127.255.255.255 is lo's broadcast address: the datagram stays on this machine.
       const listener = yield* UdpPeer.open("127.255.255.255")
-      const to = { host: "127.255.255.255", port: listener.port }
+      const to = udpAddress("127.255.255.255", listener.port)
       const plain = yield* UdpSocket.make({ port: 0 })
       const refused = yield* Effect.flip(plain.send(Buffer.from("x"), to))
       expect([refused._tag, refused.reason]).toEqual(["UdpSendError", "NotPermitted"])

@@ -2,20 +2,21 @@ import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Duration, Effect, Exit, Fiber, Scope, Stream } from "effect"
 import * as UdpSocket from "../../src/udp/socket.js"
 import * as UdpPeer from "../helpers/udp-peer.js"
+import { udpAddress } from "../../src/address.js"
 
 const text = (data: Uint8Array) => Buffer.from(data).toString("latin1")
 const texts = (chunk: Chunk.Chunk<UdpSocket.Datagram>) => Chunk.toReadonlyArray(chunk).map((datagram) => text(datagram.data))
 /** Waits, polling, until `condition` holds (bounded by the test's timeout). */
 const until = (condition: () => boolean): Effect.Effect<void> =>
   Effect.suspend(() => condition() ? Effect.void : Effect.zipRight(Effect.sleep("5 millis"), until(condition)))
-const take = (socket: UdpSocket.Socket, n: number) =>
+const take = (socket: UdpSocket.UdpSocket, n: number) =>
   socket.datagrams.pipe(Stream.take(n), Stream.runCollect, Effect.map(Chunk.toReadonlyArray))
 
 describe("UdpSocket", () => {
   it.scopedLive("binds port 0, receives datagrams with their sender, and sends back", () =>
     Effect.gen(function*() {
       const socket = yield* UdpSocket.make({ port: 0 })
-      expect(socket.address.host).toBe("127.0.0.1")
+      expect(socket.address.hostname).toBe("127.0.0.1")
       expect(socket.address.port).toBeGreaterThan(0)
       expect(socket.maxDatagramBytes).toBe(65507)
       const peer = yield* UdpPeer.open()
@@ -23,7 +24,7 @@ describe("UdpSocket", () => {
       peer.send("", socket.address.port)
       const [first, empty] = yield* take(socket, 2)
       expect(text(first!.data)).toBe("Michael")
-      expect(first!.address).toEqual({ host: "127.0.0.1", port: peer.port })
+      expect(first!.address).toEqual(udpAddress("127.0.0.1", peer.port))
       expect(empty!.data.length).toBe(0)
       yield* socket.send(Buffer.from("Hello, Michael!"), first!.address)
       expect(yield* peer.waitFor(1)).toEqual(["Hello, Michael!"])
@@ -33,12 +34,12 @@ describe("UdpSocket", () => {
   it.scopedLive.skipIf(!UdpPeer.hasIpv6)("binds IPv6 loopback ::1 (skipped where the machine has no IPv6)", () =>
     Effect.gen(function*() {
       const socket = yield* UdpSocket.make({ host: "::1", port: 0 })
-      expect(socket.address.host).toBe("::1")
+      expect(socket.address.hostname).toBe("::1")
       expect(socket.maxDatagramBytes).toBe(65527)
       const peer = yield* UdpPeer.open("::1")
       peer.send("Ada", socket.address.port)
       const [datagram] = yield* take(socket, 1)
-      expect(datagram!.address).toEqual({ host: "::1", port: peer.port })
+      expect(datagram!.address).toEqual(udpAddress("::1", peer.port))
       yield* socket.send(Buffer.from("Hello, Ada!"), datagram!.address)
       expect(yield* peer.waitFor(1)).toEqual(["Hello, Ada!"])
     }))
@@ -64,10 +65,10 @@ describe("UdpSocket", () => {
   it.scopedLive("fails a send to an invalid address with a tagged error, and goes on serving", () =>
     Effect.gen(function*() {
       const socket = yield* UdpSocket.make({ port: 0 })
-      const badPort = yield* Effect.flip(socket.send(Buffer.from("x"), { host: "127.0.0.1", port: 0 }))
+      const badPort = yield* Effect.flip(socket.send(Buffer.from("x"), udpAddress("127.0.0.1", 0)))
       expect(badPort._tag).toBe("UdpSendError")
       expect(badPort.message).toMatch(/^cannot send a datagram of 1 bytes to 127\.0\.0\.1:0: Port should be > 0 and < 65536/)
-      const wrongFamily = yield* Effect.flip(socket.send(Buffer.from("x"), { host: "::1", port: 9 }))
+      const wrongFamily = yield* Effect.flip(socket.send(Buffer.from("x"), udpAddress("::1", 9)))
       expect(wrongFamily.message).toBe("cannot send a datagram of 1 bytes to [::1]:9: invalid argument (EINVAL)")
       const tooLarge = yield* Effect.flip(socket.send(new Uint8Array(65508), socket.address))
       expect(tooLarge.message).toBe(
@@ -76,9 +77,9 @@ describe("UdpSocket", () => {
 
       const peer = yield* UdpPeer.open()
       const failures = yield* socket.sendAll([
-        { data: Buffer.from("one"), address: { host: "127.0.0.1", port: peer.port } },
-        { data: Buffer.from("x"), address: { host: "127.0.0.1", port: 0 } },
-        { data: Buffer.from("two"), address: { host: "127.0.0.1", port: peer.port } }
+        { data: Buffer.from("one"), address: udpAddress("127.0.0.1", peer.port) },
+        { data: Buffer.from("x"), address: udpAddress("127.0.0.1", 0) },
+        { data: Buffer.from("two"), address: udpAddress("127.0.0.1", peer.port) }
       ])
       expect(failures.map((failure) => failure.address.port)).toEqual([0])
       expect(yield* peer.waitFor(2)).toEqual(["one", "two"])
@@ -159,7 +160,7 @@ describe("UdpSocket", () => {
       yield* until(() => socket.received() === 4)
       expect([socket.waiting(), socket.dropped()]).toEqual([0, 4])
       expect(yield* socket.stopReceiving).toBe(0)
-      yield* socket.send(Buffer.from("bye"), { host: "127.0.0.1", port: peer.port })
+      yield* socket.send(Buffer.from("bye"), udpAddress("127.0.0.1", peer.port))
       expect(yield* peer.waitFor(1)).toEqual(["bye"])
     }))
 
@@ -191,7 +192,7 @@ describe("UdpSocket", () => {
       const chunk = yield* buffered.receive
       expect(Chunk.toReadonlyArray(chunk).map((datagram) => text(datagram.data))).toEqual(["a", "b"])
       expect((yield* Effect.flip(buffered.receive))._tag).toBe("NoSuchElementException")
-      const closed = yield* Effect.flip(buffered.send(Buffer.from("x"), { host: "127.0.0.1", port: peer.port }))
+      const closed = yield* Effect.flip(buffered.send(Buffer.from("x"), udpAddress("127.0.0.1", peer.port)))
       expect(closed.message).toBe(`cannot send a datagram of 1 bytes to 127.0.0.1:${peer.port}: Not running`)
       // The port is free again.
       yield* UdpSocket.make({ port: buffered.address.port })

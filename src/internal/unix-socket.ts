@@ -7,8 +7,9 @@ import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Path from "node:path"
-import { bindReason, errorCode, unixAddress } from "../address.js"
-import { TcpListenError } from "./errors.js"
+import { unixAddress } from "../address.js"
+import { bindReason, errorCode } from "../internal/os-error.js"
+import { TcpListenError } from "../tcp/errors.js"
 
 /** The longest path of a Unix socket: Linux's `sun_path` holds 108 bytes, its NUL included. */
 export const maxPathBytes = 107
@@ -16,7 +17,6 @@ export const maxPathBytes = 107
 /**
  * Why `path` cannot be a Unix socket's, if it is too long (Node would use the first 107 bytes of
  * it without a word).
- * @internal
  */
 export const tooLong = (path: string): Error | undefined => {
   const bytes = Buffer.byteLength(path)
@@ -24,7 +24,7 @@ export const tooLong = (path: string): Error | undefined => {
 }
 
 const failure = (path: string, reason: TcpListenError["reason"], cause: unknown) =>
-  new TcpListenError({ ...unixAddress(path), reason, cause })
+  new TcpListenError({ address: unixAddress(path), reason, cause })
 
 /** The OS error `cause`, at `path`. */
 const failed = (path: string) => (cause: unknown) => failure(path, bindReason(cause), cause)
@@ -81,7 +81,6 @@ const directoryError = (path: string): unknown => {
 /**
  * Binds a listener to `path` with `listen` (a server's `listen` as an Effect): checks the path's
  * length first (see `tooLong`); replaces a stale socket file; then gives the file `mode`, if any.
- * @internal
  */
 export const bind = (
   path: string,
