@@ -5,9 +5,9 @@
  * read is disconnected, with a line saying why, when its queue overflows, and the room never
  * waits for it. Try it with `nc 127.0.0.1 7000` in a few terminals.
  */
-import { Console, Data, Effect, PubSub, Queue } from "effect"
-import { formatAddress, Framing, TcpConnection, TcpListener, TcpServer } from "effect-net"
-import { main, port } from "../shared/main.js"
+import { Data, Effect, PubSub, Queue } from "effect"
+import { formatAddress, Framing, TcpConnection, TcpListener } from "effect-net"
+import { main, port, serve } from "../shared/main.js"
 
 const usage = `
 Usage: pnpm example:chat [--host HOST] [--port PORT]
@@ -92,10 +92,9 @@ const handler = (room: Room) => (connection: TcpConnection.Connection) => {
 }
 
 main(usage, { options: { host: { type: "string", default: "127.0.0.1" }, port: { type: "string", default: "7000" } } }, ({ values }) =>
-  Effect.scoped(Effect.gen(function*() {
+  Effect.gen(function*() {
     // No idle timeout: a client may listen to a quiet room for as long as it likes.
-    const listener = yield* TcpListener.make({ host: values.host, port: yield* port("--port", values.port), idleTimeout: 0 })
-    yield* Console.log(`listening on tcp://${formatAddress(listener.address)}`)
+    const listener = TcpListener.layer({ host: values.host, port: yield* port("--port", values.port), idleTimeout: 0 })
     const room = yield* PubSub.unbounded<Said>()
-    return yield* TcpServer.serve(handler(room)).pipe(Effect.provideService(TcpListener.TcpListener, listener))
-  })))
+    return yield* serve(handler(room)).pipe(Effect.provide(listener))
+  }))

@@ -8,11 +8,13 @@
  * - Idle both ways: every byte, either way, passes through the accepted connection, so the
  *   listener's idle timeout counts them all.
  * - Either side failing closes both: the handler fails, the server closes the accepted
- *   connection, and the handler's scope the target's.
+ *   connection, and the handler's scope the target's. A target that cannot be reached shows
+ *   as a warning on stderr (the server logs a handler's failure; a reset or a timeout, routine,
+ *   only at Debug).
  */
-import { Console, Duration, Effect, Stream } from "effect"
-import { formatAddress, TcpClient, TcpConnection, TcpListener, TcpServer } from "effect-net"
-import { main, port, seconds, UsageError } from "../shared/main.js"
+import { Duration, Effect, Stream } from "effect"
+import { TcpClient, TcpConnection, TcpListener } from "effect-net"
+import { main, port, seconds, serve, UsageError } from "../shared/main.js"
 
 const usage = `
 Usage: pnpm example:forward --port PORT --to HOST:PORT [--host HOST] [--idle-timeout SECONDS]
@@ -52,17 +54,16 @@ main(usage, {
     "idle-timeout": { type: "string" }
   }
 }, ({ values }) =>
-  Effect.scoped(Effect.gen(function*() {
+  Effect.gen(function*() {
     if (values.port === undefined || values.to === undefined) {
       return yield* new UsageError({ message: "--port and --to are required (see --help)" })
     }
     const to = yield* target(values.to)
     const idle = values["idle-timeout"]
-    const listener = yield* TcpListener.make({
+    const listener = TcpListener.layer({
       host: values.host,
       port: yield* port("--port", values.port),
       idleTimeout: idle === undefined ? undefined : Duration.seconds(yield* seconds("--idle-timeout", idle))
     })
-    yield* Console.log(`listening on tcp://${formatAddress(listener.address)}`)
-    return yield* TcpServer.serve(forward(to)).pipe(Effect.provideService(TcpListener.TcpListener, listener))
-  })))
+    return yield* serve(forward(to)).pipe(Effect.provide(listener))
+  }))

@@ -5,9 +5,9 @@
  * then the connection is closed: after it, the stream cannot be trusted to be framed right.
  * Its client: client.ts (`pnpm example:kv-client`).
  */
-import { Console, Effect, HashMap, Option, Ref } from "effect"
-import { formatAddress, TcpConnection, TcpListener, TcpServer } from "effect-net"
-import { main, port } from "../shared/main.js"
+import { Effect, HashMap, Option, Ref } from "effect"
+import { TcpConnection, TcpListener } from "effect-net"
+import { main, port, serve } from "../shared/main.js"
 import * as Protocol from "./protocol.js"
 
 const usage = `
@@ -45,9 +45,8 @@ const handler = (store: Store) => (connection: TcpConnection.Connection) =>
   )
 
 main(usage, { options: { host: { type: "string", default: "127.0.0.1" }, port: { type: "string", default: "7001" } } }, ({ values }) =>
-  Effect.scoped(Effect.gen(function*() {
-    const listener = yield* TcpListener.make({ host: values.host, port: yield* port("--port", values.port) })
-    yield* Console.log(`listening on tcp://${formatAddress(listener.address)}`)
+  Effect.gen(function*() {
+    const listener = TcpListener.layer({ host: values.host, port: yield* port("--port", values.port) })
     const store = yield* Ref.make(HashMap.empty<string, string>())
-    return yield* TcpServer.serve(handler(store)).pipe(Effect.provideService(TcpListener.TcpListener, listener))
-  })))
+    return yield* serve(handler(store)).pipe(Effect.provide(listener))
+  }))

@@ -1,12 +1,14 @@
 /**
  * What the example programs share: a small command line (node:util's `parseArgs`: `--help`, and
- * one `error:` line with exit code 2 for a bad flag) and a `main` that runs the program with
+ * one `error:` line with exit code 2 for a bad flag), a `main` that runs the program with
  * `NodeRuntime.runMain`: SIGINT or SIGTERM interrupts it, its scopes close (a server drains its
  * connections), and it exits 0 (a second signal ends it at once); a failure is one `error:` line
- * and exit code 1.
+ * and exit code 1. Log lines (the library's warnings, such as a handler's failure) go to stderr.
+ * And `serve`, which says where a server listens once it does.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Console, Data, Effect, Exit, Option } from "effect"
+import { Cause, Console, Data, Effect, Exit, Logger, Option } from "effect"
+import { formatAddress, TcpServer } from "effect-net"
 import { parseArgs, type ParseArgsConfig } from "node:util"
 
 /** A command line the program refuses (exit code 2). */
@@ -46,8 +48,25 @@ export const main = <const C extends ParseArgsConfig, E>(
       }),
       program
     )
-  NodeRuntime.runMain(run, { disableErrorReporting: true, teardown: (exit, onExit) => onExit(exitCode(exit)) })
+  // stdout is the program's output (the `listening on` line, a value); colours only for a terminal.
+  const logger = Logger.prettyLogger({ stderr: true, colors: process.stderr.isTTY === true && (process.env.NO_COLOR ?? "") === "" })
+  NodeRuntime.runMain(Effect.provide(run, Logger.replace(Logger.defaultLogger, logger)), {
+    disableErrorReporting: true,
+    disablePrettyLogger: true,
+    teardown: (exit, onExit) => onExit(exitCode(exit))
+  })
 }
+
+/**
+ * Serves the `TcpListener` with `handler` until interrupted, then drains (see `TcpServer.make`);
+ * prints `listening on tcp://HOST:PORT` once it accepts.
+ */
+export const serve = <E, R>(handler: TcpServer.Handler<E, R>) =>
+  Effect.scoped(Effect.gen(function*() {
+    const server = yield* TcpServer.make(handler)
+    yield* Console.log(`listening on tcp://${formatAddress(server.address)}`)
+    return yield* Effect.never
+  }))
 
 /** A port number, `0` for any free one. */
 export const port = (flag: string, value: string): Effect.Effect<number, UsageError> =>

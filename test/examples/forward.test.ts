@@ -11,7 +11,7 @@ import { nginxFiles } from "../helpers/balancers.js"
 import { printsHelp, rejectsFlags, stopsCleanly } from "../helpers/cli.js"
 import { MB } from "../helpers/memory.js"
 import * as Peer from "../helpers/peer.js"
-import { rss, run, scratch, start, startServer, startServerUnderPnpm, tutorial } from "../helpers/process.js"
+import { freePort, rss, run, scratch, start, startServer, startServerUnderPnpm, tutorial } from "../helpers/process.js"
 
 /** A directory of the test's own, removed with its scope. */
 const temporaryDirectory = Effect.acquireRelease(
@@ -148,6 +148,17 @@ describe("pnpm example:forward", () => {
       yield* Effect.sleep("100 millis")
       other.socket.resetAndDestroy()
       yield* Deferred.await(closed)
+    }))
+
+  it.scopedLive("closes a client's connection when the target cannot be reached, with a warning on stderr", () =>
+    Effect.gen(function*() {
+      const nobody = yield* freePort()
+      const forward = yield* forwarder(nobody)
+      const peer = yield* Peer.connect(forward.port)
+      expect(yield* peer.closed()).toBe("")
+      yield* forward.waitForStderr(new RegExp(`WARN .*: cannot connect to 127\\.0\\.0\\.1:${nobody}: connection refused`))
+      // A connection's failure is not the server's.
+      yield* stopsCleanly(forward, 5_000)
     }))
 
   it.scopedLive("closes a pair of connections idle both ways, and not one whose bytes flow one way only", () =>

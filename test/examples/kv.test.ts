@@ -4,7 +4,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { printsHelp, rejectsFlags, stopsCleanly } from "../helpers/cli.js"
 import * as Peer from "../helpers/peer.js"
-import { runScript, startServer } from "../helpers/process.js"
+import { freePort, runScript, startServer } from "../helpers/process.js"
 
 /** A frame: its payload's length, then the payload. */
 const frame = (payload: string | Buffer) => {
@@ -78,6 +78,16 @@ describe("pnpm example:kv", () => {
       const notJson = yield* Peer.connect(server.port)
       yield* notJson.write(frame("hello"))
       expect(payloads(yield* notJson.closed())).toEqual([{ _tag: "Error", message: "frame 0 does not decode: \"hello\"" }])
+    }))
+
+  it.scopedLive("kv-client says in one line that no server answers, exit code 1", () =>
+    Effect.gen(function*() {
+      const nobody = yield* freePort()
+      expect(yield* runScript("example:kv-client", ["--port", String(nobody), "get", "k"])).toEqual({
+        code: 1,
+        stdout: "",
+        stderr: `error: cannot connect to 127.0.0.1:${nobody}: connection refused (ECONNREFUSED)\n`
+      })
     }))
 
   printsHelp("example:kv", "Usage: pnpm example:kv [--host HOST] [--port PORT]")
