@@ -15,7 +15,7 @@ const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc")
 
 /** The consumer: composes the package's layers and serves until stopped. */
 const consumer = `import { Effect, Layer } from "effect"
-import { TcpGreetingServer, TcpListener, type TcpConnection } from "effect-net"
+import { formatAddress, TcpGreetingServer, TcpListener, type TcpConnection } from "effect-net"
 
 const ServerLive = TcpGreetingServer.layer({ delay: 0 }).pipe(
   Layer.provideMerge(TcpListener.layer({ host: "127.0.0.1", port: 0 }))
@@ -23,8 +23,8 @@ const ServerLive = TcpGreetingServer.layer({ delay: 0 }).pipe(
 
 const program = Effect.gen(function*() {
   const listener = yield* TcpListener.TcpListener
-  const echo: (connection: TcpConnection.Connection) => number = (connection) => connection.remote.port
-  console.log(\`listening on tcp://127.0.0.1:\${listener.address.port} \${typeof echo}\`)
+  const echo: (connection: TcpConnection.Connection) => string = (connection) => formatAddress(connection.remote)
+  console.log(\`listening on tcp://\${formatAddress(listener.address)} \${typeof echo}\`)
   return yield* Effect.never
 })
 
