@@ -2,8 +2,11 @@
 // - The library: tsc emits dist/**/*.js with .d.ts and source maps, for package.json's `exports`.
 // - The program: src/cli/effect-net.ts bundled and minified into dist/bin/effect-net.js (the
 //   package's `bin`; loading Effect's modules one by one would take seconds to start).
-// - The benchmark's programs, bundled into dist/bench (not part of the package).
-// `node scripts/build.mjs bin` builds the program only (what scripts/run.mjs does when a source changed).
+// - The benchmark's programs, bundled into dist/bench, and the example programs (examples/), into
+//   dist/examples: neither is part of the package. An example imports `effect-net` as a user
+//   does; here the tsconfig's `paths` resolves it to the sources.
+// `node scripts/build.mjs bin` builds the program only, `node scripts/build.mjs examples` the
+// examples only (what scripts/run.mjs does when a source changed).
 import { build, stop } from "esbuild"
 import { execFile } from "node:child_process"
 import { rmSync } from "node:fs"
@@ -48,6 +51,25 @@ const bin = () =>
 /** Builds the program only, and lets the process exit afterwards (esbuild's service stops). */
 export const buildBin = () => bin().finally(stop)
 
+/** The example programs, by the name scripts/run.mjs runs them as, `dist/examples/NAME.js`. */
+export const examples = {
+  chat: "examples/chat/server.ts",
+  forward: "examples/forward/forward.ts",
+  kv: "examples/kv/server.ts",
+  "kv-client": "examples/kv/client.ts"
+}
+
+const bundleExamples = () =>
+  build({
+    ...common,
+    entryPoints: examples,
+    outdir: "dist/examples",
+    banner: { js: requireShim }
+  })
+
+/** Builds the examples only, and lets the process exit afterwards. */
+export const buildExamples = () => bundleExamples().finally(stop)
+
 const buildBench = () =>
   build({
     ...common,
@@ -67,9 +89,10 @@ const tsc = async () => {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (process.argv[2] === "bin") await buildBin()
+  else if (process.argv[2] === "examples") await buildExamples()
   else {
     // From scratch: a module renamed or removed must not linger in the package.
     rmSync(`${root}/dist`, { recursive: true, force: true })
-    await Promise.all([bin(), buildBench(), tsc()]).finally(stop)
+    await Promise.all([bin(), buildBench(), bundleExamples(), tsc()]).finally(stop)
   }
 }

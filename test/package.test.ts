@@ -15,7 +15,7 @@ const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc")
 
 /** The consumer: composes the package's layers and serves until stopped. */
 const consumer = `import { Effect, Layer } from "effect"
-import { TcpGreetingServer, TcpListener, type TcpConnection } from "effect-net"
+import { formatAddress, TcpGreetingServer, TcpListener, type TcpConnection } from "effect-net"
 
 const ServerLive = TcpGreetingServer.layer({ delay: 0 }).pipe(
   Layer.provideMerge(TcpListener.layer({ host: "127.0.0.1", port: 0 }))
@@ -23,8 +23,8 @@ const ServerLive = TcpGreetingServer.layer({ delay: 0 }).pipe(
 
 const program = Effect.gen(function*() {
   const listener = yield* TcpListener.TcpListener
-  const echo: (connection: TcpConnection.Connection) => number = (connection) => connection.remote.port
-  console.log(\`listening on tcp://127.0.0.1:\${listener.address.port} \${typeof echo}\`)
+  const echo: (connection: TcpConnection.Connection) => string = (connection) => formatAddress(connection.remote)
+  console.log(\`listening on tcp://\${formatAddress(listener.address)} \${typeof echo}\`)
   return yield* Effect.never
 })
 
@@ -37,7 +37,7 @@ export const port: string = TcpListener.defaults.backlog
 `
 
 describe("the package", () => {
-  it.scopedLive("packs with its built library, declarations and program, and nothing of test/ or bench/", () =>
+  it.scopedLive("packs with its built library, declarations and program, and nothing of test/, bench/ or examples/", () =>
     Effect.gen(function*() {
       const dir = yield* temporaryDirectory
       // The test run built dist/ already; packing again must not rebuild it under the other tests.
@@ -54,7 +54,8 @@ describe("the package", () => {
         "dist/metrics/prometheus.d.ts",
         "dist/bin/effect-net.js"
       ]))
-      expect(files.filter((file) => !file.startsWith("dist/") || file.startsWith("dist/bench/"))).toEqual(["LICENSE", "README.md", "package.json"])
+      const outside = files.filter((file) => !file.startsWith("dist/") || file.startsWith("dist/bench/") || file.startsWith("dist/examples/"))
+      expect(outside).toEqual(["LICENSE", "README.md", "package.json"])
       expect(pkg.private).toBeUndefined()
       expect(pkg.scripts.prepack).toContain("scripts/build.mjs")
       expect(Object.keys(pkg.peerDependencies).sort()).toEqual(["@effect/platform", "@effect/platform-node", "effect"])

@@ -1,8 +1,9 @@
 /**
  * Real L4 load balancers for tests: Debian's HAProxy and nginx (stream module), started as the
  * test's own processes with a generated config in a temporary directory, listening on one free
- * port on both 127.0.0.1 and ::1, in front of given backends, sending the PROXY protocol. The
- * scope stops them. `.ci/run` installs them (haproxy, nginx, libnginx-mod-stream).
+ * port on both 127.0.0.1 and ::1, in front of given backends, sending the PROXY protocol; and
+ * nginx as a plain HTTP file server, the same way. The scope stops them. `.ci/run` installs them
+ * (haproxy, nginx, libnginx-mod-stream).
  */
 import { Duration, Effect, Schedule, type Scope } from "effect"
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -57,6 +58,16 @@ export const haproxyConfig = (port: number, backends: ReadonlyArray<HaproxyBacke
     ""
   ].join("\n")
 
+/** An nginx runnable by anyone: no daemon, no master, its pid file in `dir`, its log on stderr. */
+const nginxProcess = (dir: string): Array<string> => [
+  "daemon off;",
+  "master_process off;",
+  "worker_processes 1;",
+  `pid ${Path.join(dir, "nginx.pid")};`,
+  "error_log stderr info;",
+  "events { worker_connections 1024; }"
+]
+
 /**
  * nginx's stream module with `proxy_protocol on` (it sends v1, the only version nginx sends),
  * round robin over `backends`, runnable by anyone: no daemon, no master, pid and logs in `dir`.
@@ -64,12 +75,7 @@ export const haproxyConfig = (port: number, backends: ReadonlyArray<HaproxyBacke
 export const nginxConfig = (dir: string, port: number, backends: ReadonlyArray<TcpAddress>): string =>
   [
     `load_module ${nginxStreamModule};`,
-    "daemon off;",
-    "master_process off;",
-    "worker_processes 1;",
-    `pid ${Path.join(dir, "nginx.pid")};`,
-    "error_log stderr info;",
-    "events { worker_connections 1024; }",
+    ...nginxProcess(dir),
     "stream {",
     "  upstream servers {",
     ...backends.map((backend) => `    server ${formatAddress(backend)};`),
@@ -79,6 +85,23 @@ export const nginxConfig = (dir: string, port: number, backends: ReadonlyArray<T
     `    listen [::1]:${port};`,
     "    proxy_pass servers;",
     "    proxy_protocol on;",
+    "  }",
+    "}",
+    ""
+  ].join("\n")
+
+/** nginx serving the files below `root` over HTTP, its temporary files in `dir`. */
+const nginxFilesConfig = (dir: string, port: number, root: string): string =>
+  [
+    ...nginxProcess(dir),
+    "http {",
+    "  access_log off;",
+    "  default_type application/octet-stream;",
+    ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((temp) => `  ${temp}_temp_path ${Path.join(dir, temp)};`),
+    "  server {",
+    `    listen 127.0.0.1:${port};`,
+    `    listen [::1]:${port};`,
+    `    root ${root};`,
     "  }",
     "}",
     ""
@@ -141,12 +164,18 @@ export const haproxy = (backends: ReadonlyArray<HaproxyBackend>) =>
     args: ["-db", "-f", Path.join(dir, "haproxy.conf")]
   }))
 
+const nginxArgs = (dir: string) => ["-e", "stderr", "-p", `${dir}/`, "-c", Path.join(dir, "nginx.conf")]
+
 /** nginx (`nginx -e stderr -p DIR -c CONFIG`) in front of `backends`, with `proxy_protocol on`. */
 export const nginx = (backends: ReadonlyArray<TcpAddress>) =>
   Effect.gen(function*() {
     if (!existsSync(nginxStreamModule)) return yield* Effect.fail(missing(nginxStreamModule))
     return yield* launch("nginx", nginxBinary, (dir, port) => ({
       config: nginxConfig(dir, port, backends),
-      args: ["-e", "stderr", "-p", `${dir}/`, "-c", Path.join(dir, "nginx.conf")]
+      args: nginxArgs(dir)
     }))
   })
+
+/** nginx serving the files below `root` over HTTP (`http://127.0.0.1:PORT/NAME`). */
+export const nginxFiles = (root: string) =>
+  launch("nginx", nginxBinary, (dir, port) => ({ config: nginxFilesConfig(dir, port, root), args: nginxArgs(dir) }))

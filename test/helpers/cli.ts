@@ -28,6 +28,15 @@ export const rejectsFlags = (script: string, cases: ReadonlyArray<readonly [Read
   }
 }
 
+/** One test: `script --help` exits 0, its help containing `text`. */
+export const printsHelp = (script: string, text: string) =>
+  it.live(`${script} prints its help and exits 0`, () =>
+    Effect.gen(function*() {
+      const { code, stdout } = yield* runScript(script, ["--help"])
+      expect(code).toBe(0)
+      expect(stdout).toContain(text)
+    }))
+
 /** Sends `signal` to a server and checks that it exits with code 0 within `withinMillis`. */
 export const stopsCleanly = (server: Running, withinMillis: number, signal: NodeJS.Signals = "SIGTERM") =>
   Effect.gen(function*() {

@@ -45,14 +45,16 @@ const scripts: Record<string, string> = JSON.parse(readFileSync(`${root}/package
 
 /**
  * The command line of a pnpm script, running the program that test/setup/global.ts built
- * (`scripts/run.mjs NAME` would check the sources, and rebuild it if one changed meanwhile).
+ * (`scripts/run.mjs NAME` would check the sources, and rebuild it if one changed meanwhile):
+ * `effect-net`, or with `--example NAME` the example program NAME.
  */
 export const scriptCommand = (name: string): Array<string> => {
   const script = scripts[name]
   if (script === undefined) throw new Error(`no script ${name} in package.json`)
   const [node, ...args] = script.split(" ")
   const runner = args.indexOf("scripts/run.mjs")
-  if (runner !== -1) args.splice(runner, 1, `${root}dist/bin/effect-net.js`)
+  if (runner !== -1 && args[runner + 1] === "--example") args.splice(runner, 3, `${root}dist/examples/${args[runner + 2]}.js`)
+  else if (runner !== -1) args.splice(runner, 1, `${root}dist/bin/effect-net.js`)
   return [node === "node" ? process.execPath : node!, ...args]
 }
 
