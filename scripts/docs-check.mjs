@@ -2,8 +2,7 @@
 // reference is written, and alone by `typedoc --emit none` (in `pnpm test`), so that a broken
 // example or a missing tag fails the build like a failing test.
 // - Each entry point's module and each namespace has a description and `@since`; every other
-//   export a description, `@since` and an `@example`. Names in the `docsNotYetRequired` option
-//   are let off (and counted), until their modules are documented.
+//   export a description, `@since` and an `@example`.
 // - Every `@example` (its ```ts blocks), wherever it is, type-checks against the sources as a
 //   user writes it (`import { ... } from "effect-net"`), runs, and prints what it says: each line
 //   with a `console.log(...)` ends with `// what it prints`, in the order printed. An example
@@ -13,7 +12,7 @@ import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { Application, ParameterType, ReflectionKind } from "typedoc"
+import { Application, ReflectionKind } from "typedoc"
 import ts from "typescript"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
@@ -21,12 +20,6 @@ const fence = /```(?:ts|typescript)\n([\s\S]*?)```/g
 
 /** @param {import("typedoc").Application} app */
 export const load = (app) => {
-  app.options.addDeclaration({
-    name: "docsNotYetRequired",
-    help: "Exports of the package's root, or entry points' modules, not yet held to the documentation checks",
-    type: ParameterType.Array,
-    defaultValue: []
-  })
   app.on(Application.EVENT_VALIDATE_PROJECT, (project) => check(app, project))
 }
 
@@ -37,16 +30,16 @@ const text = (parts) => parts.map((part) => part.text).join("")
 
 /** Each module and what it exports, namespaces' members included; re-exports are documented where they are declared. */
 function* declarations(project) {
-  for (const module of project.children ?? []) {
-    yield { reflection: module, module, top: undefined }
-    const walk = function*(container, top) {
-      for (const child of container.children ?? []) {
-        if (child.kindOf(ReflectionKind.Reference)) continue
-        yield { reflection: child, module, top: top ?? child.name }
-        if (child.kindOf(ReflectionKind.Namespace)) yield* walk(child, top ?? child.name)
-      }
+  const walk = function*(container) {
+    for (const child of container.children ?? []) {
+      if (child.kindOf(ReflectionKind.Reference)) continue
+      yield child
+      if (child.kindOf(ReflectionKind.Namespace)) yield* walk(child)
     }
-    yield* walk(module, undefined)
+  }
+  for (const module of project.children ?? []) {
+    yield module
+    yield* walk(module)
   }
 }
 
@@ -74,27 +67,9 @@ const examplesOf = (app, project) =>
 
 /** @param {import("typedoc").Application} app @param {import("typedoc").ProjectReflection} project */
 const check = (app, project) => {
-  const exempt = app.options.getValue("docsNotYetRequired")
-  const rootModule = project.getChildByName(project.packageName)
-  const letOff = new Map(exempt.map((name) => [name, 0]))
-  for (const { reflection, module, top } of declarations(project)) {
-    const name = reflection.getFullName()
-    const exemption = letOff.has(module.name) ? module.name : top !== undefined && module === rootModule && letOff.has(top) ? top : undefined
+  for (const reflection of declarations(project)) {
     const lacks = missing(reflection)
-    if (exemption !== undefined) {
-      if (lacks.length > 0) letOff.set(exemption, letOff.get(exemption) + 1)
-    } else if (lacks.length > 0) {
-      app.logger.error(`${name}: its documentation lacks ${lacks.join(", ")}`)
-    }
-  }
-  const exported = new Set([...project.children.map((module) => module.name), ...(rootModule?.children ?? []).map((child) => child.name)])
-  for (const name of exempt) {
-    if (!exported.has(name)) app.logger.error(`docsNotYetRequired names ${name}, which is not exported: take it off the list`)
-  }
-  const pending = [...letOff].filter(([, count]) => count > 0)
-  if (pending.length > 0) {
-    const total = pending.reduce((sum, [, count]) => sum + count, 0)
-    app.logger.info(`Not yet documented (docsNotYetRequired): ${total}: ${pending.map(([name, count]) => `${name} ${count}`).join(", ")}`)
+    if (lacks.length > 0) app.logger.error(`${reflection.getFullName()}: its documentation lacks ${lacks.join(", ")}`)
   }
   const examples = examplesOf(app, project)
   if (examples.length === 0) return

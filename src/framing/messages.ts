@@ -13,9 +13,36 @@ import { LineTimeoutError } from "./errors.js"
 /**
  * What a message handler returns: nothing (or `true`) to go on, `false` to stop reading (the
  * conversation is over), or an Effect of one of these, which runs before the next message.
+ *
+ * @example
+ * ```ts
+ * import type { Message, TcpConnection } from "effect-net"
+ *
+ * // Stops at "quit", else echoes the line.
+ * const onLine = (message: Message, connection: TcpConnection.Connection): TcpConnection.MessageResult<TcpConnection.TcpError, never> =>
+ *   new TextDecoder().decode(message.body) === "quit" ? false : connection.write(message.body)
+ * ```
+ *
+ * @since 0.1.0
  */
 export type MessageResult<E, R> = void | boolean | Effect.Effect<void | boolean, E, R>
 
+/**
+ * How `runMessages` treats slow and malformed messages.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { TcpConnection } from "effect-net"
+ *
+ * const options: TcpConnection.RunMessagesOptions<unknown, TcpConnection.TcpError, never> = {
+ *   lineTimeout: "30 seconds",
+ *   onFramingError: (error, connection) => connection.write(new TextEncoder().encode(`error: ${String(error)}\n`))
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface RunMessagesOptions<DE, E, R> {
   /**
    * A message must be complete within this long of its first byte (a line waiting for its
@@ -166,6 +193,23 @@ class MessageLoop<A, DE, E, R, E2, R2> {
  * path for a server's conversation loop. Interrupted, it leaves the connection's unread bytes for
  * the next read, but messages it had decoded and not handled are gone: to stop and go on later,
  * use `messages`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { Framing, TcpConnection, TcpListener, TcpServer } from "effect-net"
+ *
+ * // A line protocol: each line back with its length, until "bye".
+ * const conversation = (connection: TcpConnection.Connection) =>
+ *   TcpConnection.runMessages(connection, Framing.lines(), (message) => {
+ *     const line = new TextDecoder().decode(message.body)
+ *     return line === "bye" ? false : connection.write(new TextEncoder().encode(`${line.length}\n`))
+ *   })
+ *
+ * const ServerLive = TcpServer.layer(conversation).pipe(Layer.provide(TcpListener.layer({ port: 9999 })))
+ * ```
+ *
+ * @since 0.1.0
  */
 export const runMessages = <A, DE, E = never, R = never, E2 = DE | LineTimeoutError, R2 = never>(
   connection: Connection,
@@ -178,7 +222,19 @@ export const runMessages = <A, DE, E = never, R = never, E2 = DE | LineTimeoutEr
     return Effect.withFiberRuntime((fiber) => loop.start(fiber))
   })
 
-/** A connection's messages, one per pull (see `messages`). */
+/**
+ * A connection's messages, one per pull (see `messages`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { LineTooLongError, Message, TcpConnection } from "effect-net"
+ *
+ * const nextOrTimeout = (pull: TcpConnection.Messages<Message, LineTooLongError>) => Effect.timeout(pull.next, "5 seconds")
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface Messages<A, E> {
   /**
    * The next message, reading as needed; `undefined` at end of stream (after the last message,
@@ -192,6 +248,27 @@ export interface Messages<A, E> {
  * state and the messages it decoded across pulls: interrupting `next` (a timeout, a race) loses
  * nothing, so that a later pull goes on where it stopped. `Framing.frame` over `reads` cannot:
  * its decoder goes with the Stream when the Stream is interrupted.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Option, Queue } from "effect"
+ * import { Framing, TcpConnection } from "effect-net"
+ *
+ * // A client's loop: whichever comes first, a line from the peer or one to send; a line half
+ * // read when the outbox wins is kept for the next pull.
+ * const relay = (connection: TcpConnection.Connection, outbox: Queue.Queue<Uint8Array>) =>
+ *   Effect.gen(function*() {
+ *     const lines = TcpConnection.messages(connection, Framing.lines())
+ *     while (true) {
+ *       const next = yield* Effect.raceFirst(Effect.map(lines.next, Option.some), Effect.as(Effect.flatMap(Queue.take(outbox), connection.write), Option.none()))
+ *       if (Option.isNone(next)) continue
+ *       if (next.value === undefined) return
+ *       yield* Effect.logInfo(new TextDecoder().decode(next.value.body))
+ *     }
+ *   })
+ * ```
+ *
+ * @since 0.1.0
  */
 export const messages = <E, A>(connection: Connection, decoder: Decoder<E, A>): Messages<A, E> => {
   const decoded: Array<A> = []

@@ -2,6 +2,7 @@
  * The metrics in Prometheus' text exposition format, and an HTTP endpoint serving them with
  * @effect/platform's HTTP server (`GET /metrics`).
  *
+ * @since 0.1.0
  * @module effect-net/prometheus
  */
 import * as HttpRouter from "@effect/platform/HttpRouter"
@@ -21,7 +22,22 @@ const labels = (pair: MetricPair.MetricPair.Untyped, extra: ReadonlyArray<readon
   return `{${all.map(([key, value]) => `${key}="${escape(value)}"`).join(",")}}`
 }
 
-/** Renders counters, gauges and histograms (the kinds this project uses). */
+/**
+ * Renders counters, gauges and histograms (the kinds the library records) in Prometheus' text
+ * exposition format.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Metric } from "effect"
+ * import { render } from "effect-net/prometheus"
+ *
+ * const hits = Metric.counter("hits_total", { description: "Hits" })
+ * Effect.runSync(Metric.increment(hits))
+ * console.log(render(Effect.runSync(Metric.snapshot)).includes("hits_total 1")) // true
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const render = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>): string => {
   const lines: Array<string> = []
   const described = new Set<string>()
@@ -91,6 +107,22 @@ export class MetricsEndpointError extends Data.TaggedError("MetricsEndpointError
  * address (port 0 picks a free one). Fails with `MetricsEndpointError` when it cannot bind. `snapshot`
  * is what it serves: by default this process's metrics (a cluster's primary serves the sum over
  * its workers, see `Cluster`).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { Metrics, TcpGreetingServer, TcpListener } from "effect-net"
+ * import * as Prometheus from "effect-net/prometheus"
+ *
+ * // The greeting server, its metrics labelled server="greeting", scraped on :9464/metrics.
+ * const Live = TcpGreetingServer.layer().pipe(
+ *   Layer.provide(TcpListener.layer({ port: 9999 })),
+ *   Layer.provide(Metrics.layer({ server: "greeting" })),
+ *   Layer.merge(Prometheus.layer({ host: "127.0.0.1", port: 9464, onBound: (url) => Effect.logInfo(`metrics on ${url}`) }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
  */
 export const layer = (options: {
   readonly host: string

@@ -17,7 +17,20 @@ import type { TlsSession } from "./tls.js"
 
 export type { TlsSession } from "./tls.js"
 
-/** What can end a connection's reads or writes with an error. */
+/**
+ * What can end a connection's reads or writes with an error.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { TcpConnection } from "effect-net"
+ *
+ * const readOrNothing = (connection: TcpConnection.Connection) =>
+ *   Effect.catchAll(connection.read, (error: TcpConnection.TcpError) => Effect.as(Effect.logDebug(error.message), undefined))
+ * ```
+ *
+ * @since 0.1.0
+ */
 export type TcpError = TcpSocketError | TcpTimeoutError
 
 /**
@@ -34,6 +47,21 @@ export type TcpError = TcpSocketError | TcpTimeoutError
  * - **Timeouts.** The idle timeout closes a connection on which no bytes moved either way for
  *   that long; the write timeout, one whose peer took none of the bytes a write waits on for
  *   that long. Either fails the waiting reads and writes with `TcpTimeoutError`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import type { TcpConnection } from "effect-net"
+ *
+ * // Each read back in capitals; the writes wait for the peer to read.
+ * const shout = (connection: TcpConnection.Connection) =>
+ *   connection.reads.pipe(
+ *     Stream.map((bytes) => new TextEncoder().encode(new TextDecoder().decode(bytes).toUpperCase())),
+ *     Stream.runForEach(connection.write)
+ *   )
+ * ```
+ *
+ * @since 0.1.0
  */
 export interface Connection {
   /** Both ends' addresses; on a Unix domain socket, both are its file's (see `unixAddress`). */
@@ -81,9 +109,33 @@ export interface Connection {
  * The connection a handler serves, in its fiber's context (and the fibers it forks): a server
  * (`TcpServer`, `PlatformSocketServer`) puts it there, so that code deep in a handler reaches it
  * without being passed it.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { formatAddress, TcpConnection } from "effect-net"
+ *
+ * // A log line about the peer, from anywhere in a handler.
+ * const note = (message: string) =>
+ *   Effect.flatMap(TcpConnection.TcpConnection, (connection) => Effect.logInfo(`${formatAddress(connection.remote)}: ${message}`))
+ * ```
+ *
+ * @since 0.1.0
  */
 export class TcpConnection extends Context.Tag("effect-net/TcpConnection")<TcpConnection, Connection>() {}
 
+/**
+ * The timeouts of a connection made with `fromSocket`.
+ *
+ * @example
+ * ```ts
+ * import type { TcpConnection } from "effect-net"
+ *
+ * const options: TcpConnection.TcpConnectionOptions = { idleTimeout: "5 minutes", writeTimeout: "30 seconds" }
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface TcpConnectionOptions {
   /** Close the connection when no bytes moved either way for this long; 0 for never. */
   readonly idleTimeout?: Duration.DurationInput | undefined
@@ -94,6 +146,22 @@ export interface TcpConnectionOptions {
 /**
  * Wraps a connected socket (paused: it reads only while a read waits). The caller owns it:
  * `close` it when done (the listener and the client do so when their scopes close).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import * as Net from "node:net"
+ * import { TcpConnection } from "effect-net"
+ *
+ * // A socket made by other code (here, a plain node:net server's), read the library's way.
+ * const server = Net.createServer((socket) => {
+ *   const connection = TcpConnection.fromSocket(socket, { idleTimeout: "1 minute" })
+ *   Effect.runFork(Effect.ensuring(Effect.flatMap(connection.read, (bytes) => Effect.logInfo(bytes?.length)), connection.close))
+ * })
+ * server.close()
+ * ```
+ *
+ * @since 0.1.0
  */
 export const fromSocket = (socket: Socket, options: TcpConnectionOptions = {}): Connection =>
   make(socket, limits(options, undefined, undefined))
@@ -103,6 +171,22 @@ export const fromSocket = (socket: Socket, options: TcpConnectionOptions = {}): 
  * `readN`); fewer only when the peer finished sending first (none: an empty buffer). What a
  * read brought beyond `n` stays for the next read; interrupted, it takes nothing: the bytes it
  * had gathered go back for the next read.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TcpConnection } from "effect-net"
+ *
+ * // A 4-byte big-endian length, then that many bytes.
+ * const frame = (connection: TcpConnection.Connection) =>
+ *   Effect.gen(function*() {
+ *     const header = yield* TcpConnection.readExactly(connection, 4)
+ *     if (header.length < 4) return undefined
+ *     return yield* TcpConnection.readExactly(connection, new DataView(header.buffer, header.byteOffset).getUint32(0))
+ *   })
+ * ```
+ *
+ * @since 0.1.0
  */
 export const readExactly = (connection: Connection, n: number): Effect.Effect<Uint8Array, TcpError> =>
   Effect.suspend(() => {
@@ -126,6 +210,21 @@ export const readExactly = (connection: Connection, n: number): Effect.Effect<Ui
  * A Sink that writes each chunk to the connection, in order, each once the last is taken, and
  * half-closes it (`end`) once the stream ends (fs2's `writes`): `Stream.run(source, writes(connection))`.
  * A stream that fails leaves the connection as it is.
+ *
+ * @example
+ * ```ts
+ * import { Stream } from "effect"
+ * import { TcpConnection } from "effect-net"
+ *
+ * // Sends three lines, then half-closes.
+ * const send = (connection: TcpConnection.Connection) =>
+ *   Stream.make("one\n", "two\n", "three\n").pipe(
+ *     Stream.encodeText,
+ *     Stream.run(TcpConnection.writes(connection))
+ *   )
+ * ```
+ *
+ * @since 0.1.0
  */
 export const writes = (connection: Connection): Sink.Sink<void, Uint8Array, never, TcpError> =>
   Sink.zipRight(Sink.forEach(connection.write), Sink.fromEffect(connection.end))

@@ -10,6 +10,9 @@
  * conversation (a graceful end, the close, the scope's) is run by the server's observer of the
  * fiber, so that a waiting connection holds no frame of the server's; the open connections are
  * in a plain Map, with a counter for the limit.
+ *
+ * @since 0.1.0
+ * @module
  */
 import { Cause, Context, Deferred, Duration, Effect, Exit, Fiber, FiberRef, FiberRefs, FiberSet, Layer, LogLevel, Predicate, Runtime, Scope } from "effect"
 import { type Address, formatAddress } from "../address.js"
@@ -25,9 +28,38 @@ import { TcpListener } from "./listener.js"
  * Serves one connection, in a Scope of its own (closed when the connection ends), with the
  * connection also in its context (`TcpConnection`). The connection is ended gracefully when the
  * handler succeeds, closed otherwise.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import type { TcpServer } from "effect-net"
+ *
+ * // Echoes every byte back until the peer finishes sending.
+ * const echo: TcpServer.Handler<never, never> = (connection) =>
+ *   Stream.runForEach(connection.reads, connection.write).pipe(Effect.ignore)
+ * ```
+ *
+ * @since 0.1.0
  */
 export type Handler<E, R> = (connection: Connection) => Effect.Effect<void, E, R>
 
+/**
+ * How a server serves: its connection limit and what happens at it, its shutdown, and a hook
+ * for each closed connection.
+ *
+ * @example
+ * ```ts
+ * import type { TcpServer } from "effect-net"
+ *
+ * const options: TcpServer.TcpServerOptions = {
+ *   maxConnections: 1000,
+ *   busyMessage: new TextEncoder().encode("busy, try later\n"),
+ *   shutdownGrace: "10 seconds"
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface TcpServerOptions {
   /** Most connections served at once; default 10,000 (see `defaults`). */
   readonly maxConnections?: number | undefined
@@ -51,6 +83,19 @@ export interface TcpServerOptions {
   readonly onClose?: ((connection: Connection) => Effect.Effect<void>) | undefined
 }
 
+/**
+ * The options' defaults.
+ *
+ * @example
+ * ```ts
+ * import { Duration } from "effect"
+ * import { TcpServer } from "effect-net"
+ *
+ * console.log(TcpServer.defaults.maxConnections, Duration.format(TcpServer.defaults.shutdownGrace)) // 10000 5s
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const defaults = {
   maxConnections: 10_000,
   shutdownGrace: Duration.seconds(5)
@@ -104,7 +149,19 @@ const closing = (
     )
   }))
 
-/** A server serving in the background (see `make`). */
+/**
+ * A server serving in the background (see `make`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TcpServer } from "effect-net"
+ *
+ * const load = Effect.map(TcpServer.TcpServer, (server) => server.connections())
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface TcpServer {
   /** Where it serves: its listener's address. */
   readonly address: Address
@@ -112,7 +169,19 @@ export interface TcpServer {
   readonly connections: () => number
 }
 
-/** The server a program serves with (see `layer`). */
+/**
+ * The server a program serves with (see `layer`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { formatAddress, TcpServer } from "effect-net"
+ *
+ * const where = Effect.map(TcpServer.TcpServer, (server) => formatAddress(server.address))
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const TcpServer: Context.Tag<TcpServer, TcpServer> = Context.GenericTag<TcpServer>("effect-net/TcpServer")
 
 /**
@@ -122,6 +191,27 @@ export const TcpServer: Context.Tag<TcpServer, TcpServer> = Context.GenericTag<T
  *
  * Handler code, and the fibers it forks, run on the scheduler of the fiber that runs `make`
  * (Effect's default): only the wake-up of a fiber by its socket's event runs within that event.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { TcpClient, type TcpConnection, TcpListener, TcpServer } from "effect-net"
+ *
+ * const echo = (connection: TcpConnection.Connection) =>
+ *   Stream.runForEach(connection.reads, connection.write).pipe(Effect.ignore)
+ *
+ * const program = Effect.gen(function*() {
+ *   const server = yield* TcpServer.make(echo)
+ *   const address = server.address
+ *   const client = yield* TcpClient.connect({ port: address._tag === "TcpAddress" ? address.port : 0 })
+ *   yield* client.write(new TextEncoder().encode("ping"))
+ *   return new TextDecoder().decode(yield* client.read)
+ * }).pipe(Effect.scoped, Effect.provide(TcpListener.layer({ host: "127.0.0.1", port: 0 })))
+ *
+ * console.log(await Effect.runPromise(program)) // ping
+ * ```
+ *
+ * @since 0.1.0
  */
 export const make = <E, R>(
   handler: Handler<E, R>,
@@ -232,14 +322,44 @@ export const make = <E, R>(
     return TcpServer.of({ address: listener.address, connections: () => serving.size })
   })
 
-/** Serves until interrupted (see `make`); interrupting it shuts down gracefully. */
+/**
+ * Serves until interrupted (see `make`); interrupting it shuts down gracefully.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TcpListener, TcpServer } from "effect-net"
+ *
+ * // Says hello to each client, then ends the connection.
+ * const program = TcpServer.serve((connection) => connection.write(new TextEncoder().encode("hello\n"))).pipe(
+ *   Effect.provide(TcpListener.layer({ port: 9999 }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const serve = <E, R>(
   handler: Handler<E, R>,
   options: TcpServerOptions = {}
 ): Effect.Effect<never, never, TcpListener | Exclude<R, Scope.Scope>> =>
   Effect.scoped(Effect.zipRight(make(handler, options), Effect.never))
 
-/** Serves for as long as the layer is alive (see `make`); closing it shuts down gracefully. */
+/**
+ * Serves for as long as the layer is alive (see `make`); closing it shuts down gracefully.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { TcpConnection, TcpListener, TcpServer } from "effect-net"
+ *
+ * // A handler reaching its connection through the context, as code deep in a handler may.
+ * const greet = Effect.flatMap(TcpConnection.TcpConnection, (connection) => connection.write(new TextEncoder().encode("hi\n")))
+ *
+ * const ServerLive = TcpServer.layer(() => greet).pipe(Layer.provide(TcpListener.layer({ port: 9999 })))
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const layer = <E, R>(
   handler: Handler<E, R>,
   options: TcpServerOptions = {}

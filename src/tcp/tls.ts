@@ -55,7 +55,19 @@ export const defaults = {
   handshakeTimeout: Duration.seconds(10)
 } as const
 
-/** A connection's TLS session (see `Connection.tls`). */
+/**
+ * A connection's TLS session (see `Connection.tls`).
+ *
+ * @example
+ * ```ts
+ * import type { TcpConnection } from "effect-net"
+ *
+ * const who = (connection: TcpConnection.Connection) =>
+ *   connection.tls?.authorized ? connection.tls.peerCertificate?.subject.CN : undefined
+ * ```
+ *
+ * @since 0.1.0
+ */
 export interface TlsSession {
   /** The protocol agreed on: `TLSv1.3`, `TLSv1.2`. */
   readonly protocol: string | undefined
