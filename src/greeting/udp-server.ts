@@ -204,17 +204,7 @@ export const serve = (options: UdpGreetingServerOptions = {}): Effect.Effect<nev
 
     // With a delay, a datagram leaves the socket's buffer only into a free slot: the ones waiting
     // for a slot stay in that buffer, so they are bounded by its size alone.
-    let free = options.concurrency ?? defaults.concurrency
-    const slotFreed = Effect.unsafeMakeLatch(true)
-    const aFreeSlot: Effect.Effect<void> = Effect.suspend(() => {
-      if (free > 0) return Effect.void
-      slotFreed.unsafeClose()
-      return Effect.zipRight(slotFreed.await, aFreeSlot)
-    })
-    const release = Effect.sync(() => {
-      free++
-      slotFreed.unsafeOpen()
-    })
+    const slots = yield* Effect.makeSemaphore(options.concurrency ?? defaults.concurrency)
 
     const delayed = yield* FiberSet.make()
     const run = yield* FiberSet.runtime(delayed)()
@@ -243,7 +233,7 @@ export const serve = (options: UdpGreetingServerOptions = {}): Effect.Effect<nev
         restore(Effect.sleep(delay)).pipe(
           Effect.onInterrupt(() => Effect.sync(() => drop(1))),
           Effect.zipRight(answer([datagram])),
-          Effect.ensuring(release)
+          Effect.ensuring(slots.release(1))
         )
       )
 
@@ -257,14 +247,12 @@ export const serve = (options: UdpGreetingServerOptions = {}): Effect.Effect<nev
     const receive = socket.receiveUpTo(Infinity, bound)
     const step: Effect.Effect<void, Cause.NoSuchElementException> = Duration.isZero(delay)
       ? Effect.uninterruptible(Effect.flatMap(receive, (chunk) => answer(taken(chunk))))
+      // A slot first, then one datagram into it.
       : Effect.zipRight(
-        aFreeSlot,
-        Effect.uninterruptible(Effect.flatMap(Effect.suspend(() => socket.receiveUpTo(free, bound)), (chunk) =>
+        slots.take(1),
+        Effect.uninterruptible(Effect.flatMap(socket.receiveUpTo(1, bound), (chunk) =>
           Effect.sync(() => {
-            for (const datagram of taken(chunk)) {
-              free--
-              run(answerLater(datagram))
-            }
+            for (const datagram of taken(chunk)) run(answerLater(datagram))
           })))
       )
     // The hot path pulls from the socket itself: a Stream would add its machinery to every chunk.
