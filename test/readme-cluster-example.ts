@@ -1,9 +1,8 @@
-// The README's "Scaling out" library example, kept verbatim there (test/readme.test.ts) and run as
-// a program of its own by test/cluster/cluster.test.ts.
+// The library guide's Cluster example (docs/library.md), kept verbatim there (test/readme.test.ts)
+// and run as a program of its own by test/cluster/cluster.test.ts.
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
-import { Cluster, type TcpConnection, TcpListener, TcpServer } from "effect-net"
-import { portOf } from "./helpers/address.js"
+import { Cluster, formatAddress, type TcpConnection, TcpListener, TcpServer } from "effect-net"
 
 // Your protocol: the first read back, saying which worker answered.
 const answer = (worker: Cluster.Worker) => (connection: TcpConnection.Connection) =>
@@ -14,7 +13,8 @@ const answer = (worker: Cluster.Worker) => (connection: TcpConnection.Connection
 const server = Effect.gen(function*() {
   const worker = yield* Cluster.ClusterWorker
   const listener = yield* TcpListener.make({ host: "127.0.0.1", port: worker.port(0) })
-  yield* worker.listening(`tcp://127.0.0.1:${portOf(listener.address)}`, portOf(listener.address))
+  const { address } = listener
+  yield* worker.listening(`tcp://${formatAddress(address)}`, address._tag === "TcpAddress" ? address.port : undefined)
   return yield* TcpServer.serve(answer(worker), { forceShutdown: worker.forceShutdown }).pipe(
     Effect.provideService(TcpListener.TcpListener, listener)
   )
