@@ -1,5 +1,5 @@
-// The README's "Scaling out" library example, kept verbatim there (test/readme.test.ts) and run as
-// a program of its own by test/cluster/cluster.test.ts.
+// The library guide's Cluster example (docs/library.md), kept verbatim there (test/readme.test.ts)
+// and run as a program of its own by test/cluster/cluster.test.ts.
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, LogLevel } from "effect"
 import { Cluster, formatAddress, Logging, type TcpConnection, TcpListener, TcpServer } from "effect-net"
@@ -14,7 +14,7 @@ const server = Effect.gen(function*() {
   const worker = yield* Cluster.ClusterWorker
   const listener = yield* TcpListener.make({ host: "127.0.0.1", port: worker.port(0) })
   const { address } = listener
-  yield* worker.listening(`tcp://${formatAddress(address)}`, address._tag === "TcpAddress" ? address.port : 0)
+  yield* worker.listening(`tcp://${formatAddress(address)}`, address._tag === "TcpAddress" ? address.port : undefined)
   return yield* TcpServer.serve(answer(worker), { forceShutdown: worker.forceShutdown }).pipe(
     Effect.provideService(TcpListener.TcpListener, listener)
   )
