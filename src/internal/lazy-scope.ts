@@ -2,7 +2,8 @@
  * A Scope made on first use: a server gives each handler a Scope of its own, and most handlers
  * never use it. Until a finalizer is added or a child scope forked, it is this object alone;
  * then it is Effect's own scope, which it forwards to. Effect calls `fork`, `addFinalizer` and
- * `close` on a scope (its `Scope` functions do); its types leave them out.
+ * `close` on a scope (its `Scope` functions do), and `Effect.forkIn` reads its `state`; its
+ * types leave them out.
  */
 import { Effect, ExecutionStrategy, type Exit, Scope } from "effect"
 import { pipeArguments } from "effect/Pipeable"
@@ -16,24 +17,27 @@ export class LazyScope implements Scope.CloseableScope {
   /** How it was closed before it was made: a scope made later is made closed (its finalizers run at once). */
   private closedWith: Exit.Exit<unknown, unknown> | undefined = undefined
 
-  private get made(): Effect.Effect<Scope.CloseableScope> {
-    return Effect.suspend(() => {
-      if (this.scope !== undefined) return Effect.succeed(this.scope)
-      return Effect.flatMap(Scope.make(), (scope) => {
-        // Another use may have made one meanwhile: that one is the scope (this one holds nothing).
-        if (this.scope !== undefined) return Effect.succeed(this.scope)
-        this.scope = scope
-        return this.closedWith === undefined ? Effect.succeed(scope) : Effect.as(Scope.close(scope, this.closedWith), scope)
-      })
-    })
+  /** The scope, made now if it is not yet (made closed, if this was closed: its finalizers then run at once). */
+  private made(): Scope.CloseableScope {
+    if (this.scope === undefined) {
+      // Both synchronous: a new scope, and the close of one that holds nothing yet.
+      this.scope = Effect.runSync(Scope.make())
+      if (this.closedWith !== undefined) Effect.runSync(Scope.close(this.scope, this.closedWith))
+    }
+    return this.scope
+  }
+
+  /** Effect's scope's state (open, with its finalizers, or closed), which `Effect.forkIn` reads. */
+  get state(): unknown {
+    return (this.made() as unknown as { readonly state: unknown }).state
   }
 
   fork(strategy: ExecutionStrategy.ExecutionStrategy): Effect.Effect<Scope.CloseableScope> {
-    return Effect.flatMap(this.made, (scope) => Scope.fork(scope, strategy))
+    return Effect.suspend(() => Scope.fork(this.made(), strategy))
   }
 
   addFinalizer(finalizer: Scope.Scope.Finalizer): Effect.Effect<void> {
-    return Effect.flatMap(this.made, (scope) => Scope.addFinalizerExit(scope, finalizer))
+    return Effect.suspend(() => Scope.addFinalizerExit(this.made(), finalizer))
   }
 
   close(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {

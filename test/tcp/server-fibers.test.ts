@@ -150,6 +150,30 @@ describe("TcpServer handler scopes", () => {
     expectTypeOf(TcpServer.serve(handler)).toEqualTypeOf<Effect.Effect<never, never, TcpListener.TcpListener>>()
   })
 
+  it.scopedLive("a handler may fork into its scope (Effect.forkScoped, forkIn): the fibers are interrupted when its connection ends", () =>
+    Effect.gen(function*() {
+      const interrupted = yield* Ref.make(0)
+      const ticker = (connection: Connection) =>
+        Effect.forever(Effect.zipRight(connection.write(bytes(".")), Effect.sleep("20 millis"))).pipe(
+          Effect.onInterrupt(() => Ref.update(interrupted, (n) => n + 1))
+        )
+      const { port } = yield* start((connection) =>
+        Effect.gen(function*() {
+          yield* Effect.forkScoped(ticker(connection))
+          yield* Effect.forkIn(ticker(connection), yield* Effect.scope)
+          while ((yield* connection.read) !== undefined);
+        })
+      )
+      for (const _ of [1, 2]) {
+        const peer = yield* Peer.connect(port)
+        yield* peer.waitFor("..")
+        peer.socket.end()
+        yield* peer.closed()
+      }
+      yield* Effect.sleep("50 millis")
+      expect(yield* Ref.get(interrupted)).toBe(4)
+    }))
+
   it.scopedLive("PlatformSocketServer: each handler has a Scope of its own too", () =>
     Effect.gen(function*() {
       const closed = yield* Ref.make(0)
