@@ -3,7 +3,7 @@
 // declarations under NodeNext and run, and the `effect-net` command run with npx.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import * as Path from "node:path"
@@ -55,7 +55,9 @@ describe("the package", () => {
         "dist/bin/effect-net.js"
       ]))
       const outside = files.filter((file) => !file.startsWith("dist/") || file.startsWith("dist/bench/") || file.startsWith("dist/examples/"))
-      expect(outside).toEqual(["LICENSE", "README.md", "package.json"])
+      // The README's guides come with it: it links them.
+      const guides = readdirSync(new URL("../docs", import.meta.url)).filter((name) => name.endsWith(".md")).map((name) => `docs/${name}`)
+      expect(outside.sort()).toEqual(["LICENSE", "README.md", ...guides, "package.json"].sort())
       expect(pkg.private).toBeUndefined()
       expect(pkg.scripts.prepack).toContain("scripts/build.mjs")
       expect(Object.keys(pkg.peerDependencies).sort()).toEqual(["@effect/platform", "@effect/platform-node", "effect"])
