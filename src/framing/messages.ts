@@ -68,7 +68,7 @@ const decodeBytes = 4096
  * A loop gives the event loop back after decoding this many bytes in a row without waiting for
  * a read: a peer that pipelines without end does not keep accepts and other connections waiting.
  */
-const turnBytes = 64 * 1024
+const turnBytes = 16 * 1024
 
 /** Lets the event loop run (I/O, timers), then goes on: resumed within the check phase, as a socket event would. */
 const yieldToEventLoop: Effect.Effect<void> = Effect.async<void>((resume) => {

@@ -28,6 +28,7 @@ describe("start:tcp --framing line under pipelined floods", () => {
       const flood = yield* start([process.execPath, yield* bundle("test/fixtures/line-flood.ts"), String(server.port), "20", "200000"])
       yield* Effect.sleep("300 millis")
       const during = yield* probe(server.port)
+      console.log(`a new client during 20 pipelined floods: welcomed in ${during.welcomed} ms, answered in ${during.answered} ms`)
       // Still flooding when the probe was answered: it did not wait for the floods to end.
       expect(flood.stdout()).toBe("")
       expect(during.welcomed).toBeLessThan(1000)
