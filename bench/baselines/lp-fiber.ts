@@ -4,12 +4,11 @@
  * immediate scheduler, one `Effect.async` per wait, flowing reads paused while no read waits,
  * synchronous writes, no library). `node lp-fiber.js PORT` prints `listening on ...`.
  */
-import { Effect, Scheduler } from "effect"
-import * as Net from "node:net"
+import { Effect } from "effect"
+import type * as Net from "node:net"
 import { fiberRead } from "../harness/fiber-read.js"
+import { serveFibers } from "../harness/fiber-server.js"
 import { FrameReader, frame, greeting } from "../harness/length-prefixed.js"
-
-const immediate = Scheduler.make((task) => task())
 
 const converse = (socket: Net.Socket): Effect.Effect<void> => {
   const read = fiberRead(socket)
@@ -30,10 +29,4 @@ const converse = (socket: Net.Socket): Effect.Effect<void> => {
   return loop
 }
 
-const server = Net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => {
-  Effect.runFork(converse(socket), { scheduler: immediate })
-})
-server.listen(Number(process.argv[2] ?? 0), "127.0.0.1", () => {
-  console.log(`listening on tcp://127.0.0.1:${(server.address() as Net.AddressInfo).port}`)
-})
-process.on("SIGTERM", () => process.exit(0))
+serveFibers(converse)

@@ -5,11 +5,11 @@
  * library. What the project spends above this is the cost of its own code. `node tcp-fiber.js
  * PORT` prints `listening on ...`.
  */
-import { Effect, Scheduler } from "effect"
-import * as Net from "node:net"
+import { Effect } from "effect"
+import type * as Net from "node:net"
 import { fiberRead } from "../harness/fiber-read.js"
+import { serveFibers } from "../harness/fiber-server.js"
 
-const immediate = Scheduler.make((task) => task())
 const hello = Buffer.from("Hello, ")
 const bang = Buffer.from("!")
 const exit = Buffer.from("exit")
@@ -28,10 +28,4 @@ const converse = (socket: Net.Socket): Effect.Effect<void> => {
   return loop
 }
 
-const server = Net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => {
-  Effect.runFork(converse(socket), { scheduler: immediate })
-})
-server.listen(Number(process.argv[2] ?? 0), "127.0.0.1", () => {
-  console.log(`listening on tcp://127.0.0.1:${(server.address() as Net.AddressInfo).port}`)
-})
-process.on("SIGTERM", () => process.exit(0))
+serveFibers(converse)

@@ -25,6 +25,14 @@ const closedOf = (peers: ReadonlyArray<Peer.Peer>, within: Duration.DurationInpu
     (results) => results.filter((result) => result._tag === "Right").length
   )
 
+/** A server that takes every connection as it comes and ends it at once, for the scope's lifetime. */
+const servedAtOnce = (listener: TcpListener.TcpListener) =>
+  TcpServer.serve(() => Effect.void).pipe(
+    Effect.provideService(TcpListener.TcpListener, listener),
+    Logger.withMinimumLogLevel(LogLevel.Error),
+    Effect.forkScoped
+  )
+
 describe("TcpListener: connections accepted and not yet taken", () => {
   it.scopedLive("are at most maxPending: beyond, closed at once and counted; those kept are served when taken", () =>
     Effect.gen(function*() {
@@ -56,11 +64,7 @@ describe("TcpListener: connections accepted and not yet taken", () => {
   it.scopedLive("TLS connections in their handshake count: silent ones beyond maxPending are closed at once", () =>
     Effect.gen(function*() {
       const listener = yield* TcpListener.make({ port: 0, maxPending: 3, tls: { cert: fixture("cert.pem"), key: fixture("key.pem") } })
-      yield* TcpServer.serve(() => Effect.void).pipe(
-        Effect.provideService(TcpListener.TcpListener, listener),
-        Logger.withMinimumLogLevel(LogLevel.Error),
-        Effect.forkScoped
-      )
+      yield* servedAtOnce(listener)
       // Plain TCP peers that never start the handshake.
       const silent = yield* Effect.forEach(Array.from({ length: 5 }), () => Peer.connect(portOf(listener.address)))
       expect(yield* closedOf(silent)).toBe(2)
@@ -69,11 +73,7 @@ describe("TcpListener: connections accepted and not yet taken", () => {
   it.scopedLive("so do connections awaiting their PROXY protocol header", () =>
     Effect.gen(function*() {
       const listener = yield* TcpListener.make({ port: 0, maxPending: 3, proxyProtocol: { timeout: "10 seconds" } })
-      yield* TcpServer.serve(() => Effect.void).pipe(
-        Effect.provideService(TcpListener.TcpListener, listener),
-        Logger.withMinimumLogLevel(LogLevel.Error),
-        Effect.forkScoped
-      )
+      yield* servedAtOnce(listener)
       const silent = yield* Effect.forEach(Array.from({ length: 5 }), () => Peer.connect(portOf(listener.address)))
       expect(yield* closedOf(silent)).toBe(2)
       // Once those waiting leave, a new one is admitted (and read: it sends no header, so it is refused by the header check).
