@@ -464,7 +464,7 @@ export const uncork = (connection: Connection): void => {
 export const isOpen = (connection: Connection): boolean => !(connection instanceof SocketConnection) || !connection.socket.destroyed
 
 /** The reads of a connection as a Stream, ending at end of stream. */
-export const readsOf = (read: Effect.Effect<Read, TcpError>): Stream.Stream<Uint8Array, TcpError> =>
+const readsOf = (read: Effect.Effect<Read, TcpError>): Stream.Stream<Uint8Array, TcpError> =>
   Stream.repeatEffectOption(Effect.flatMap(
     Effect.mapError(read, Option.some),
     (chunk) => chunk === undefined ? Effect.fail(Option.none()) : Effect.succeed(chunk)

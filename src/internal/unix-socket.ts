@@ -12,7 +12,7 @@ import { bindReason, errorCode } from "../internal/os-error.js"
 import { TcpListenError } from "../tcp/errors.js"
 
 /** The longest path of a Unix socket: Linux's `sun_path` holds 108 bytes, its NUL included. */
-export const maxPathBytes = 107
+const maxPathBytes = 107
 
 /**
  * Why `path` cannot be a Unix socket's, if it is too long (Node would use the first 107 bytes of
